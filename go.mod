@@ -1,0 +1,3 @@
+module github.com/petrel-transport/petrel
+
+go 1.26
