@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// claim is one target an issue sets for a benchmark, checked against lines of
+// the same run. With Den empty the claim is on Num's metric itself;
+// otherwise on the ratio Num/Den of the same metric.
+type claim struct {
+	Issue  string
+	What   string
+	Num    string
+	Den    string
+	Unit   string
+	Target float64
+	AtMost bool // the value must be <= Target (otherwise >= Target)
+}
+
+// claims are the contract targets of the issues. Benchmark names are part of
+// each issue's contract.
+var claims = []claim{
+	{"#2", "DropStream: scan / indexed time (1M in flight)", "BenchmarkDropStream/scan", "BenchmarkDropStream/indexed", "ns/op", 100, false},
+	{"#2", "DropStream: indexed at 10M / indexed at 1M time", "BenchmarkDropStream/indexed-10M", "BenchmarkDropStream/indexed", "ns/op", 1.5, true},
+	{"#2", "SentAck allocations", "BenchmarkSentAck", "", "allocs/op", 0, true},
+	{"#3", "TableLoad: rwmutex / petrel time", "BenchmarkTableLoad/rwmutex", "BenchmarkTableLoad/petrel", "ns/op", 2, false},
+	{"#3", "TableLoad: syncmap / petrel time", "BenchmarkTableLoad/syncmap", "BenchmarkTableLoad/petrel", "ns/op", 3, false},
+	{"#3", "Touch allocations", "BenchmarkTouch", "", "allocs/op", 0, true},
+	{"#3", "Table memory per peer at 1M peers", "BenchmarkTableMemory", "", "B/peer", 256, true},
+	{"#4", "Timers: runtime / wheel time per timer", "BenchmarkTimers/runtime", "BenchmarkTimers/wheel", "ns/timer", 3, false},
+	{"#4", "Timers: runtime / wheel bytes per live timer", "BenchmarkTimers/runtime", "BenchmarkTimers/wheel", "B/timer", 2, false},
+	{"#4", "Timers: wheel allocations per Add+Cancel", "BenchmarkTimers/wheel", "", "allocs/op", 0, true},
+	{"#4", "TransientChurn allocations", "BenchmarkTransientChurn", "", "allocs/op", 0, true},
+	{"#4", "Closest: scan / indexed time", "BenchmarkClosest/scan", "BenchmarkClosest/indexed", "ns/op", 1, false},
+	{"#5", "Loopback: gso / stdlib datagrams/s", "BenchmarkLoopback/gso", "BenchmarkLoopback/stdlib", "pkts/s", 3, false},
+	{"#5", "Loopback: gsogro / stdlib datagrams/s", "BenchmarkLoopback/gsogro", "BenchmarkLoopback/stdlib", "pkts/s", 5, false},
+	{"#5", "Loopback: mmsg / stdlib datagrams/s", "BenchmarkLoopback/mmsg", "BenchmarkLoopback/stdlib", "pkts/s", 1, false},
+	{"#5", "Loopback: gso loss", "BenchmarkLoopback/gso", "", "loss", 0.01, true},
+	{"#5", "Loopback: gsogro loss", "BenchmarkLoopback/gsogro", "", "loss", 0.01, true},
+}
+
+// verdict is a claim evaluated against a run.
+type verdict struct {
+	claim
+	Value float64
+	Found bool
+	Met   bool
+}
+
+// evaluate checks every claim against results, by benchmark name.
+func evaluate(cs []claim, rs []result) []verdict {
+	byName := make(map[string]result, len(rs))
+	for _, r := range rs {
+		byName[r.Name] = r
+	}
+	out := make([]verdict, 0, len(cs))
+	for _, c := range cs {
+		v := verdict{claim: c}
+		num, ok := byName[c.Num]
+		nv, ok2 := num.Metrics[c.Unit]
+		switch {
+		case !ok || !ok2:
+		case c.Den == "":
+			v.Value, v.Found = nv, true
+		default:
+			den, ok := byName[c.Den]
+			dv, ok2 := den.Metrics[c.Unit]
+			if ok && ok2 && dv != 0 {
+				v.Value, v.Found = nv/dv, true
+			}
+		}
+		if v.Found && !math.IsNaN(v.Value) {
+			if c.AtMost {
+				v.Met = v.Value <= c.Target
+			} else {
+				v.Met = v.Value >= c.Target
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (v verdict) String() string {
+	op := ">="
+	if v.AtMost {
+		op = "<="
+	}
+	if !v.Found {
+		return fmt.Sprintf("%s | %s | not in this run | %s %g | -", v.Issue, v.What, op, v.Target)
+	}
+	mark := "met"
+	if !v.Met {
+		mark = "MISSED"
+	}
+	return fmt.Sprintf("%s | %s | %.3g | %s %g | %s", v.Issue, v.What, v.Value, op, v.Target, mark)
+}

@@ -1,0 +1,13 @@
+// Command report runs petrel's benchmarks and writes BENCHMARKS.md from the
+// run: the machine, the Go version, the date, every benchmark line as `go
+// test -bench` printed it, and the contract ratios of the issues computed
+// from lines of the same run (a speed claim is always a ratio against a
+// baseline measured in the same binary, back to back).
+//
+// It is what `make bench` runs. It never edits figures by hand: every number
+// in BENCHMARKS.md comes from the output captured in this run.
+//
+// Usage:
+//
+//	go run ./bench/report [-benchtime 1s] [-bench regexp] [-pkg ./...] [-o BENCHMARKS.md]
+package main

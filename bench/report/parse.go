@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// result is one benchmark line: its name without the GOMAXPROCS suffix, its
+// iteration count and every "value unit" pair it printed.
+type result struct {
+	Pkg     string
+	Name    string
+	Iters   int64
+	Metrics map[string]float64
+	Line    string
+}
+
+var procSuffix = regexp.MustCompile(`-\d+$`)
+
+// parseLine parses one line of `go test -bench` output. It reports false for
+// anything that is not a benchmark result line.
+func parseLine(pkg, line string) (result, bool) {
+	f := strings.Fields(line)
+	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+		return result{}, false
+	}
+	iters, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return result{}, false
+	}
+	r := result{Pkg: pkg, Name: procSuffix.ReplaceAllString(f[0], ""), Iters: iters, Metrics: map[string]float64{}, Line: line}
+	for i := 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return result{}, false
+		}
+		r.Metrics[f[i+1]] = v
+	}
+	return r, true
+}
+
+// parse reads a whole `go test -bench` output of one package.
+func parse(pkg string, r io.Reader) []result {
+	var out []result
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if res, ok := parseLine(pkg, strings.TrimSpace(sc.Text())); ok {
+			out = append(out, res)
+		}
+	}
+	return out
+}

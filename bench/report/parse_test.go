@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseLine(t *testing.T) {
+	tests := []struct {
+		name, line string
+		ok         bool
+		bench      string
+		iters      int64
+		metrics    map[string]float64
+	}{
+		{"plain", "BenchmarkSentAck-2   	 1000000	  45.5 ns/op	 0 B/op	 0 allocs/op", true, "BenchmarkSentAck", 1000000,
+			map[string]float64{"ns/op": 45.5, "B/op": 0, "allocs/op": 0}},
+		{"sub with dash in name", "BenchmarkDropStream/indexed-10M-2  100  9000 ns/op", true, "BenchmarkDropStream/indexed-10M", 100,
+			map[string]float64{"ns/op": 9000}},
+		{"custom metric", "BenchmarkLoopback/gso-2 1 1.0e+09 ns/op 1.1e+06 pkts/s 0.002 loss", true, "BenchmarkLoopback/gso", 1,
+			map[string]float64{"ns/op": 1e9, "pkts/s": 1.1e6, "loss": 0.002}},
+		{"not a result", "goos: linux", false, "", 0, nil},
+		{"header only", "BenchmarkX", false, "", 0, nil},
+		{"bad number", "BenchmarkX-2 10 abc ns/op", false, "", 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, ok := parseLine("p", tt.line)
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			if r.Name != tt.bench || r.Iters != tt.iters {
+				t.Fatalf("got %q %d, want %q %d", r.Name, r.Iters, tt.bench, tt.iters)
+			}
+			for k, v := range tt.metrics {
+				if r.Metrics[k] != v {
+					t.Errorf("metric %s = %v, want %v", k, r.Metrics[k], v)
+				}
+			}
+			if len(r.Metrics) != len(tt.metrics) {
+				t.Errorf("got %d metrics, want %d", len(r.Metrics), len(tt.metrics))
+			}
+		})
+	}
+}
+
+func TestParseSkipsNoise(t *testing.T) {
+	out := "goos: linux\nBenchmarkA-2 10 5 ns/op\nPASS\nBenchmarkB/x-2 20 7 ns/op\nok  p 1s\n"
+	rs := parse("p", strings.NewReader(out))
+	if len(rs) != 2 || rs[0].Name != "BenchmarkA" || rs[1].Name != "BenchmarkB/x" {
+		t.Fatalf("got %+v", rs)
+	}
+}
