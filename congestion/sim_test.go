@@ -29,6 +29,7 @@ type sim struct {
 	q        []simPacket // in flight, oldest first
 	inFlight uint64
 	lastAck  monotime.Time
+	lastSent monotime.Time
 	rttFn    func() time.Duration
 	acks     int
 }
@@ -46,11 +47,14 @@ func (s *sim) setRTT(d time.Duration) { s.rttFn = func() time.Duration { return 
 // fill sends packets while the window has room for a full one.
 func (s *sim) fill() {
 	for s.inFlight+s.mss <= s.c.Window() {
-		s.now++ // distinct send times
-		s.c.OnPacketSent(s.now, s.mss, s.inFlight)
-		ackAt := max(s.now.Add(s.rttFn()), s.lastAck)
+		// Distinct send times, 1 ns apart, without moving the clock (so
+		// RTT samples stay exact).
+		sent := max(s.now, s.lastSent+1)
+		s.lastSent = sent
+		s.c.OnPacketSent(sent, s.mss, s.inFlight)
+		ackAt := max(sent.Add(s.rttFn()), s.lastAck)
 		s.lastAck = ackAt
-		s.q = append(s.q, simPacket{sent: s.now, ackAt: ackAt, size: s.mss})
+		s.q = append(s.q, simPacket{sent: sent, ackAt: ackAt, size: s.mss})
 		s.inFlight += s.mss
 	}
 }
