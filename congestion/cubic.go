@@ -143,7 +143,12 @@ func (c *Cubic) OnAck(now, sentTime monotime.Time, ackedBytes, priorInFlight uin
 		return
 	}
 	c.srtt = rtt.SmoothedRTT()
-	defer c.publish(c.cwnd, c.srtt)
+	c.onAck(now, sentTime, ackedBytes, priorInFlight, rtt)
+	c.publish(c.cwnd, c.srtt)
+}
+
+// onAck is OnAck without the publication of the result.
+func (c *Cubic) onAck(now, sentTime monotime.Time, ackedBytes, priorInFlight uint64, rtt *RTT) {
 	if c.recovery.contains(sentTime) {
 		c.accounted = now
 		return

@@ -85,8 +85,10 @@ func TestHyStartCSSThenCongestionAvoidance(t *testing.T) {
 	if got := c.Stats(); got.HyStartExits != 1 || got.HyStartCSSEntries != 1 || got.CongestionEvents != 0 {
 		t.Fatalf("stats %+v", got)
 	}
-	if c.SlowStartThreshold() != c.Window() {
-		t.Fatalf("ssthresh %d != cwnd %d at the exit", c.SlowStartThreshold(), c.Window())
+	// ssthresh = cwnd at the exit; the exit ACK itself already counts for
+	// congestion avoidance, which may add a few bytes.
+	if ss, w := c.SlowStartThreshold(), c.Window(); ss > w || w-ss >= DefaultMaxDatagramSize {
+		t.Fatalf("ssthresh %d, cwnd %d at the exit", ss, w)
 	}
 	// Congestion avoidance begins with W_max = cwnd and K = 0
 	// (RFC 9438 section 4.10).
