@@ -199,7 +199,13 @@ func (c *LEDBAT) OnAck(now, sentTime monotime.Time, ackedBytes, priorInFlight ui
 		c.lastSamples = n
 		c.addSample(now, rtt.LatestRTT())
 	}
-	defer c.publish(c.cwnd, c.srtt)
+	c.onAck(now, sentTime, ackedBytes, priorInFlight)
+	c.publish(c.cwnd, c.srtt)
+}
+
+// onAck is OnAck after the delay filters took the sample, without the
+// publication of the result.
+func (c *LEDBAT) onAck(now, sentTime monotime.Time, ackedBytes, priorInFlight uint64) {
 	if c.recovery.contains(sentTime) {
 		return // no growth in a recovery period (RFC 9002 section 7.3.2)
 	}
