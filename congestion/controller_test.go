@@ -220,13 +220,14 @@ func BenchmarkControllerOnAck(b *testing.B) {
 		b.Run(cc.name, func(b *testing.B) {
 			c := cc.new(b)
 			s := newSim(b, c, 20*ms)
-			s.runFor(2 * time.Second)
+			s.runFor(time.Second)
+			s.lose() // out of slow start
+			s.runFor(time.Second)
 			rtt := s.rtt
 			now := s.now
 			b.ReportAllocs()
 			for b.Loop() {
 				now = now.Add(10 * time.Microsecond)
-				c.OnPacketSent(now, 1200, c.Window()-1200)
 				c.OnAck(now, now.Add(-20*ms), 1200, c.Window(), &rtt)
 			}
 		})
