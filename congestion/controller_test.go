@@ -1,10 +1,17 @@
 package congestion
 
 import (
+	"context"
 	"encoding/binary"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
@@ -232,4 +239,75 @@ func BenchmarkControllerOnAck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestControllersWindowConcurrentReaders: Window and PacingRate are read
+// by writers' goroutines while the event loop drives the controller; under
+// -race this proves the publication is atomic.
+func TestControllersWindowConcurrentReaders(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, cc := range controllerCases {
+		t.Run(cc.name, func(t *testing.T) {
+			c := cc.new(t)
+			s := newSim(t, c, 20*ms)
+			done := make(chan struct{})
+			var wg sync.WaitGroup
+			var bad atomic.Uint64
+			wg.Add(1)
+			go func() { // a writer checking the window
+				defer wg.Done()
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					if w := c.Window(); w < cc.min || w > cc.max || c.PacingRate() == 0 {
+						bad.Store(w | 1)
+					}
+					runtime.Gosched() // share the two cores with the event loop
+				}
+			}()
+			s.runFor(200 * ms)
+			s.lose()
+			s.runFor(200 * ms)
+			close(done)
+			wg.Wait()
+			if b := bad.Load(); b != 0 {
+				t.Fatalf("a reader saw window %d", b)
+			}
+		})
+	}
+}
+
+// TestReserveWokenByControllerGrowth: a writer parked in FlightSize.Reserve
+// against a controller's full window gets through once an ACK grows the
+// window and the event loop calls Notify.
+func TestReserveWokenByControllerGrowth(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	synctest.Test(t, func(t *testing.T) {
+		c := newTestCubic(t, CubicConfig{})
+		var f FlightSize
+		f.Add(c.Window()) // window full
+		errc := make(chan error, 1)
+		go func() { errc <- f.Reserve(context.Background(), 1200, c, time.Time{}) }()
+		synctest.Wait()
+		select {
+		case err := <-errc:
+			t.Fatalf("Reserve returned with a full window: %v", err)
+		default:
+		}
+		// The ACK of one packet: slow start grows the window by 1200, and
+		// the released packet frees 1200 more.
+		rtt := NewRTT(0)
+		rtt.Update(30*ms, 0)
+		c.OnAck(testStart.Add(30*ms), testStart, 1200, f.Load(), &rtt)
+		f.Notify()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if got, want := f.Load(), uint64(12000+1200); got != want || c.Window() != 13200 {
+			t.Fatalf("in flight %d (want %d), window %d", got, want, c.Window())
+		}
+	})
 }
