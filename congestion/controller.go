@@ -63,7 +63,7 @@ type Controller interface {
 	// QUIC counterpart of a TCP retransmission timeout (RFC 9438 section
 	// 4.8). Call it once per such event, not per lost packet and not on a
 	// mere probe timeout: a PTO sends probes but leaves the window alone
-	// (RFC 9002 section 6.2.4; the backoff lives in RTT.OnTimeout).
+	// (RFC 9002 section 7.5; the backoff lives in RTT.OnTimeout).
 	OnRetransmissionTimeout(now monotime.Time)
 }
 
@@ -159,7 +159,7 @@ func (l *windowLimits) cwndLimited(priorInFlight uint64, cwnd float64, slowStart
 }
 
 // recovery is the recovery-period bookkeeping of RFC 9002 section 7.3.2
-// (Appendix B.4, InCongestionRecovery): a period starts at a congestion
+// (Appendix B.5, InCongestionRecovery): a period starts at a congestion
 // event, and packets sent at or before its start belong to it, so their
 // losses do not reduce the window again and their ACKs do not grow it.
 type recovery struct {

@@ -16,7 +16,8 @@ const (
 	// cubicBeta is β_cubic, the multiplicative decrease factor (RFC 9438
 	// section 4.6).
 	cubicBeta = 0.7
-	// cubicC is C, the scaling constant in datagrams/s^3 (RFC 9438 section 5.1).
+	// cubicC is C, the aggressiveness constant in datagrams/s^3 (RFC 9438
+	// sections 4.1.1 and 5.1).
 	cubicC = 0.4
 	// cubicAlpha is α_cubic = 3(1-β)/(1+β), the Reno-friendly additive
 	// increase per RTT in datagrams (RFC 9438 section 4.3).

@@ -143,7 +143,7 @@ func (h *hystart) onAck(sent monotime.Time, rtt *RTT) hsEvent {
 
 // exit ends HyStart++ for good: a loss in slow start or CSS moves the
 // sender to congestion avoidance (RFC 9406 section 4.2), and HyStart++ is
-// used only for the initial slow start (section 4.3).
+// used only for the initial slow start (RFC 9406 section 4.2).
 func (h *hystart) exit() { h.state = hsDone }
 
 // inCSS reports whether growth must be divided by CSS_GROWTH_DIVISOR.

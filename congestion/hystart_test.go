@@ -137,7 +137,7 @@ func TestHyStartLossEndsSlowStart(t *testing.T) {
 		t.Fatalf("after a loss in CSS: slow start %v CSS %v", c.InSlowStart(), c.InCSS())
 	}
 	// After a timeout, the new slow start is standard (HyStart++ is for the
-	// initial slow start only, RFC 9406 section 4.3).
+	// initial slow start only, RFC 9406 section 4.2).
 	c.OnRetransmissionTimeout(s.now)
 	s.setRTT(200 * ms)
 	s.run(100000, func() bool { return !c.InSlowStart() })

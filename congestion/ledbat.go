@@ -13,7 +13,7 @@ import (
 // under a target and yields to loss-based flows. Delay is measured on RTTs
 // (draft, "Use of round-trip delay"): queuing delay = current delay - base delay, where
 // current delay is the minimum of the last few RTT samples and base delay
-// the minimum RTT over the last minutes (RFC 6817 section 3.4.2).
+// the minimum RTT over the last minutes (RFC 6817 section 2.5).
 //
 //	initial slow start --(queuing delay > 3/4 target, loss, ssthresh)--> CA
 //	CA --(slowdown due)--> freeze at 2 datagrams for 2 RTTs --> ramp
@@ -45,11 +45,11 @@ const (
 	ledbatFirstSlowdownRTTs = 2
 	ledbatSlowdownInterval  = 9
 	// ledbatCurrentFilter is the number of RTT samples whose minimum is the
-	// current delay (RFC 6817 section 3.4.2, CURRENT_FILTER; 4 as in the
+	// current delay (RFC 6817 section 2.5, CURRENT_FILTER; 4 as in the
 	// ns-3 LEDBAT++ model).
 	ledbatCurrentFilter = 4
 	// ledbatBaseHistory is the number of one-minute minimums kept for the
-	// base delay (RFC 6817 section 3.4.2, BASE_HISTORY = 10).
+	// base delay (RFC 6817 section 2.5, BASE_HISTORY = 10).
 	ledbatBaseHistory  = 10
 	ledbatBaseInterval = time.Minute
 )
@@ -65,7 +65,7 @@ type LEDBATConfig struct {
 	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2).
 	InitialWindow uint64
 	// MinWindow in bytes. Zero: 2*MaxDatagramSize (RFC 6817 section
-	// 2.4.2, MIN_CWND = 2).
+	// 2.5, MIN_CWND = 2).
 	MinWindow uint64
 	// MaxWindow in bytes. Zero: 10000*MaxDatagramSize.
 	MaxWindow uint64
@@ -286,7 +286,7 @@ func (c *LEDBAT) exitSlowStart(now monotime.Time) {
 }
 
 // addSample feeds one RTT sample to the current-delay filter and the
-// base-delay history (RFC 6817 section 3.4.2: one minimum per minute,
+// base-delay history (RFC 6817 section 2.5: one minimum per minute,
 // BASE_HISTORY minutes).
 func (c *LEDBAT) addSample(now monotime.Time, sample time.Duration) {
 	if sample <= 0 {
