@@ -199,7 +199,12 @@ func (p *published) publish(cwnd float64, srtt time.Duration) {
 }
 
 // rateFor returns gain*bytes per rtt as bytes per second, at least 1.
+// A non-positive rtt (an estimator that was never initialised) counts as
+// InitialRTT.
 func rateFor(bytes uint64, gain float64, rtt time.Duration) uint64 {
+	if rtt <= 0 {
+		rtt = InitialRTT
+	}
 	if rtt < time.Microsecond {
 		rtt = time.Microsecond // loopback-scale floor; keeps the rate finite
 	}
