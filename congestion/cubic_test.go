@@ -246,3 +246,57 @@ func TestCubicAppLimitedDoesNotGrow(t *testing.T) {
 		}
 	}
 }
+
+// TestCubicIdleDoesNotCountInEpoch: time spent idle or application-limited
+// is not part of t in W_cubic(t) (RFC 9438 section 5.8), so the first ACKs
+// after a pause do not jump the window up the curve.
+func TestCubicIdleDoesNotCountInEpoch(t *testing.T) {
+	tests := []struct {
+		name  string
+		pause func(c *Cubic, s *sim, d time.Duration)
+	}{
+		{"idle: nothing in flight", func(c *Cubic, s *sim, d time.Duration) {
+			s.now = s.now.Add(d)
+		}},
+		{"application-limited: one packet at a time", func(c *Cubic, s *sim, d time.Duration) {
+			end := s.now.Add(d)
+			for s.now.Before(end) {
+				s.now = s.now.Add(100 * ms)
+				c.OnPacketSent(s.now, 1200, s.inFlight)
+				s.rtt.Update(100*ms, 0)
+				c.OnAck(s.now.Add(100*ms), s.now, 1200, s.inFlight+1200, &s.rtt)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, s := lossAt100(t, 100*ms)
+			s.run(10000, func() bool { return c.epochStart != 0 })
+			s.runFor(time.Second)
+			for len(s.q) > 0 { // the application stops writing: drain
+				p := s.q[0]
+				s.q = s.q[1:]
+				s.now = max(s.now, p.ackAt)
+				s.rtt.Update(s.now.Sub(p.sent), 0)
+				c.OnAck(s.now, p.sent, p.size, s.inFlight, &s.rtt)
+				s.inFlight -= p.size
+			}
+			epoch := c.epochStart
+			before := c.Window()
+			tt.pause(c, s, 10*time.Second)
+			if c.Window() != before {
+				t.Fatalf("window moved during the pause: %d -> %d", before, c.Window())
+			}
+			s.fill()
+			s.ack()
+			// Ten seconds later on the raw clock, W_cubic would be ~1.5x
+			// the window; with the pause excluded the window barely moves.
+			if got := packets(c.Window()) - packets(before); got > 1 {
+				t.Fatalf("first ACK after a 10s pause grew the window by %.2f datagrams", got)
+			}
+			if shift := c.epochStart.Sub(epoch); shift < 9*time.Second {
+				t.Fatalf("epoch moved by %v, want ~10s", shift)
+			}
+		})
+	}
+}
