@@ -66,7 +66,7 @@ type FixedRate struct {
 type FixedRateStats struct {
 	Pauses        uint64 // loss pauses begun (timeouts included)
 	IgnoredLosses uint64 // losses inside a recovery period
-	Timeouts      uint64
+	Timeouts      uint64 // OnRetransmissionTimeout calls
 }
 
 var _ Controller = (*FixedRate)(nil)

@@ -121,7 +121,7 @@ type LEDBAT struct {
 type LEDBATStats struct {
 	CongestionEvents uint64 // window reductions on loss
 	IgnoredLosses    uint64 // losses inside a recovery period
-	Timeouts         uint64
+	Timeouts         uint64 // OnRetransmissionTimeout calls
 	Slowdowns        uint64 // slowdowns started
 	DelayDecreases   uint64 // ACKs that shrank the window for delay above target
 }
@@ -215,7 +215,7 @@ func (c *LEDBAT) onAck(now, sentTime monotime.Time, ackedBytes, priorInFlight ui
 	gain := c.Gain()
 
 	if c.phase == ledbatCA && !c.nextSlowdown.IsZero() && !now.Before(c.nextSlowdown) {
-		// Periodic slowdown (draft, same section): remember the window in
+		// Periodic slowdown (draft, "Periodic slowdown"): remember the window in
 		// ssthresh, hold 2 datagrams for 2 RTTs.
 		c.stats.Slowdowns++
 		c.phase = ledbatFreeze
@@ -253,7 +253,8 @@ func (c *LEDBAT) onAck(now, sentTime monotime.Time, ackedBytes, priorInFlight ui
 		if !c.limits.cwndLimited(priorInFlight, c.cwnd, true) {
 			return
 		}
-		// Modified slow start (draft, same section): GAIN per acked byte.
+		// Modified slow start (draft, "Modified slow start"): GAIN per
+		// acked byte instead of 1.
 		c.cwnd = c.limits.clamp(c.cwnd + gain*acked)
 		if c.cwnd >= c.ssthresh {
 			c.exitSlowStart(now)
@@ -265,7 +266,8 @@ func (c *LEDBAT) onAck(now, sentTime monotime.Time, ackedBytes, priorInFlight ui
 		if !c.limits.cwndLimited(priorInFlight, c.cwnd, false) {
 			return // RFC 9002 section 7.8: an unused window does not grow
 		}
-		// W += GAIN per RTT: GAIN*MSS*acked/cwnd bytes per ACK.
+		// W += GAIN per RTT (draft, "Reduced congestion window gain"):
+		// GAIN*MSS*acked/cwnd bytes per ACK.
 		c.cwnd = c.limits.clamp(c.cwnd + gain*mss*acked/c.cwnd)
 		return
 	}
