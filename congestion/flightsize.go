@@ -123,11 +123,19 @@ func (f *FlightSize) Notify() {
 // Reserve reserves n bytes against w's window, parking until a Release or
 // Notify makes room. It returns ctx.Err() if ctx ends first, and
 // ErrWindowTimeout if deadline (zero: none) passes first. A reservation
-// larger than the window on its own can never succeed and returns an error at
-// once.
+// larger than the whole window can never succeed once nothing is in flight
+// (no ACK will come to grow the window): Reserve returns ErrLargerThanWindow
+// as soon as it sees n > w.Window() with 0 bytes in flight, at once if that
+// holds on entry.
+//
+// w.Window is called from the writer's goroutine, so it must be safe for
+// concurrent use (every Controller's Window is). Whoever grows the window
+// must call Notify afterwards, so parked writers re-check it.
 func (f *FlightSize) Reserve(ctx context.Context, n uint64, w Window, deadline time.Time) error {
-	if f.TryReserve(n, w.Window()) {
+	if win := w.Window(); f.TryReserve(n, win) {
 		return nil
+	} else if n > win && f.bytes.Load() == 0 {
+		return ErrLargerThanWindow
 	}
 	var timeout <-chan time.Time
 	if !deadline.IsZero() {
