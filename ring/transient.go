@@ -167,7 +167,9 @@ func (m *TransientManager[K]) Count() int { return int(m.count.Load()) }
 // TTL returns how long a reservation lives unless promoted or dropped.
 func (m *TransientManager[K]) TTL() time.Duration { return m.ttl }
 
-// Established returns the set that promoted peers join.
+// Established returns the set that promoted peers join, for queries
+// (Closest, Len, Deficit). Adding or removing a member directly bypasses the
+// Slots: do it only for peers whose Slot this manager never promotes.
 func (m *TransientManager[K]) Established() *Established[K] { return m.est }
 
 // IsTransient reports whether the peer of s holds a reservation.
