@@ -12,8 +12,9 @@
 //   - transient.go, transient_ops.go: TransientManager, the one owner of
 //     transient state (admitted peers not yet promoted): the budget, the
 //     TryReserve/Promote/Drop transitions and expiry on the timer wheel.
-//   - pav.go, estimator.go: the routing estimator, an isotonic regression of
-//     an outcome against ring distance plus a per-peer offset.
+//   - pav.go, estimator.go, estimator_window.go: the routing estimator, an
+//     isotonic regression of an outcome against ring distance plus a per-peer
+//     offset, over a bounded window of recent events kept sorted by distance.
 //
 // Invariants:
 //  1. Locations are integers: equality, hashing and ordering agree, and
