@@ -2,6 +2,8 @@ package ring
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -294,5 +296,37 @@ func TestSlotMisuse(t *testing.T) {
 			}()
 			tc.fn()
 		})
+	}
+}
+
+// TestHooksRunUnlocked: hooks may call back into the manager and the slot
+// (they would deadlock if a lock were held), and see the change complete.
+func TestHooksRunUnlocked(t *testing.T) {
+	var f *fixture
+	var log []string
+	f = newFixture(t, 1, TransientConfig[int]{TTL: time.Second, Hooks: Hooks[int]{
+		Reserve: func(p int, loc Location) {
+			s := &f.slots[p]
+			log = append(log, fmt.Sprintf("reserve %v %v", s.State(), s.Location() == loc))
+		},
+		Promote: func(p int, _ Location) {
+			log = append(log, fmt.Sprintf("promote %v", f.m.Drop(&f.slots[p])))
+		},
+		Drop: func(p int, from State) { log = append(log, fmt.Sprintf("drop %v", from)) },
+		Expire: func(p int, _ monotime.Time) {
+			log = append(log, fmt.Sprintf("expire %v", f.m.Drop(&f.slots[p])))
+		},
+	}})
+	s := &f.slots[0]
+	f.m.TryReserve(s, 7, t0)
+	_ = f.m.Promote(s, 7)
+	f.m.TryReserve(s, 7, t0)
+	f.w.Advance(t0.Add(time.Second))
+	want := []string{
+		"reserve transient true", "drop established", "promote established",
+		"reserve transient true", "expire expired",
+	}
+	if !slices.Equal(log, want) {
+		t.Fatalf("hook log %q\nwant %q", log, want)
 	}
 }
