@@ -45,6 +45,10 @@ type Conn struct {
 // park in Go's poller. The Conn owns c from now on: Close closes it. c may
 // be an IPv4 or an IPv6 (dual-stack) socket.
 func New(c *net.UDPConn, cfg Config) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -65,6 +69,10 @@ func New(c *net.UDPConn, cfg Config) (*Conn, error) {
 // ErrWouldBlock when the kernel answers EAGAIN; read with Drain or ReadBatch
 // until ErrWouldBlock after each readiness event. Close does not close fd.
 func NewFD(fd uintptr, cfg Config) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
 	if err != nil {
 		return nil, err
@@ -79,12 +87,9 @@ func NewFD(fd uintptr, cfg Config) (*Conn, error) {
 	return newConn(fdSys{fd: fd}, nil, setup, cfg)
 }
 
-// newConn allocates everything the Conn will ever use.
+// newConn allocates everything the Conn will ever use; cfg has its
+// defaults filled in.
 func newConn(sys sysLayer, uc *net.UDPConn, s sockSetup, cfg Config) (*Conn, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	c := &Conn{
 		sys:      sys,
 		uc:       uc,
