@@ -2,9 +2,10 @@ package batchio
 
 // The send pipeline of a Linux Conn:
 //
-//	msgs, at most BatchSize at a time
+//	msgs
 //	-> planRuns: consecutive datagrams of equal size to one destination
-//	   become one run (at most 64 segments, 64 KB; the last may be shorter)
+//	   become one run (at most 64 segments, 64 KB; the last may be shorter),
+//	   at most BatchSize runs per sendmmsg
 //	-> one mmsghdr per run: the destination sockaddr, one iovec per datagram
 //	   pointing at the caller's buffer (no copy), and a UDP_SEGMENT control
 //	   message when the run holds more than one datagram
@@ -33,7 +34,9 @@ type writeState struct {
 
 func (w *writeState) init(batch int) {
 	w.hdrs = make([]mmsghdr, batch)
-	w.iovs = make([]unix.Iovec, batch)
+	// A chunk holds up to batch full GSO runs, so one sendmmsg can carry
+	// batch*64 datagrams.
+	w.iovs = make([]unix.Iovec, batch*maxGSOSegments)
 	w.names = make([]unix.RawSockaddrInet6, batch)
 	w.ctrl = make([]byte, batch*segmentCmsgSpace)
 	w.runs = make([]run, 0, batch)
@@ -58,7 +61,7 @@ func (c *Conn) WriteBatch(msgs []Message) (int, error) {
 	var gsoErr *GSODisabledError
 	sent := 0
 	for sent < len(msgs) {
-		n, gsoFailed, err := c.writeChunkLocked(msgs[sent:min(len(msgs), sent+c.batch)])
+		n, gsoFailed, err := c.writeChunkLocked(msgs[sent:min(len(msgs), sent+len(c.w.iovs))])
 		sent += n
 		if err == nil {
 			continue
@@ -81,14 +84,17 @@ func (c *Conn) WriteBatch(msgs []Message) (int, error) {
 	return sent, nil
 }
 
-// writeChunkLocked sends chunk (len <= BatchSize) and returns how many
-// datagrams left, whether the error that stopped the rest was the kernel
+// writeChunkLocked sends a prefix of chunk (len(chunk) <= len(w.iovs)) of at
+// most BatchSize runs and returns how many datagrams left, whether the error that stopped the rest was the kernel
 // refusing a GSO send, and that error.
 func (c *Conn) writeChunkLocked(chunk []Message) (sent int, gsoFailed bool, err error) {
 	w := &c.w
-	w.runs = planRuns(chunk, c.gso.Load(), maxGSOSegments, maxGSOBytes, w.runs[:0])
+	w.runs = planRuns(chunk, c.gso.Load(), maxGSOSegments, maxGSOBytes, c.batch, w.runs[:0])
 	nh, fillErr := c.fillLocked(chunk)
-	defer clear(w.iovs[:len(chunk)]) // drop references to the caller's buffers
+	if len(w.runs) > 0 {
+		last := w.runs[len(w.runs)-1]
+		defer clear(w.iovs[:last.start+last.count]) // drop references to the caller's buffers
+	}
 
 	var calls, gsoSends uint64
 	for k := 0; k < nh; {

@@ -22,14 +22,15 @@ type run struct {
 	start, count, size int
 }
 
-// planRuns appends to out the runs that send msgs in order and returns it.
+// planRuns appends to out at most maxRuns runs that send a prefix of msgs
+// in order (all of it when maxRuns allows) and returns it.
 // With gso false every run holds one message. With gso true, a run grows
 // while the next message goes to the same Addr, is not longer than the
 // first, keeps the run within maxSegs segments and maxBytes bytes, and the
 // previous one was not shorter (only the last segment may be shorter).
 // Empty datagrams never coalesce.
-func planRuns(msgs []Message, gso bool, maxSegs, maxBytes int, out []run) []run {
-	for i := 0; i < len(msgs); {
+func planRuns(msgs []Message, gso bool, maxSegs, maxBytes, maxRuns int, out []run) []run {
+	for i, runs := 0, 0; i < len(msgs) && runs < maxRuns; runs++ {
 		size := len(msgs[i].Buffer)
 		r := run{start: i, count: 1, size: size}
 		if gso && size > 0 {

@@ -50,7 +50,7 @@ func TestPlanRuns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := planRuns(tt.msgs, tt.gso, maxGSOSegments, maxGSOBytes, nil)
+			got := planRuns(tt.msgs, tt.gso, maxGSOSegments, maxGSOBytes, len(tt.msgs)+1, nil)
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("planRuns = %v, want %v", got, tt.want)
 			}
@@ -65,6 +65,9 @@ func TestPlanRuns(t *testing.T) {
 func checkPlan(t *testing.T, msgs []Message, runs []run, gso bool, maxSegs, maxBytes int) {
 	t.Helper()
 	next := 0
+	if len(runs) == 0 && len(msgs) > 0 {
+		t.Fatalf("no run for %d messages", len(msgs))
+	}
 	for _, r := range runs {
 		if r.start != next || r.count < 1 || r.start+r.count > len(msgs) {
 			t.Fatalf("run %v does not continue at %d within %d messages", r, next, len(msgs))
@@ -133,8 +136,14 @@ func FuzzPlanRuns(f *testing.F) {
 			}
 			msgs = append(msgs, Message{Buffer: b, Addr: a})
 		}
-		runs := planRuns(msgs, gso, int(maxSegs), int(maxBytes), nil)
+		runs := planRuns(msgs, gso, int(maxSegs), int(maxBytes), len(msgs)+1, nil)
 		checkPlan(t, msgs, runs, gso, int(maxSegs), int(maxBytes))
+		// A cap on the number of runs plans a prefix of the same plan.
+		if maxRuns := int(maxSegs)%8 + 1; maxRuns < len(runs) {
+			if capped := planRuns(msgs, gso, int(maxSegs), int(maxBytes), maxRuns, nil); !slices.Equal(capped, runs[:maxRuns]) {
+				t.Fatalf("capped plan %v is not a prefix of %v", capped, runs)
+			}
+		}
 		if !gso {
 			return
 		}
