@@ -76,6 +76,9 @@ func receiveAll(t testing.TB, c *Conn, uc interface{ SetReadDeadline(time.Time) 
 			t.Fatalf("ReadBatch after %d of %d datagrams: %v", got, want, err)
 		}
 		for _, m := range msgs[:n] {
+			if m.SegmentSize < 0 || len(m.Buffer) > m.SegmentSize && m.SegmentSize != 0 {
+				t.Fatalf("datagram of %d bytes cut with segment size %d", len(m.Buffer), m.SegmentSize)
+			}
 			seq, err := checkPayload(m.Buffer, sizeOf)
 			if err != nil {
 				t.Fatal(err)
