@@ -3,6 +3,8 @@ package batchio
 import (
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestZeroAllocs asserts that a steady-state WriteBatch and the ReadBatch
@@ -11,10 +13,12 @@ func TestZeroAllocs(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
+		fd   bool
 	}{
-		{"mmsg", Config{DisableGSO: true, DisableGRO: true}},
-		{"gso", Config{DisableGRO: true}},
-		{"gsogro", Config{}},
+		{"mmsg", Config{DisableGSO: true, DisableGRO: true}, false},
+		{"gso", Config{DisableGRO: true}, false},
+		{"gsogro", Config{}, false},
+		{"fd/gsogro", Config{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -22,6 +26,18 @@ func TestZeroAllocs(t *testing.T) {
 			tx, _ := listen(t, "udp6", "[::1]:0", tt.cfg)
 			if err := rx.uc.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
 				t.Fatal(err)
+			}
+			pfd := []unix.PollFd{{Fd: -1, Events: unix.POLLIN}}
+			if tt.fd {
+				// The receiver in fd mode, as an event loop would run it.
+				fd, addr := rawSocket(t, unix.SOCK_NONBLOCK)
+				pfd[0].Fd = int32(fd)
+				var err error
+				if rx, err = NewFD(uintptr(fd), tt.cfg); err != nil {
+					t.Fatal(err)
+				}
+				dst = addr
+				tx, _ = listen(t, "udp4", "127.0.0.1:0", tt.cfg)
 			}
 			out := make([]Message, 32)
 			for i := range out {
@@ -36,6 +52,10 @@ func TestZeroAllocs(t *testing.T) {
 				}
 				for got := 0; got < len(out); {
 					n, err := rx.ReadBatch(in)
+					if err == ErrWouldBlock {
+						// fd mode: wait for readiness as an event loop does.
+						_, err = unix.Poll(pfd, 10000)
+					}
 					if err != nil {
 						failed = err
 						return
