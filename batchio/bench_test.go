@@ -26,7 +26,7 @@ import (
 
 const (
 	benchDatagram = 1200 // petrel's default datagram size
-	benchWindow   = 4096 // datagrams in flight: ~10 MB of skb truesize < 16 MB granted
+	benchWindow   = 2048 // datagrams in flight: ~5 MB of skb truesize, below every receive buffer here
 	benchStall    = 200 * time.Millisecond
 )
 

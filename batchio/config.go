@@ -38,7 +38,8 @@ type Config struct {
 
 	// MaxDatagramSize is the largest datagram ReadBatch accepts without
 	// truncation when GRO is off, in [1, 65527]. 0 means
-	// DefaultMaxDatagramSize. With GRO on every receive slot is 64 KB.
+	// DefaultMaxDatagramSize. With GRO on every receive slot is 64 KB, so
+	// the receive arena is BatchSize * 64 KB (4 MB at the default).
 	MaxDatagramSize int
 
 	// DisableGSO turns UDP GSO off even where the kernel offers it.

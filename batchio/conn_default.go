@@ -29,7 +29,9 @@ type Conn struct {
 	stats counters
 }
 
-// New returns a Conn over c. The Conn owns c from now on: Close closes it.
+// New returns a Conn over c. The Conn owns c from now on: Close closes it,
+// and c must not be read or written directly; its deadlines still apply to
+// ReadBatch and WriteBatch.
 func New(c *net.UDPConn, cfg Config) (*Conn, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -42,8 +42,9 @@ type Conn struct {
 }
 
 // New returns a Conn over c, driven through c's syscall.RawConn so calls
-// park in Go's poller. The Conn owns c from now on: Close closes it. c may
-// be an IPv4 or an IPv6 (dual-stack) socket.
+// park in Go's poller. The Conn owns c from now on: Close closes it, and c
+// must not be read or written directly; its deadlines still apply to
+// ReadBatch and WriteBatch. c may be an IPv4 or an IPv6 (dual-stack) socket.
 func New(c *net.UDPConn, cfg Config) (*Conn, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -76,8 +76,8 @@ func (c *Conn) ReadBatch(msgs []Message) (int, error) {
 }
 
 // Drain reads until the socket is empty, handing each batch to handle
-// (which must not keep msgs' Buffers past its return), and returns the
-// number of datagrams read. In New mode the first read waits for data; the
+// (which must not keep msgs' Buffers past its return; bind it once, a func
+// value built per call allocates), and returns the number of datagrams read. In New mode the first read waits for data; the
 // following ones do not. The socket being empty is not an error.
 func (c *Conn) Drain(msgs []Message, handle func(msgs []Message)) (int, error) {
 	if len(msgs) == 0 {
