@@ -49,19 +49,25 @@ type GSODisabledError struct {
 }
 
 func (e *GSODisabledError) Error() string {
-	msg := "batchio: UDP GSO disabled after " + e.Cause.Error()
+	msg := "batchio: UDP GSO disabled"
+	if e.Cause != nil {
+		msg += " after " + e.Cause.Error()
+	}
 	if e.RetryErr != nil {
 		msg += "; retry without GSO failed: " + e.RetryErr.Error()
 	}
 	return msg
 }
 
-// Unwrap returns Cause and, when set, RetryErr.
+// Unwrap returns Cause and RetryErr, those that are set.
 func (e *GSODisabledError) Unwrap() []error {
-	if e.RetryErr != nil {
-		return []error{e.Cause, e.RetryErr}
+	var errs []error
+	for _, err := range []error{e.Cause, e.RetryErr} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []error{e.Cause}
+	return errs
 }
 
 var errBlockingFD = errors.New("batchio: NewFD needs a non-blocking socket (O_NONBLOCK)")
