@@ -105,7 +105,7 @@ func TestUnreachableFamily(t *testing.T) {
 	if runtime.GOOS == "linux" && !errors.As(err, &aerr) {
 		t.Fatalf("error %T %v, want *net.AddrError", err, err)
 	}
-	seen, _ := receiveAll(t, rx, rx.uc, 2, func(uint32) int { return 100 })
+	seen, _, _ := receiveAll(t, rx, rx.uc, 2, func(uint32) int { return 100 })
 	if seen[0] != 1 || seen[1] != 1 {
 		t.Fatalf("received %v", seen)
 	}

@@ -64,6 +64,7 @@ func (c *Conn) Stats() Stats { return c.stats.snapshot() }
 
 // ReadBatch receives one datagram into msgs[0]; its Buffer points into the
 // Conn's receive buffer, valid until the next ReadBatch or Drain, or Close.
+// Local is left zero (not reported by this platform's path).
 // It parks until data arrives or the UDPConn's read deadline passes.
 func (c *Conn) ReadBatch(msgs []Message) (int, error) {
 	if len(msgs) == 0 {
@@ -97,7 +98,8 @@ func (c *Conn) Drain(msgs []Message, handle func(msgs []Message)) (int, error) {
 
 // WriteBatch sends msgs in order, one system call each, and returns how
 // many were sent; n < len(msgs) comes with the error that stopped msgs[n].
-// It keeps no reference to the Buffers after it returns.
+// It keeps no reference to the Buffers after it returns. Local is ignored:
+// the kernel picks the source address.
 func (c *Conn) WriteBatch(msgs []Message) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

@@ -32,8 +32,8 @@
 //   - A GSO run never breaks the kernel's rule (net/ipv4/udp.c
 //     udp_send_skb): at most 64 segments, at most 64 KB of payload, every
 //     segment the size of the first except the last, which may be shorter;
-//     a size change or a new destination ends a run; a one-datagram run
-//     carries no control message.
+//     a size change, a new destination or a new source address ends a run;
+//     a one-datagram run carries no UDP_SEGMENT.
 //   - A GRO receive of n bytes with segment size s yields ceil(n/s)
 //     datagrams, each a sub-slice of the receive buffer, in order, covering
 //     it exactly.
@@ -41,7 +41,7 @@
 //     iovecs, control buffers, address storage and the receive arena are
 //     allocated once per Conn; the RawConn callbacks are method values
 //     bound once; addresses are netip.AddrPort parsed by hand from the raw
-//     sockaddr.
+//     sockaddr and the packet-info control messages.
 //
 // # Buffer ownership and concurrency
 //

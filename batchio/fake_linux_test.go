@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +39,7 @@ func (f *fakeSys) sendmmsg(h []mmsghdr) (int, error) {
 	f.calls++
 	if f.eioOnGSO {
 		for i := range h {
-			if h[i].hdr.Controllen > 0 {
+			if hasSegment(&h[i]) {
 				if i == 0 {
 					return 0, os.NewSyscallError("sendmmsg", unix.EIO)
 				}
@@ -63,11 +64,21 @@ func (f *fakeSys) sendmmsg(h []mmsghdr) (int, error) {
 	n, err := f.real.sendmmsg(h)
 	f.sentHdrs += n
 	for i := range h[:n] {
-		if h[i].hdr.Controllen > 0 {
+		if hasSegment(&h[i]) {
 			f.gsoHdrs++
 		}
 	}
 	return n, err
+}
+
+// hasSegment reports whether a send header carries UDP_SEGMENT (always the
+// first control message when present).
+func hasSegment(h *mmsghdr) bool {
+	if h.hdr.Controllen == 0 {
+		return false
+	}
+	c := (*unix.Cmsghdr)(unsafe.Pointer(h.hdr.Control))
+	return c.Level == unix.IPPROTO_UDP && c.Type == unix.UDP_SEGMENT
 }
 
 // fakePair returns a sender whose syscall layer is f and a receiver, both
@@ -105,7 +116,7 @@ func mixedBatch(dst netip.AddrPort, first uint32) ([]Message, func(uint32) int) 
 
 func expectAll(t *testing.T, rx *Conn, n int, first uint32, sizeOf func(uint32) int) {
 	t.Helper()
-	seen, _ := receiveAll(t, rx, rx.uc, n, sizeOf)
+	seen, _, _ := receiveAll(t, rx, rx.uc, n, sizeOf)
 	for i := range n {
 		if seen[first+uint32(i)] != 1 {
 			t.Fatalf("datagram %d arrived %d times", first+uint32(i), seen[first+uint32(i)])

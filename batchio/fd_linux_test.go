@@ -88,7 +88,7 @@ func TestFDMode(t *testing.T) {
 			if n, err := rx.WriteBatch(out); n != 1 || err != nil {
 				t.Fatalf("fd-mode WriteBatch: %d, %v", n, err)
 			}
-			if seen, _ := receiveAll(t, tx, tx.uc, 1, func(uint32) int { return 64 }); seen[7] != 1 {
+			if seen, _, _ := receiveAll(t, tx, tx.uc, 1, func(uint32) int { return 64 }); seen[7] != 1 {
 				t.Fatalf("fd-mode datagram not received: %v", seen)
 			}
 			if err := rx.Close(); err != nil {

@@ -4,8 +4,9 @@ package batchio
 //
 //	recvmmsg into up to BatchSize slots of the arena (one iovec, sockaddr
 //	and control buffer per slot, all preallocated)
-//	-> per slot: drop it if MSG_TRUNC, read UDP_GRO's segment size and
-//	   SO_RXQ_OVFL from the control buffer, parse the source sockaddr
+//	-> per slot: drop it if MSG_TRUNC, read UDP_GRO's segment size,
+//	   SO_RXQ_OVFL and the destination address from the control buffer,
+//	   parse the source sockaddr
 //	-> cut each slot into ceil(n/seg) datagrams as sub-slices of the arena
 //	   (no copy), as many as the caller's msgs hold; the rest stays pending
 //	   and the next ReadBatch returns it before it calls the kernel again.
@@ -33,9 +34,10 @@ type readState struct {
 
 // slotInfo is one received slot, parsed.
 type slotInfo struct {
-	addr netip.AddrPort
-	n    int // payload bytes; -1 when truncated (dropped)
-	seg  int // UDP_GRO segment size, 0 when not coalesced
+	addr  netip.AddrPort
+	local netip.Addr
+	n     int // payload bytes; -1 when truncated (dropped)
+	seg   int // UDP_GRO segment size, 0 when not coalesced
 }
 
 func (r *readState) init(batch, slotSize int) {
@@ -59,7 +61,7 @@ func (r *readState) init(batch, slotSize int) {
 // ReadBatch receives datagrams into msgs and returns how many it filled
 // (>= 1 unless err != nil). Each msgs[i].Buffer is set to a sub-slice of the
 // Conn's receive arena, valid until the next ReadBatch or Drain, or Close;
-// Addr is the source; a datagram cut from a GRO receive has SegmentSize set.
+// Addr is the source and Local the destination; a datagram cut from a GRO receive has SegmentSize set.
 // A GRO receive may hold more datagrams than msgs: the rest is returned by
 // the next call without a system call.
 //
@@ -141,14 +143,15 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 			continue
 		}
 		off := i * recvCmsgSpace
-		seg, drops, ok := parseRecvCmsgs(r.ctrl[off : off+min(int(h.hdr.Controllen), recvCmsgSpace)])
-		if ok {
-			c.stats.kernelDrops.Store(uint64(drops))
+		meta := parseRecvCmsgs(r.ctrl[off : off+min(int(h.hdr.Controllen), recvCmsgSpace)])
+		if meta.dropsOK {
+			c.stats.kernelDrops.Store(uint64(meta.drops))
 		}
 		s.addr = decodeSockaddr(&r.names[i], h.hdr.Namelen)
+		s.local = meta.local
 		s.n = int(h.len)
-		s.seg = seg
-		cnt := segmentCount(s.n, seg)
+		s.seg = meta.seg
+		cnt := segmentCount(s.n, s.seg)
 		got += uint64(cnt)
 		if cnt > 1 {
 			coalesced++
@@ -182,7 +185,7 @@ func (c *Conn) emitLocked(msgs []Message) int {
 		if segmentCount(s.n, s.seg) > 1 {
 			seg = s.seg
 		}
-		msgs[k] = Message{Buffer: r.arena[base+r.off : base+end : base+end], Addr: s.addr, SegmentSize: seg}
+		msgs[k] = Message{Buffer: r.arena[base+r.off : base+end : base+end], Addr: s.addr, Local: s.local, SegmentSize: seg}
 		k++
 		if end >= s.n {
 			r.next, r.off = r.next+1, 0

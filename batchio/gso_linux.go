@@ -7,8 +7,9 @@ package batchio
 //	   become one run (at most 64 segments, 64 KB; the last may be shorter),
 //	   at most BatchSize runs per sendmmsg
 //	-> one mmsghdr per run: the destination sockaddr, one iovec per datagram
-//	   pointing at the caller's buffer (no copy), and a UDP_SEGMENT control
-//	   message when the run holds more than one datagram
+//	   pointing at the caller's buffer (no copy), a UDP_SEGMENT control
+//	   message when the run holds more than one datagram, and IP_PKTINFO or
+//	   IPV6_PKTINFO when the run has a Local source address
 //	-> sendmmsg until every header is sent; a short count resumes at the
 //	   first unsent header
 //	-> EIO on a header with UDP_SEGMENT: GSO off for good, re-plan the
@@ -28,7 +29,7 @@ type writeState struct {
 	hdrs  []mmsghdr
 	iovs  []unix.Iovec            // one per datagram of the chunk
 	names []unix.RawSockaddrInet6 // one per run
-	ctrl  []byte                  // one UDP_SEGMENT per run
+	ctrl  []byte                  // UDP_SEGMENT and source address per run
 	runs  []run
 }
 
@@ -38,14 +39,15 @@ func (w *writeState) init(batch int) {
 	// batch*64 datagrams.
 	w.iovs = make([]unix.Iovec, batch*maxGSOSegments)
 	w.names = make([]unix.RawSockaddrInet6, batch)
-	w.ctrl = make([]byte, batch*segmentCmsgSpace)
+	w.ctrl = make([]byte, batch*sendCmsgSpace)
 	w.runs = make([]run, 0, batch)
 }
 
 // WriteBatch sends msgs in order and returns how many were sent. It reads
 // each Buffer during the call only and keeps no reference after it returns;
-// Addr is the destination; SegmentSize is ignored. Consecutive Buffers of
-// equal length to the same Addr leave as one GSO send.
+// Addr is the destination; Local, when valid, the source address; the
+// SegmentSize is ignored. Consecutive Buffers of equal length to the same
+// Addr from the same Local leave as one GSO send.
 //
 // n < len(msgs) comes with the error that stopped msgs[n]. In New mode a
 // full send buffer parks in the poller; in fd mode it returns ErrWouldBlock
@@ -143,14 +145,24 @@ func (c *Conn) fillLocked(chunk []Message) (int, error) {
 		h.Iov = &w.iovs[r.start]
 		h.SetIovlen(r.count)
 		h.Flags = 0
+		ctl := w.ctrl[j*sendCmsgSpace : (j+1)*sendCmsgSpace]
+		n := 0
 		if r.count > 1 {
-			ctl := w.ctrl[j*segmentCmsgSpace:]
+			n = putSegmentCmsg(ctl, uint16(r.size))
+		}
+		if local := chunk[r.start].Local; local.IsValid() {
+			l := putPktinfoCmsg(ctl[n:], c.family, local)
+			if l == 0 {
+				return j, &net.AddrError{Err: "source address unusable on this socket's address family", Addr: local.String()}
+			}
+			n += l
+		}
+		if n > 0 {
 			h.Control = &ctl[0]
-			h.SetControllen(putSegmentCmsg(ctl, uint16(r.size)))
 		} else {
 			h.Control = nil
-			h.SetControllen(0)
 		}
+		h.SetControllen(n)
 	}
 	return len(w.runs), nil
 }

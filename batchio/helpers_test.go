@@ -59,15 +59,16 @@ func checkPayload(b []byte, sizeOf func(seq uint32) int) (uint32, error) {
 }
 
 // receiveAll reads from c until want datagrams arrived or the deadline
-// passes, checking each, and returns how often each sequence number came
-// and from where.
-func receiveAll(t testing.TB, c *Conn, uc interface{ SetReadDeadline(time.Time) error }, want int, sizeOf func(uint32) int) (map[uint32]int, map[netip.AddrPort]int) {
+// passes, checking each, and returns how often each sequence number came,
+// from where and to which local address.
+func receiveAll(t testing.TB, c *Conn, uc interface{ SetReadDeadline(time.Time) error }, want int, sizeOf func(uint32) int) (seen map[uint32]int, from map[netip.AddrPort]int, to map[netip.Addr]int) {
 	t.Helper()
 	if err := uc.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	seen := make(map[uint32]int)
-	from := make(map[netip.AddrPort]int)
+	seen = make(map[uint32]int)
+	from = make(map[netip.AddrPort]int)
+	to = make(map[netip.Addr]int)
 	msgs := make([]Message, c.BatchSize())
 	got := 0
 	for got < want {
@@ -85,10 +86,11 @@ func receiveAll(t testing.TB, c *Conn, uc interface{ SetReadDeadline(time.Time) 
 			}
 			seen[seq]++
 			from[m.Addr]++
+			to[m.Local]++
 		}
 		got += n
 	}
-	return seen, from
+	return seen, from, to
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }

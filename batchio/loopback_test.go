@@ -3,6 +3,7 @@ package batchio
 import (
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 )
 
@@ -100,7 +101,7 @@ func runBurst(t *testing.T, network, bind, dstIP, srcIP string, cfg Config) {
 		t.Fatalf("WriteBatch = %d, %v; want %d, nil", n, err, len(b.msgs))
 	}
 	for i, rx := range []*Conn{rx0, rx1} {
-		seen, from := receiveAll(t, rx, rx.uc, len(b.perDst[i]), b.sizeOf)
+		seen, from, to := receiveAll(t, rx, rx.uc, len(b.perDst[i]), b.sizeOf)
 		for _, seq := range b.perDst[i] {
 			if seen[uint32(seq)] != 1 {
 				t.Fatalf("receiver %d got datagram %d %d times", i, seq, seen[uint32(seq)])
@@ -108,6 +109,13 @@ func runBurst(t *testing.T, network, bind, dstIP, srcIP string, cfg Config) {
 		}
 		if len(from) != 1 || from[wantSrc] != len(b.perDst[i]) {
 			t.Fatalf("receiver %d saw sources %v, want only %v", i, from, wantSrc)
+		}
+		wantDst := dst
+		if runtime.GOOS != "linux" {
+			wantDst = netip.Addr{} // the fallback does not report it
+		}
+		if len(to) != 1 || to[wantDst] != len(b.perDst[i]) {
+			t.Fatalf("receiver %d saw destinations %v, want only %v", i, to, wantDst)
 		}
 	}
 	checkOffloads(t, tx, rx0, !cfg.DisableGSO, !cfg.DisableGRO, len(b.msgs))

@@ -20,6 +20,14 @@ type Message struct {
 	// IPv4 peers of a dual-stack socket appear as IPv4 (never v4-mapped).
 	Addr netip.AddrPort
 
+	// Local is our side's IP: on read, the destination address of the
+	// datagram (IP_PKTINFO/IPV6_PKTINFO ipi_addr; the zero Addr where the
+	// platform does not report it); on write, when valid, the source
+	// address to send from, which matters on a socket bound to a wildcard
+	// address of a multi-homed host (the zero Addr lets the kernel choose).
+	// IPv4 is never v4-mapped.
+	Local netip.Addr
+
 	// SegmentSize is set on read: the UDP GRO segment size of the coalesced
 	// receive this datagram was cut from, or 0 when the kernel delivered it
 	// alone. It is ignored on write.

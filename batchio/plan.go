@@ -15,7 +15,8 @@ const (
 	maxGSOBytes = 65535 - 40 - 8
 )
 
-// run is one send: msgs[start:start+count] to one destination. When count
+// run is one send: msgs[start:start+count] to one destination from one
+// source. When count
 // is above 1 it carries UDP_SEGMENT with segment size size; every segment but
 // the last is exactly size bytes and the last is at most size.
 type run struct {
@@ -26,7 +27,8 @@ type run struct {
 // in order (all of it when maxRuns allows) and returns it.
 // With gso false every run holds one message. With gso true, a run grows
 // while the next message goes to the same Addr, is not longer than the
-// first, keeps the run within maxSegs segments and maxBytes bytes, and the
+// first, comes from the same Local, keeps the run within maxSegs segments
+// and maxBytes bytes, and the
 // previous one was not shorter (only the last segment may be shorter).
 // Empty datagrams never coalesce.
 func planRuns(msgs []Message, gso bool, maxSegs, maxBytes, maxRuns int, out []run) []run {
@@ -37,7 +39,8 @@ func planRuns(msgs []Message, gso bool, maxSegs, maxBytes, maxRuns int, out []ru
 			total := size
 			for j := i + 1; j < len(msgs) && r.count < maxSegs; j++ {
 				l := len(msgs[j].Buffer)
-				if l == 0 || l > size || total+l > maxBytes || msgs[j].Addr != msgs[i].Addr {
+				if l == 0 || l > size || total+l > maxBytes ||
+					msgs[j].Addr != msgs[i].Addr || msgs[j].Local != msgs[i].Local {
 					break
 				}
 				total += l

@@ -8,8 +8,9 @@ import (
 )
 
 var (
-	addrA = netip.MustParseAddrPort("127.0.0.1:1000")
-	addrB = netip.MustParseAddrPort("[::1]:1000")
+	addrA  = netip.MustParseAddrPort("127.0.0.1:1000")
+	addrB  = netip.MustParseAddrPort("[::1]:1000")
+	localA = netip.MustParseAddr("127.0.0.2")
 )
 
 // batch builds messages from (size, addr) pairs.
@@ -42,6 +43,11 @@ func TestPlanRuns(t *testing.T) {
 		{"shorter tail joins then ends", batch(100, addrA, 100, addrA, 40, addrA, 40, addrA), true, []run{{0, 3, 100}, {3, 1, 40}}},
 		{"longer datagram ends run", batch(100, addrA, 100, addrA, 200, addrA, 200, addrA), true, []run{{0, 2, 100}, {2, 2, 200}}},
 		{"new destination ends run", batch(100, addrA, 100, addrA, 100, addrB, 100, addrB, 100, addrA), true, []run{{0, 2, 100}, {2, 2, 100}, {4, 1, 100}}},
+		{"new source ends run", func() []Message {
+			m := batch(100, addrA, 100, addrA, 100, addrA)
+			m[2].Local = localA
+			return m
+		}(), true, []run{{0, 2, 100}, {2, 1, 100}}},
 		{"same IP other port ends run", batch(100, addrA, 100, netip.AddrPortFrom(addrA.Addr(), 1001)), true, []run{{0, 1, 100}, {1, 1, 100}}},
 		{"64 segments at most", batch(repeat(70, 10, addrA)...), true, []run{{0, 64, 10}, {64, 6, 10}}},
 		{"64 KB at most", batch(repeat(60, 1200, addrA)...), true, []run{{0, maxGSOBytes / 1200, 1200}, {maxGSOBytes / 1200, 60 - maxGSOBytes/1200, 1200}}},
@@ -84,8 +90,8 @@ func checkPlan(t *testing.T, msgs []Message, runs []run, gso bool, maxSegs, maxB
 		}
 		var cat []byte
 		for i, m := range msgs[r.start : r.start+r.count] {
-			if m.Addr != msgs[r.start].Addr {
-				t.Fatalf("run %v mixes destinations", r)
+			if m.Addr != msgs[r.start].Addr || m.Local != msgs[r.start].Local {
+				t.Fatalf("run %v mixes destinations or sources", r)
 			}
 			if l := len(m.Buffer); l > r.size || (l < r.size && i != r.count-1) {
 				t.Fatalf("run %v: segment %d has %d bytes", r, i, l)
@@ -113,7 +119,7 @@ func checkPlan(t *testing.T, msgs []Message, runs []run, gso bool, maxSegs, maxB
 }
 
 // FuzzPlanRuns drives planRuns with arbitrary batches (each input byte
-// pair is one datagram: its size class and destination) and limits, and
+// pair is one datagram: its size class, and its destination and source) and limits, and
 // checks the kernel's rule and the round trip, and that the plan is maximal
 // (a run ends only when the next datagram could not join it).
 func FuzzPlanRuns(f *testing.F) {
@@ -134,7 +140,11 @@ func FuzzPlanRuns(f *testing.F) {
 			if spec[i+1]&1 == 1 {
 				a = addrB
 			}
-			msgs = append(msgs, Message{Buffer: b, Addr: a})
+			var local netip.Addr
+			if spec[i+1]&2 == 2 {
+				local = localA
+			}
+			msgs = append(msgs, Message{Buffer: b, Addr: a, Local: local})
 		}
 		runs := planRuns(msgs, gso, int(maxSegs), int(maxBytes), len(msgs)+1, nil)
 		checkPlan(t, msgs, runs, gso, int(maxSegs), int(maxBytes))
@@ -157,7 +167,7 @@ func FuzzPlanRuns(f *testing.F) {
 			for _, m := range msgs[r.start:end] {
 				total += len(m.Buffer)
 			}
-			canJoin := len(last.Buffer) == r.size && nxt.Addr == last.Addr &&
+			canJoin := len(last.Buffer) == r.size && nxt.Addr == last.Addr && nxt.Local == last.Local &&
 				len(nxt.Buffer) > 0 && len(nxt.Buffer) <= r.size &&
 				r.count < int(maxSegs) && total+len(nxt.Buffer) <= int(maxBytes)
 			if canJoin {

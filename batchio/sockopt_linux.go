@@ -11,8 +11,9 @@ import (
 type sockSetup struct {
 	family        int // AF_INET or AF_INET6
 	gso, gro, rxq bool
-	rcvbuf        int // SO_RCVBUF as granted
-	sndbuf        int // SO_SNDBUF as granted
+	pktinfo       bool // destination addresses are reported
+	rcvbuf        int  // SO_RCVBUF as granted
+	sndbuf        int  // SO_SNDBUF as granted
 }
 
 // setupSocket checks that fd is a UDP socket, sizes its buffers, and turns
@@ -47,6 +48,12 @@ func setupSocket(fd int, cfg Config) (sockSetup, error) {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 0)
 	}
 	s.rxq = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1) == nil
+	// Destination addresses of received datagrams (ip(7), RFC 3542 §6.1);
+	// a dual-stack socket needs both for its IPv4 peers.
+	s.pktinfo = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1) == nil
+	if s.family == unix.AF_INET6 {
+		s.pktinfo = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1) == nil
+	}
 	return s, nil
 }
 
