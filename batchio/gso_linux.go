@@ -86,9 +86,10 @@ func (c *Conn) WriteBatch(msgs []Message) (int, error) {
 	return sent, nil
 }
 
-// writeChunkLocked sends a prefix of chunk (len(chunk) <= len(w.iovs)) of at
-// most BatchSize runs and returns how many datagrams left, whether the error that stopped the rest was the kernel
-// refusing a GSO send, and that error.
+// writeChunkLocked sends a prefix of chunk (len(chunk) <= len(w.iovs)) of
+// at most BatchSize runs. It returns how many datagrams left, whether the
+// error that stopped the rest was the kernel refusing a GSO send, and that
+// error.
 func (c *Conn) writeChunkLocked(chunk []Message) (sent int, gsoFailed bool, err error) {
 	w := &c.w
 	w.runs = planRuns(chunk, c.gso.Load(), maxGSOSegments, maxGSOBytes, c.batch, w.runs[:0])
