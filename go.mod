@@ -1,7 +1,10 @@
 module github.com/petrel-transport/petrel
 
-go 1.26
+go 1.26.0
 
 require go.uber.org/goleak v1.3.0
 
-require github.com/anishathalye/porcupine v1.3.1
+require (
+	github.com/anishathalye/porcupine v1.3.1
+	golang.org/x/sys v0.49.0
+)

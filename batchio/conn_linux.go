@@ -1,0 +1,147 @@
+package batchio
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Conn moves batches of UDP datagrams over one socket with recvmmsg and
+// sendmmsg, UDP GSO and UDP GRO where the kernel has them.
+//
+// Guard map: sys, uc, family, batch, slotSize, gro, rxq, rcvbuf, sndbuf are
+// immutable after construction. gso and closed are atomic. rmu guards r (the
+// reader's headers, arena and cursor); wmu guards w (the writer's headers,
+// iovecs and plan). The two mutexes are never held together. stats is
+// atomic.
+//
+// Conn is safe for concurrent use: one goroutine may read while another
+// writes; concurrent readers are serialized, and so are concurrent writers.
+type Conn struct {
+	sys      sysLayer
+	uc       *net.UDPConn // nil in fd mode
+	family   int
+	batch    int
+	slotSize int
+	gro, rxq bool
+	rcvbuf   int
+	sndbuf   int
+
+	gso    atomic.Bool
+	closed atomic.Bool
+
+	rmu sync.Mutex
+	r   readState
+
+	wmu sync.Mutex
+	w   writeState
+
+	stats counters
+}
+
+// New returns a Conn over c, driven through c's syscall.RawConn so calls
+// park in Go's poller. The Conn owns c from now on: Close closes it, and c
+// must not be read or written directly; its deadlines still apply to
+// ReadBatch and WriteBatch. c may be an IPv4 or an IPv6 (dual-stack) socket.
+func New(c *net.UDPConn, cfg Config) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var setup sockSetup
+	var serr error
+	if err := rc.Control(func(fd uintptr) { setup, serr = setupSocket(int(fd), cfg) }); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, serr
+	}
+	return newConn(newRawConnSys(rc), c, setup, cfg)
+}
+
+// NewFD returns a Conn over a non-blocking UDP socket owned by the caller,
+// typically an event loop's (gnet). Calls never block: they report
+// ErrWouldBlock when the kernel answers EAGAIN; read with Drain or ReadBatch
+// until ErrWouldBlock after each readiness event. Close does not close fd.
+func NewFD(fd uintptr, cfg Config) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+	if err != nil {
+		return nil, err
+	}
+	if flags&unix.O_NONBLOCK == 0 {
+		return nil, errBlockingFD
+	}
+	setup, err := setupSocket(int(fd), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newConn(fdSys{fd: fd}, nil, setup, cfg)
+}
+
+// newConn allocates everything the Conn will ever use; cfg has its
+// defaults filled in.
+func newConn(sys sysLayer, uc *net.UDPConn, s sockSetup, cfg Config) (*Conn, error) {
+	c := &Conn{
+		sys:      sys,
+		uc:       uc,
+		family:   s.family,
+		batch:    cfg.BatchSize,
+		slotSize: cfg.MaxDatagramSize,
+		gro:      s.gro,
+		rxq:      s.rxq,
+		rcvbuf:   s.rcvbuf,
+		sndbuf:   s.sndbuf,
+	}
+	if s.gro {
+		c.slotSize = maxUDPPayload
+	}
+	c.gso.Store(s.gso)
+	c.r.init(c.batch, c.slotSize)
+	c.w.init(c.batch)
+	return c, nil
+}
+
+// BatchSize is the most datagrams one system call moves; size msgs slices
+// to it. It is immutable.
+func (c *Conn) BatchSize() int { return c.batch }
+
+// Capabilities reports the offloads in use and the buffers the kernel
+// granted. GSO may turn false after a write (see GSODisabledError).
+func (c *Conn) Capabilities() Capabilities {
+	return Capabilities{
+		MMsg:        true,
+		GSO:         c.gso.Load(),
+		GRO:         c.gro,
+		RxqOverflow: c.rxq,
+		RecvBuffer:  c.rcvbuf,
+		SendBuffer:  c.sndbuf,
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Conn) Stats() Stats { return c.stats.snapshot() }
+
+// Close marks the Conn closed; later calls return ErrClosed. In New mode it
+// closes the UDPConn, which wakes calls parked in the poller (they return
+// an error matching net.ErrClosed). In fd mode the fd stays open (its owner
+// closes it) and calls in flight finish their one system call. Close is
+// idempotent; only the first call can return an error.
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	if c.uc != nil {
+		return c.uc.Close()
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+// Package batchio moves UDP datagrams between petrel and the kernel in
+// batches, with every offload the kernel offers and a clean fallback when it
+// refuses. It is petrel's only I/O boundary and imports nothing of petrel.
+//
+// # Concern
+//
+// One thing: turn a slice of [Message] into as few system calls as the
+// kernel allows, and back. On Linux a [Conn] uses recvmmsg(2) and
+// sendmmsg(2); consecutive datagrams of equal size to the same destination
+// leave as one UDP GSO send (a UDP_SEGMENT control message), and coalesced
+// UDP GRO receives are cut back into datagrams without copying. Elsewhere the
+// same API moves one datagram per system call.
+//
+// A Conn runs in one of two modes, chosen by its constructor:
+//   - [New] wraps a *net.UDPConn and drives it through syscall.RawConn, so
+//     reads and writes park in Go's network poller instead of a thread;
+//   - [NewFD] (Linux) drives a non-blocking socket owned by an event loop
+//     (gnet hands out its loop's fd): calls never block and report
+//     [ErrWouldBlock] when the kernel answers EAGAIN; [Conn.Drain] reads
+//     until then.
+//
+// # Invariants
+//
+//   - Nothing is lost silently. Every datagram handed to WriteBatch is either
+//     counted in its return value or was not sent and is reported by the
+//     returned error; when the kernel answers EIO to a GSO send, GSO is
+//     switched off for that socket, the unsent rest of the batch is sent
+//     again without it, and the event is reported ([GSODisabledError],
+//     Stats.GSODisabled). Received datagrams the kernel truncated are
+//     counted (Stats.Truncated), and so are the kernel's receive-queue drops
+//     where SO_RXQ_OVFL exists (Stats.KernelDrops).
+//   - A GSO run never breaks the kernel's rule (net/ipv4/udp.c
+//     udp_send_skb): at most 64 segments, at most 64 KB of payload, every
+//     segment the size of the first except the last, which may be shorter;
+//     a size change, a new destination or a new source address ends a run;
+//     a one-datagram run carries no UDP_SEGMENT.
+//   - A GRO receive of n bytes with segment size s yields ceil(n/s)
+//     datagrams, each a sub-slice of the receive buffer, in order, covering
+//     it exactly.
+//   - Steady state allocates nothing per datagram or per call: headers,
+//     iovecs, control buffers, address storage and the receive arena are
+//     allocated once per Conn; the RawConn callbacks are method values
+//     bound once; addresses are netip.AddrPort parsed by hand from the raw
+//     sockaddr and the packet-info control messages.
+//
+// # Buffer ownership and concurrency
+//
+// WriteBatch reads the callers' buffers during the call only; it keeps no
+// reference after it returns. ReadBatch ignores the Buffer a Message holds on
+// entry and points it into the Conn's receive arena; that memory stays valid
+// until the next ReadBatch or Drain on the same Conn, or Close, and the
+// caller must copy what it keeps longer. One goroutine may read while
+// another writes; concurrent readers (or writers) are serialized.
+package batchio

@@ -1,0 +1,165 @@
+package batchio
+
+import (
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmsghdr is struct mmsghdr (include/linux/socket.h): a msghdr followed by
+// the byte count the kernel fills in. Go pads the struct to the msghdr's
+// alignment exactly as C does (64 bytes on 64-bit, 32 on 32-bit).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+}
+
+// sysLayer is the system-call boundary of a Linux Conn: one recvmmsg or one
+// sendmmsg over a prepared header vector (len(h) >= 1). Tests put fakes that
+// fail on demand behind it.
+type sysLayer interface {
+	// recvmmsg fills up to len(h) headers and returns how many (>= 1). When
+	// nothing is queued it parks in the poller if wait is true and the Conn
+	// is in RawConn mode, and otherwise returns ErrWouldBlock.
+	recvmmsg(h []mmsghdr, wait bool) (int, error)
+	// sendmmsg sends a prefix of h and returns its length, which may be
+	// shorter than len(h) without an error; an error concerns h[0].
+	sendmmsg(h []mmsghdr) (int, error)
+}
+
+// recvmmsgFD is one recvmmsg(2) on a non-blocking fd, retried on EINTR.
+func recvmmsgFD(fd uintptr, h []mmsghdr) (int, syscall.Errno) {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), 0
+	}
+}
+
+// sendmmsgFD is one sendmmsg(2) on a non-blocking fd, retried on EINTR.
+func sendmmsgFD(fd uintptr, h []mmsghdr) (int, syscall.Errno) {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		return int(n), 0
+	}
+}
+
+// rawConnSys drives a *net.UDPConn's socket through syscall.RawConn, so a
+// call that would block parks in Go's poller.
+//
+// Guard map: rc, readFn, peekFn and writeFn are immutable after
+// newRawConnSys (the callbacks are method values bound once, so no closure
+// is allocated per call). rh, rn, rerr are the reader's and are touched only under the
+// Conn's read mutex; wh, wn, werr likewise under its write mutex.
+type rawConnSys struct {
+	rc      syscall.RawConn
+	readFn  func(fd uintptr) bool
+	peekFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+
+	rh   []mmsghdr
+	rn   int
+	rerr syscall.Errno
+
+	wh   []mmsghdr
+	wn   int
+	werr syscall.Errno
+}
+
+func newRawConnSys(rc syscall.RawConn) *rawConnSys {
+	s := &rawConnSys{rc: rc}
+	s.readFn = s.doRead
+	s.peekFn = s.doPeek
+	s.writeFn = s.doWrite
+	return s
+}
+
+func (s *rawConnSys) doRead(fd uintptr) bool {
+	s.rn, s.rerr = recvmmsgFD(fd, s.rh)
+	return s.rerr != unix.EAGAIN
+}
+
+// doPeek is doRead without waiting: EAGAIN ends the callback too.
+func (s *rawConnSys) doPeek(fd uintptr) bool {
+	s.rn, s.rerr = recvmmsgFD(fd, s.rh)
+	return true
+}
+
+func (s *rawConnSys) doWrite(fd uintptr) bool {
+	s.wn, s.werr = sendmmsgFD(fd, s.wh)
+	return s.werr != unix.EAGAIN
+}
+
+func (s *rawConnSys) recvmmsg(h []mmsghdr, wait bool) (int, error) {
+	s.rh = h
+	fn := s.peekFn
+	if wait {
+		fn = s.readFn
+	}
+	err := s.rc.Read(fn)
+	s.rh = nil
+	if err != nil {
+		return 0, err
+	}
+	if s.rerr == unix.EAGAIN {
+		return 0, ErrWouldBlock
+	}
+	if s.rerr != 0 {
+		return 0, os.NewSyscallError("recvmmsg", s.rerr)
+	}
+	return s.rn, nil
+}
+
+func (s *rawConnSys) sendmmsg(h []mmsghdr) (int, error) {
+	s.wh = h
+	err := s.rc.Write(s.writeFn)
+	s.wh = nil
+	if err != nil {
+		return 0, err
+	}
+	if s.werr != 0 {
+		return 0, os.NewSyscallError("sendmmsg", s.werr)
+	}
+	return s.wn, nil
+}
+
+// fdSys drives a non-blocking socket owned by someone else (an event loop).
+// It never blocks: EAGAIN becomes ErrWouldBlock. It is immutable.
+type fdSys struct {
+	fd uintptr
+}
+
+func (s fdSys) recvmmsg(h []mmsghdr, _ bool) (int, error) {
+	n, e := recvmmsgFD(s.fd, h)
+	switch e {
+	case 0:
+		return n, nil
+	case unix.EAGAIN:
+		return 0, ErrWouldBlock
+	}
+	return 0, os.NewSyscallError("recvmmsg", e)
+}
+
+func (s fdSys) sendmmsg(h []mmsghdr) (int, error) {
+	n, e := sendmmsgFD(s.fd, h)
+	switch e {
+	case 0:
+		return n, nil
+	case unix.EAGAIN:
+		return 0, ErrWouldBlock
+	}
+	return 0, os.NewSyscallError("sendmmsg", e)
+}
