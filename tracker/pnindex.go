@@ -27,6 +27,11 @@ const (
 	frontierRef  = 1 << 32
 	occupiedMask = frontierRef - 1
 
+	// maxSpanChunks bounds the distance between the oldest chunk in use and
+	// the newest (2^28 packet numbers, a 2 MiB directory at most), so a
+	// stray packet number cannot make the directory huge.
+	maxSpanChunks = 1 << 18
+
 	minDirSize  = 16
 	maxPoolSize = 16 // freed chunks kept for reuse (16 x 32 KiB)
 )
@@ -107,19 +112,20 @@ func (p *pnIndex) lookup(pn uint64) (*chunk, *entry) {
 }
 
 // acquire returns the chunk for pn holding one reference for the caller's
-// slot, installing a chunk if none is live.
-func (p *pnIndex) acquire(pn uint64) *chunk {
+// slot, installing a chunk if none is live. It fails with ErrWindow if pn
+// is too far from the packets in flight.
+func (p *pnIndex) acquire(pn uint64) (*chunk, error) {
 	k := pn >> chunkBits
 	for {
 		if c := p.chunkOf(k); c != nil && c.tryRef() {
 			if c.index.Load() == k {
-				return c
+				return c, nil
 			}
 			p.unref(c) // recycled under us: give the reference back
 			continue
 		}
-		if c := p.install(k); c != nil {
-			return c
+		if c, err := p.install(k); c != nil || err != nil {
+			return c, err
 		}
 	}
 }
@@ -127,16 +133,19 @@ func (p *pnIndex) acquire(pn uint64) *chunk {
 // install installs a fresh chunk for chunk number k holding one reference
 // for the caller, unless a live one is already there (then it returns nil
 // and the caller retries acquire).
-func (p *pnIndex) install(k uint64) *chunk {
+func (p *pnIndex) install(k uint64) (*chunk, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	d := p.dir.Load()
 	if old := d.slots[k&d.mask].Load(); old != nil && old.index.Load() == k && old.refs.Load() > 0 {
-		return nil
+		return nil, nil
 	}
 	lo, hi := k, k
 	if p.live.Load() > 0 {
 		lo, hi = min(p.lo.Load(), k), max(p.hi.Load(), k)
+	}
+	if hi-lo >= maxSpanChunks {
+		return nil, ErrWindow
 	}
 	if hi-lo >= uint64(len(d.slots)) {
 		d = p.growLocked(d, hi-lo+1)
@@ -160,7 +169,7 @@ func (p *pnIndex) install(k uint64) *chunk {
 	p.lo.Store(lo)
 	p.hi.Store(hi)
 	p.live.Add(1)
-	return c
+	return c, nil
 }
 
 // growLocked replaces the directory by one with room for span chunks.

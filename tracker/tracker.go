@@ -44,6 +44,9 @@ var (
 	ErrDuplicate = errors.New("tracker: packet number already sent")
 	// ErrPacketNumber: OnSent was given a packet number above MaxPacketNumber.
 	ErrPacketNumber = errors.New("tracker: packet number out of range")
+	// ErrWindow: OnSent was given a packet number 2^28 or more away from
+	// the oldest packet still tracked.
+	ErrWindow = errors.New("tracker: packet number too far from the packets in flight")
 	// ErrAckUnsent: an ACK range names a packet number never sent, or is
 	// malformed (Smallest > Largest). RFC 9000 section 13.1 makes the
 	// former a PROTOCOL_VIOLATION.
@@ -125,7 +128,10 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.T
 	if pn > MaxPacketNumber {
 		return ErrPacketNumber
 	}
-	c := t.pns.acquire(pn)
+	c, err := t.pns.acquire(pn)
+	if err != nil {
+		return err
+	}
 	e := &c.entries[pn&chunkMask]
 	for {
 		old := e.state.Load()
