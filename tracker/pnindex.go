@@ -32,8 +32,13 @@ const (
 	// stray packet number cannot make the directory huge.
 	maxSpanChunks = 1 << 18
 
-	minDirSize  = 16
-	maxPoolSize = 16 // freed chunks kept for reuse (16 x 32 KiB)
+	minDirSize = 16
+	// maxPoolSize is how many freed chunks a tracker keeps for reuse
+	// (8 x 32 KiB). Chunks are pooled per tracker, never across trackers:
+	// packet numbers identify entries only within one connection, so a
+	// chunk passed to another tracker could be mistaken for this one's by
+	// a stale reader.
+	maxPoolSize = 8
 )
 
 // chunk holds the entries of packet numbers [index<<chunkBits, (index+1)<<chunkBits).
