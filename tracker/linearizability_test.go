@@ -3,6 +3,7 @@ package tracker
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,7 +97,7 @@ var linModel = porcupine.Model{
 func TestLinearizable(t *testing.T) {
 	const (
 		clients  = 4
-		rounds   = 200
+		rounds   = 400
 		perRound = 6 // packets per round
 		opsEach  = 12
 	)
@@ -139,8 +140,10 @@ func TestLinearizable(t *testing.T) {
 	for round := range rounds {
 		base := uint64(round * perRound)
 		var wg sync.WaitGroup
+		start := make(chan struct{}) // start the clients together: more overlap
 		for c := range clients {
 			wg.Go(func() {
+				<-start
 				rnd := rand.New(rand.NewPCG(uint64(round), uint64(c)))
 				// Client c sends the packets with pn%clients == c, in
 				// between its other operations.
@@ -162,9 +165,11 @@ func TestLinearizable(t *testing.T) {
 				}
 			})
 		}
+		close(start)
 		wg.Wait()
 	}
 	if res := porcupine.CheckOperationsTimeout(linModel, history, 30*time.Second); res != porcupine.Ok {
+		reportIllegal(t, history)
 		t.Fatalf("history of %d operations is not linearizable (%v)", len(history), res)
 	}
 	// And the books balance at quiescence.
@@ -178,6 +183,20 @@ func TestLinearizable(t *testing.T) {
 		t.Fatalf("flight %d, in flight %d", r.fl.Load(), inFlight)
 	}
 	t.Logf("%d operations linearizable", len(history))
+}
+
+// reportIllegal logs the first packet whose history is not linearizable.
+func reportIllegal(t *testing.T, history []porcupine.Operation) {
+	for _, part := range linModel.Partition(history) {
+		if porcupine.CheckOperations(linModel, part) {
+			continue
+		}
+		slices.SortFunc(part, func(a, b porcupine.Operation) int { return int(a.Call - b.Call) })
+		for _, op := range part {
+			t.Logf("client %d [%d, %d] %s", op.ClientId, op.Call, op.Return, linModel.DescribeOperation(op.Input, op.Output))
+		}
+		return
+	}
 }
 
 // TestLinearizabilityCheckerCatchesBugs makes sure the model can fail: a

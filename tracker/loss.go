@@ -163,8 +163,12 @@ func (t *Tracker) DueForResend(dst []Resend, now monotime.Time, rtt RTT) ([]Rese
 // which due returns true, stopping after limit handouts if limit > 0.
 func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, gen Generation, sent monotime.Time) bool, probe bool, limit int, res *LossResult) []Resend {
 	handed := 0
+	end := t.pns.sentEnd.Load()
+	if end == 0 { // the first OnSent has published its entry but not advanced yet
+		return dst
+	}
 	first := t.pns.lo.Load()
-	last := min(upTo, t.pns.sentEnd.Load()-1) >> chunkBits
+	last := min(upTo, end-1) >> chunkBits
 	for k := first; k <= last; k++ {
 		c := t.pns.chunkOf(k)
 		if c == nil || !c.occupied() {

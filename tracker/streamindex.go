@@ -2,12 +2,13 @@ package tracker
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // The stream index: for every stream, the packet numbers registered for
-// it, in one of streamShards shards chosen by stream id. DropStream detaches
-// a stream's list under its shard lock, releases the lock, and visits only
-// those packets.
+// it, in one of streamShards shards chosen by stream id. DropStream walks a
+// stream's list in batches copied under the shard lock, releasing the lock
+// before resolving each batch, and visits only that stream's packets.
 //
 // A list may hold packet numbers already resolved (acked, abandoned): they
 // are not removed on ACK (that would put a lock on the ACK path) but
@@ -16,12 +17,22 @@ import (
 // since. A resolved packet number found in a list is harmless: its entry is
 // no longer InFlight (or its slot belongs to another packet), so nothing is
 // released for it.
+//
+// A dropper removes the list from the map only when it reaches its end
+// under the lock, after resolving every earlier batch: from then on all of
+// the stream's packets are out of flight, and later packets start a new
+// list. Concurrent DropStreams of one stream each walk the whole list (no
+// compaction runs while one is walking), so each returns only after every
+// packet it could see is out of flight: DropStream is linearizable per
+// packet.
 const streamShards = 64
 
-// streamRec is one stream's list. It belongs to its shard while in the
-// shard's map, and to the DropStream call that detached it until recycled.
+// streamRec is one stream's list. Guard map: every field is guarded by its
+// shard's mu.
 type streamRec struct {
-	pns []uint64
+	pns      []uint64
+	droppers int  // DropStream calls walking pns
+	detached bool // removed from the map: the last dropper recycles it
 }
 
 // streamShard. Guard map: mu guards m and free; mu is a leaf lock held
@@ -48,9 +59,10 @@ func (x *streamIndex) shard(s StreamID) *streamShard {
 	return &x.shards[(uint64(s)*0x9E3779B97F4A7C15)>>(64-6)]
 }
 
-// add registers pn for stream s. p is consulted (lock-free) to compact a
-// full list.
-func (x *streamIndex) add(p *pnIndex, s StreamID, pn uint64) {
+// add registers pn for stream s and, under the same lock, publishes the
+// packet by storing published into its state word. p is consulted
+// (lock-free) to compact a full list.
+func (x *streamIndex) add(p *pnIndex, s StreamID, pn uint64, state *atomic.Uint64, published uint64) {
 	sh := x.shard(s)
 	sh.mu.Lock()
 	r := sh.m[s]
@@ -64,10 +76,11 @@ func (x *streamIndex) add(p *pnIndex, s StreamID, pn uint64) {
 		}
 		sh.m[s] = r
 	}
-	if len(r.pns) == cap(r.pns) {
+	if len(r.pns) == cap(r.pns) && r.droppers == 0 {
 		r.compact(p)
 	}
 	r.pns = append(r.pns, pn)
+	state.Store(published)
 	sh.mu.Unlock()
 }
 
@@ -88,29 +101,48 @@ func (r *streamRec) compact(p *pnIndex) {
 	r.pns = kept
 }
 
-// detach removes stream s's list from the index and returns it (nil if the
-// stream has none). The caller owns it until recycle.
-func (x *streamIndex) detach(s StreamID) *streamRec {
+// dropBatch is how many packet numbers a dropper copies per lock hold.
+const dropBatch = 64
+
+// beginDrop registers a dropper on stream s's list and returns it (nil if
+// the stream has none).
+func (x *streamIndex) beginDrop(s StreamID) *streamRec {
 	sh := x.shard(s)
 	sh.mu.Lock()
 	r := sh.m[s]
 	if r != nil {
-		delete(sh.m, s)
+		r.droppers++
 	}
 	sh.mu.Unlock()
 	return r
 }
 
-// recycle returns a detached list to its shard's pool.
-func (x *streamIndex) recycle(s StreamID, r *streamRec) {
-	const maxKeep = 1024 // a list larger than this is left to the GC
-	r.pns = r.pns[:0]
-	if cap(r.pns) > maxKeep {
-		return
-	}
+// nextBatch copies the packet numbers of r from position i into buf and
+// returns how many. At the end of the list (0) it removes the list from
+// the map, in the same critical section.
+func (x *streamIndex) nextBatch(s StreamID, r *streamRec, i int, buf *[dropBatch]uint64) int {
 	sh := x.shard(s)
 	sh.mu.Lock()
-	if len(sh.free) < 64 {
+	n := 0
+	if i < len(r.pns) {
+		n = copy(buf[:], r.pns[i:])
+	} else if !r.detached {
+		delete(sh.m, s)
+		r.detached = true
+	}
+	sh.mu.Unlock()
+	return n
+}
+
+// endDrop unregisters a dropper; the last one recycles the detached list.
+func (x *streamIndex) endDrop(s StreamID, r *streamRec) {
+	const maxKeep = 1024 // a list larger than this is left to the GC
+	sh := x.shard(s)
+	sh.mu.Lock()
+	r.droppers--
+	if r.droppers == 0 && r.detached && cap(r.pns) <= maxKeep && len(sh.free) < 64 {
+		r.pns = r.pns[:0]
+		r.detached = false
 		sh.free = append(sh.free, r)
 	}
 	sh.mu.Unlock()

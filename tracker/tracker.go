@@ -148,11 +148,19 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.T
 	e.size.Store(size)
 	t.inflightBytes.Add(uint64(size))
 	t.inflightPkts.Add(1)
-	e.state.Store(pack(phaseInFlight, 0, pn)) // publish
 	storeMax(&t.lastSent, int64(now))
+	// Advance the sending frontier before publishing, so an ACK that sees
+	// the packet in flight never finds its number "unsent".
 	t.pns.advance(pn)
-	if stream != Control {
-		t.streams.add(&t.pns, stream, pn)
+	// Publish. A stream's packet is published under its shard lock,
+	// together with its registration: a DropStream either detaches the
+	// stream's list before (and is over before the packet exists) or
+	// finds the packet in flight.
+	inFlight := pack(phaseInFlight, 0, pn)
+	if stream == Control {
+		e.state.Store(inFlight)
+	} else {
+		t.streams.add(&t.pns, stream, pn, &e.state, inFlight)
 	}
 	return nil
 }
@@ -217,29 +225,43 @@ func (t *Tracker) DropStream(stream StreamID) uint64 {
 	if stream == Control {
 		return 0
 	}
-	r := t.streams.detach(stream)
+	r := t.streams.beginDrop(stream)
 	if r == nil {
 		return 0
 	}
-	var total uint64
-	for _, pn := range r.pns {
-		c, e := t.pns.lookup(pn)
-		if e == nil {
-			continue
+	var (
+		total uint64
+		buf   [dropBatch]uint64
+	)
+	for i := 0; ; {
+		n := t.streams.nextBatch(stream, r, i, &buf)
+		if n == 0 {
+			break
 		}
-		for {
-			s := e.state.Load()
-			if !word(s).inFlightAs(pn) {
-				break
-			}
-			if n, ok := t.resolve(c, e, s, phaseDropped); ok {
-				total += n
-				break
-			}
+		i += n
+		for _, pn := range buf[:n] {
+			total += t.drop(pn)
 		}
 	}
-	t.streams.recycle(stream, r)
+	t.streams.endDrop(stream, r)
 	return total
+}
+
+// drop resolves packet pn as Dropped if it is in flight.
+func (t *Tracker) drop(pn uint64) uint64 {
+	c, e := t.pns.lookup(pn)
+	if e == nil {
+		return 0
+	}
+	for {
+		s := e.state.Load()
+		if !word(s).inFlightAs(pn) {
+			return 0
+		}
+		if n, ok := t.resolve(c, e, s, phaseDropped); ok {
+			return n
+		}
+	}
 }
 
 // storeMax raises a to v if v is larger.
