@@ -122,8 +122,10 @@ func New(flight Flight, cfg Config) (*Tracker, error) {
 // OnSent registers packet pn, carrying size bytes for stream (or Control),
 // sent at now. The caller has already counted size in the Flight (with
 // FlightSize.TryReserve or Add); from now on the tracker owns those bytes
-// and gives them back exactly once. Safe to call from many goroutines, in
-// any order of packet numbers. It allocates nothing in steady state.
+// and gives them back exactly once. On error the packet is not tracked and
+// the bytes stay the caller's to release. Safe to call from many
+// goroutines, in any order of packet numbers. It allocates nothing in
+// steady state.
 func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.Time) error {
 	if pn > MaxPacketNumber {
 		return ErrPacketNumber
