@@ -295,3 +295,49 @@ func TestChunkRecycling(t *testing.T) {
 		t.Fatal("late packet into a freed chunk not tracked")
 	}
 }
+
+// listLen is the length of stream s's packet list: what DropStream(s)
+// walks.
+func (tr *Tracker) listLen(s StreamID) int {
+	sh := tr.streams.shard(s)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if r := sh.m[s]; r != nil {
+		return len(r.pns)
+	}
+	return 0
+}
+
+// TestDropStreamWalksOnlyItsList checks invariant 3 by its complexity, not
+// its speed: DropStream walks the stream's own list, and that list stays
+// within a small multiple of the stream's packets in flight however many
+// packets other streams have and however many of its own were acked.
+func TestDropStreamWalksOnlyItsList(t *testing.T) {
+	r := newRig(t, Config{})
+	const target = StreamID(7)
+	live := 0
+	for pn := range uint64(60_000) {
+		s := StreamID(1000 + pn%500) // other streams: 60,000 packets
+		if pn%10 == 0 {
+			s = target
+			live++
+		}
+		r.send(t, pn, s, 10, ms)
+		if s == target && pn%30 == 0 && pn > 0 {
+			// Ack the target's older packets as we go: 2 of 3 stay
+			// acked, 1 of 3 stays in flight.
+			r.ack(t, 2*ms, rng(pn-20, pn-20), rng(pn-10, pn-10))
+			live -= 2
+		}
+		if n := r.t.listLen(target); n > 2*live+8 {
+			t.Fatalf("pn %d: list of %d for %d packets in flight", pn, n, live)
+		}
+	}
+	if got, want := r.t.DropStream(target), uint64(live)*10; got != want {
+		t.Fatalf("DropStream = %d, want %d", got, want)
+	}
+	if st := r.t.Stats(); st.Dropped != uint64(live) {
+		t.Fatalf("dropped %d packets, want %d", st.Dropped, live)
+	}
+	r.checkBooks(t)
+}
