@@ -1,0 +1,235 @@
+package tracker
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/petrel-transport/petrel/congestion"
+)
+
+// dropStreamScan is the baseline DropStream that petrel must not be: it
+// finds the stream's packets by walking every tracked packet of the
+// connection (DESIGN.md, "Lessons"). It releases through the same
+// transition as DropStream.
+func (t *Tracker) dropStreamScan(stream StreamID) uint64 {
+	var total uint64
+	if t.pns.live.Load() == 0 {
+		return 0
+	}
+	for k := t.pns.lo.Load(); k <= t.pns.hi.Load(); k++ {
+		c := t.pns.chunkOf(k)
+		if c == nil {
+			continue
+		}
+		for i := range c.entries {
+			e := &c.entries[i]
+			s := e.state.Load()
+			if word(s).inFlightAs(k<<chunkBits|uint64(i)) && StreamID(e.stream.Load()) == stream {
+				if n, ok := t.resolve(c, e, s, phaseDropped); ok {
+					total += n
+				}
+			}
+		}
+	}
+	return total
+}
+
+// dropSet is a tracker with packets in flight spread round-robin over
+// streams of perStream packets each, built once per benchmark process.
+type dropSet struct {
+	r       *rig
+	streams int
+	nextPN  uint64
+	cursor  int
+}
+
+const (
+	perStream   = 100
+	packetBytes = 1000
+)
+
+var (
+	dropSets   = map[int]*dropSet{}
+	dropSetsMu sync.Mutex
+)
+
+func getDropSet(b *testing.B, packets int) *dropSet {
+	dropSetsMu.Lock()
+	defer dropSetsMu.Unlock()
+	if ds := dropSets[packets]; ds != nil {
+		return ds
+	}
+	fl := new(congestion.FlightSize)
+	tr, err := New(fl, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ds := &dropSet{r: &rig{t: tr, fl: fl}, streams: packets / perStream}
+	for pn := range uint64(packets) {
+		fl.Add(packetBytes)
+		if err := tr.OnSent(pn, StreamID(pn%uint64(ds.streams)), packetBytes, ms); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ds.nextPN = uint64(packets)
+	dropSets[packets] = ds
+	runtime.GC()
+	return ds
+}
+
+// readd sends the stream's packets again (new packet numbers): untimed.
+func (ds *dropSet) readd(b *testing.B, s StreamID) {
+	for range perStream {
+		ds.r.fl.Add(packetBytes)
+		if err := ds.r.t.OnSent(ds.nextPN, s, packetBytes, ms); err != nil {
+			b.Fatal(err)
+		}
+		ds.nextPN++
+	}
+}
+
+func (ds *dropSet) run(b *testing.B, drop func(StreamID) uint64) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s := StreamID(ds.cursor % ds.streams)
+		ds.cursor++
+		if n := drop(s); n != perStream*packetBytes {
+			b.Fatalf("dropped %d bytes of stream %d, want %d", n, s, perStream*packetBytes)
+		}
+		b.StopTimer()
+		ds.r.t.DropStream(s) // frees the list (the scan leaves it)
+		ds.readd(b, s)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perStream), "ns/packet")
+	if got, want := ds.r.t.Stats().InFlightPackets, int64(ds.streams*perStream); got != want {
+		b.Fatalf("%d packets in flight, want %d", got, want)
+	}
+}
+
+// BenchmarkDropStream: drop one stream of 100 packets out of 1,000,000 in
+// flight over 10,000 streams (and 10,000,000 over 100,000), the stream
+// index against the full-scan baseline.
+func BenchmarkDropStream(b *testing.B) {
+	b.Run("indexed", func(b *testing.B) {
+		ds := getDropSet(b, 1_000_000)
+		ds.run(b, ds.r.t.DropStream)
+	})
+	b.Run("scan", func(b *testing.B) {
+		ds := getDropSet(b, 1_000_000)
+		ds.run(b, ds.r.t.dropStreamScan)
+	})
+	b.Run("indexed-10M", func(b *testing.B) {
+		ds := getDropSet(b, 10_000_000)
+		ds.run(b, ds.r.t.DropStream)
+	})
+}
+
+// BenchmarkSentAck: register one packet and ACK it.
+func BenchmarkSentAck(b *testing.B) {
+	fl := new(congestion.FlightSize)
+	tr, err := New(fl, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ranges := make([]AckRange, 1)
+	var pn uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		fl.Add(packetBytes)
+		if err := tr.OnSent(pn, 3, packetBytes, ms); err != nil {
+			b.Fatal(err)
+		}
+		ranges[0] = rng(pn, pn)
+		if res, err := tr.OnAck(ranges, 0, 2*ms); err != nil || res.AckedBytes != packetBytes {
+			b.Fatal(res, err)
+		}
+		pn++
+	}
+	if fl.Load() != 0 {
+		b.Fatalf("flight %d after all acked", fl.Load())
+	}
+}
+
+// BenchmarkTracker/parallel: writers send from b.RunParallel goroutines
+// while one goroutine acks everything sent, as the event loop does.
+func BenchmarkTracker(b *testing.B) {
+	b.Run("parallel", func(b *testing.B) {
+		fl := new(congestion.FlightSize)
+		tr, err := New(fl, Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var (
+			nextPN atomic.Uint64
+			stop   = make(chan struct{})
+			acked  = make(chan uint64)
+			sid    atomic.Uint64
+		)
+		go func() {
+			var total uint64
+			ranges := make([]AckRange, 1)
+			for {
+				select {
+				case <-stop:
+					acked <- total
+					return
+				default:
+				}
+				end := tr.pns.sentEnd.Load()
+				if end == 0 || tr.inflightPkts.Load() == 0 {
+					runtime.Gosched()
+					continue
+				}
+				// One range over everything sent: the tracker skips the
+				// chunks with nothing in flight, and late senders are
+				// picked up by the next pass.
+				ranges[0] = rng(0, end-1)
+				res, err := tr.OnAck(ranges, 0, 2*ms)
+				if err != nil {
+					panic(err)
+				}
+				total += uint64(res.NewlyAcked)
+			}
+		}()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			s := StreamID(sid.Add(1))
+			for pb.Next() {
+				pn := nextPN.Add(1) - 1
+				fl.Add(packetBytes)
+				if err := tr.OnSent(pn, s, packetBytes, ms); err != nil {
+					panic(err)
+				}
+			}
+		})
+		b.StopTimer()
+		close(stop)
+		n := <-acked
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+		b.ReportMetric(float64(n)/float64(b.N), "acked/sent")
+	})
+}
+
+func ExampleTracker() {
+	fl := new(congestion.FlightSize)
+	tr, _ := New(fl, Config{})
+	// A writer reserved 1200 bytes of window, sent packet 0 on stream 4.
+	fl.Add(1200)
+	_ = tr.OnSent(0, 4, 1200, ms)
+	fl.Add(800)
+	_ = tr.OnSent(1, 4, 800, ms)
+	// The peer acks packet 1; the stream is then aborted.
+	res, _ := tr.OnAck([]AckRange{{Smallest: 1, Largest: 1}}, 0, 21*ms)
+	fmt.Println(res.AckedBytes, res.LatestRTT == 20*time.Millisecond)
+	fmt.Println(tr.DropStream(4), fl.Load())
+	// Output:
+	// 800 true
+	// 1200 0
+}

@@ -1,0 +1,69 @@
+package tracker
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/petrel-transport/petrel/congestion"
+	"github.com/petrel-transport/petrel/internal/monotime"
+)
+
+// The connection's flight counter is the Flight the tracker releases to.
+var _ Flight = (*congestion.FlightSize)(nil)
+
+// TestMain fails the package if any test leaks a goroutine.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// rig is a tracker wired to a real FlightSize, as a connection has it.
+type rig struct {
+	t  *Tracker
+	fl *congestion.FlightSize
+}
+
+func newRig(tb testing.TB, cfg Config) *rig {
+	tb.Helper()
+	fl := new(congestion.FlightSize)
+	tr, err := New(fl, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &rig{t: tr, fl: fl}
+}
+
+// send counts size in the flight (as the writer's reservation does) and
+// registers the packet.
+func (r *rig) send(tb testing.TB, pn uint64, s StreamID, size uint32, now monotime.Time) {
+	tb.Helper()
+	r.fl.Add(uint64(size))
+	if err := r.t.OnSent(pn, s, size, now); err != nil {
+		tb.Fatalf("OnSent(%d): %v", pn, err)
+	}
+}
+
+func (r *rig) ack(tb testing.TB, now monotime.Time, ranges ...AckRange) AckResult {
+	tb.Helper()
+	res, err := r.t.OnAck(ranges, 0, now)
+	if err != nil {
+		tb.Fatalf("OnAck(%v): %v", ranges, err)
+	}
+	return res
+}
+
+// checkBooks asserts the flight holds exactly the tracker's in-flight bytes
+// and no underflow happened.
+func (r *rig) checkBooks(tb testing.TB) {
+	tb.Helper()
+	st, fs := r.t.Stats(), r.fl.Stats()
+	if fs.InFlight != st.InFlightBytes {
+		tb.Errorf("FlightSize %d, tracker in flight %d", fs.InFlight, st.InFlightBytes)
+	}
+	if fs.Underflows != 0 {
+		tb.Errorf("%d underflows", fs.Underflows)
+	}
+}
+
+const ms = monotime.Time(time.Millisecond)
+
+func rng(a, b uint64) AckRange { return AckRange{Smallest: a, Largest: b} }

@@ -1,0 +1,161 @@
+package tracker
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// The stream index: for every stream, the packet numbers registered for
+// it, in one of streamShards shards chosen by stream id. DropStream walks a
+// stream's list in batches copied under the shard lock, releasing the lock
+// before resolving each batch, and visits only that stream's packets.
+//
+// A list may hold packet numbers already resolved (acked, abandoned): they
+// are not removed on ACK (that would put a lock on the ACK path) but
+// compacted away when the list fills, so a list never holds more than twice
+// the stream's packets in flight at its last compaction plus those sent
+// since. A resolved packet number found in a list is harmless: its entry is
+// no longer InFlight (or its slot belongs to another packet), so nothing is
+// released for it.
+//
+// A dropper removes the list from the map only when it reaches its end
+// under the lock, after resolving every earlier batch: from then on all of
+// the stream's packets are out of flight, and later packets start a new
+// list. Concurrent DropStreams of one stream each walk the whole list (no
+// compaction runs while one is walking), so each returns only after every
+// packet it could see is out of flight: DropStream is linearizable per
+// packet.
+const streamShards = 64
+
+// streamRec is one stream's list. Guard map: every field is guarded by its
+// shard's mu.
+type streamRec struct {
+	pns      []uint64
+	droppers int  // DropStream calls walking pns
+	detached bool // removed from the map: the last dropper recycles it
+}
+
+// streamShard. Guard map: mu guards m and free; mu is a leaf lock held
+// only for map and slice operations and atomic loads of entry states.
+type streamShard struct {
+	mu   sync.Mutex
+	m    map[StreamID]*streamRec
+	free []*streamRec
+	_    [64]byte // keep neighbouring shards' locks off one cache line
+}
+
+type streamIndex struct {
+	shards [streamShards]streamShard
+}
+
+func (x *streamIndex) init() {
+	for i := range x.shards {
+		x.shards[i].m = make(map[StreamID]*streamRec)
+	}
+}
+
+func (x *streamIndex) shard(s StreamID) *streamShard {
+	// Fibonacci hashing spreads consecutive stream ids over the shards.
+	return &x.shards[(uint64(s)*0x9E3779B97F4A7C15)>>(64-6)]
+}
+
+// add registers pn for stream s and, under the same lock, publishes the
+// packet by storing published into its state word. p is consulted
+// (lock-free) to compact a full list.
+func (x *streamIndex) add(p *pnIndex, s StreamID, pn uint64, state *atomic.Uint64, published uint64) {
+	sh := x.shard(s)
+	sh.mu.Lock()
+	r := sh.m[s]
+	if r == nil {
+		if n := len(sh.free); n > 0 {
+			r = sh.free[n-1]
+			sh.free[n-1] = nil
+			sh.free = sh.free[:n-1]
+		} else {
+			r = &streamRec{pns: make([]uint64, 0, 8)}
+		}
+		sh.m[s] = r
+	}
+	if len(r.pns) == cap(r.pns) && r.droppers == 0 {
+		r.compact(p)
+	}
+	r.pns = append(r.pns, pn)
+	state.Store(published)
+	sh.mu.Unlock()
+}
+
+// compact removes packet numbers no longer in flight; it leaves the list at
+// most half full (growing it if needed) so compaction is amortized O(1).
+func (r *streamRec) compact(p *pnIndex) {
+	kept := r.pns[:0]
+	for _, pn := range r.pns {
+		if _, e := p.lookup(pn); e != nil && word(e.state.Load()).inFlightAs(pn) {
+			kept = append(kept, pn)
+		}
+	}
+	if len(kept) > cap(r.pns)/2 {
+		grown := make([]uint64, len(kept), 2*cap(r.pns))
+		copy(grown, kept)
+		kept = grown
+	}
+	r.pns = kept
+}
+
+// dropBatch is how many packet numbers a dropper copies per lock hold.
+const dropBatch = 64
+
+// beginDrop registers a dropper on stream s's list and returns it (nil if
+// the stream has none).
+func (x *streamIndex) beginDrop(s StreamID) *streamRec {
+	sh := x.shard(s)
+	sh.mu.Lock()
+	r := sh.m[s]
+	if r != nil {
+		r.droppers++
+	}
+	sh.mu.Unlock()
+	return r
+}
+
+// nextBatch copies the packet numbers of r from position i into buf and
+// returns how many. At the end of the list (0) it removes the list from
+// the map, in the same critical section.
+func (x *streamIndex) nextBatch(s StreamID, r *streamRec, i int, buf *[dropBatch]uint64) int {
+	sh := x.shard(s)
+	sh.mu.Lock()
+	n := 0
+	if i < len(r.pns) {
+		n = copy(buf[:], r.pns[i:])
+	} else if !r.detached {
+		delete(sh.m, s)
+		r.detached = true
+	}
+	sh.mu.Unlock()
+	return n
+}
+
+// endDrop unregisters a dropper; the last one recycles the detached list.
+func (x *streamIndex) endDrop(s StreamID, r *streamRec) {
+	const maxKeep = 1024 // a list larger than this is left to the GC
+	sh := x.shard(s)
+	sh.mu.Lock()
+	r.droppers--
+	if r.droppers == 0 && r.detached && cap(r.pns) <= maxKeep && len(sh.free) < 64 {
+		r.pns = r.pns[:0]
+		r.detached = false
+		sh.free = append(sh.free, r)
+	}
+	sh.mu.Unlock()
+}
+
+// streams counts the streams with a list.
+func (x *streamIndex) streams() int {
+	n := 0
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}

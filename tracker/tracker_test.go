@@ -1,0 +1,343 @@
+package tracker
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/petrel-transport/petrel/congestion"
+)
+
+func TestNewConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		flight  Flight
+		retx    int
+		want    Generation
+		wantErr bool
+	}{
+		{"zero means default", new(congestion.FlightSize), 0, DefaultMaxRetransmits, false},
+		{"explicit", new(congestion.FlightSize), 3, 3, false},
+		{"negative means never", new(congestion.FlightSize), -1, 0, false},
+		{"max", new(congestion.FlightSize), 127, 127, false},
+		{"too many", new(congestion.FlightSize), 128, 0, true},
+		{"nil flight", nil, 0, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := New(tc.flight, Config{MaxRetransmits: tc.retx})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err == nil && tr.maxRetx != tc.want {
+				t.Fatalf("maxRetx = %d, want %d", tr.maxRetx, tc.want)
+			}
+		})
+	}
+}
+
+func TestOnSent(t *testing.T) {
+	tests := []struct {
+		name      string
+		pns       []uint64
+		wantErr   []error
+		inFlight  int64
+		wantBytes uint64
+	}{
+		{"one", []uint64{0}, []error{nil}, 1, 100},
+		{"out of order across chunks", []uint64{5000, 3, 1024, 1023}, []error{nil, nil, nil, nil}, 4, 400},
+		{"duplicate in flight", []uint64{7, 7}, []error{nil, ErrDuplicate}, 1, 100},
+		{"too large", []uint64{MaxPacketNumber + 1}, []error{ErrPacketNumber}, 0, 0},
+		{"largest allowed", []uint64{MaxPacketNumber}, []error{nil}, 1, 100},
+		{"sparse within window", []uint64{1, 1<<28 - chunkSize, 7}, []error{nil, nil, nil}, 3, 300},
+		{"beyond window", []uint64{1, 1 << 28, 1 << 40}, []error{nil, ErrWindow, ErrWindow}, 1, 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, Config{})
+			for i, pn := range tc.pns {
+				err := r.t.OnSent(pn, 1, 100, ms)
+				if !errors.Is(err, tc.wantErr[i]) {
+					t.Fatalf("OnSent(%d) = %v, want %v", pn, err, tc.wantErr[i])
+				}
+				if err == nil {
+					r.fl.Add(100)
+					if !r.t.InFlight(pn) {
+						t.Fatalf("InFlight(%d) = false after OnSent", pn)
+					}
+				}
+			}
+			st := r.t.Stats()
+			if st.InFlightPackets != tc.inFlight || st.InFlightBytes != tc.wantBytes {
+				t.Fatalf("in flight %d pkts %d bytes, want %d %d", st.InFlightPackets, st.InFlightBytes, tc.inFlight, tc.wantBytes)
+			}
+			r.checkBooks(t)
+		})
+	}
+}
+
+func TestDuplicateAfterAck(t *testing.T) {
+	r := newRig(t, Config{})
+	r.send(t, 3, 1, 10, ms)
+	r.send(t, 4, 1, 10, ms) // keeps the chunk alive
+	r.ack(t, 2*ms, rng(3, 3))
+	if err := r.t.OnSent(3, 1, 10, 3*ms); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("re-sending an acked packet number: %v, want ErrDuplicate", err)
+	}
+	r.checkBooks(t)
+}
+
+func TestOnAck(t *testing.T) {
+	tests := []struct {
+		name       string
+		sent       []uint64
+		ranges     []AckRange
+		wantNew    int
+		wantBytes  uint64
+		wantLeft   []uint64
+		wantErr    error
+		rttValid   bool
+		largestNew uint64
+		pre        []AckRange // acked before the ACK under test
+	}{
+		{"single", []uint64{0, 1, 2}, []AckRange{rng(1, 1)}, 1, 100, []uint64{0, 2}, nil, true, 1, nil},
+		{"range", []uint64{0, 1, 2, 3}, []AckRange{rng(0, 2)}, 3, 300, []uint64{3}, nil, true, 2, nil},
+		{"several ranges any order", []uint64{0, 1, 2, 3, 4}, []AckRange{rng(0, 0), rng(3, 4)}, 3, 300, []uint64{1, 2}, nil, true, 4, nil},
+		{"gap in sends", []uint64{0, 5, 9}, []AckRange{rng(0, 9)}, 3, 300, nil, nil, true, 9, nil},
+		{"across chunks, largest unsent: no RTT sample", []uint64{1000, 1030, 2050, 4000}, []AckRange{rng(1000, 3000)}, 3, 300, []uint64{4000}, nil, false, 2050, nil},
+		{"two single ranges", []uint64{0, 1, 2}, []AckRange{rng(0, 0), rng(1, 1)}, 2, 200, []uint64{2}, nil, true, 1, nil},
+		{"unsent", []uint64{0, 1}, []AckRange{rng(0, 2)}, 0, 0, []uint64{0, 1}, ErrAckUnsent, false, 0, nil},
+		{"malformed", []uint64{0, 1}, []AckRange{rng(1, 0)}, 0, 0, []uint64{0, 1}, ErrAckUnsent, false, 0, nil},
+		{"empty", []uint64{0}, nil, 0, 0, []uint64{0}, nil, false, 0, nil},
+		{"largest already acked: no RTT sample", []uint64{0, 1, 2}, []AckRange{rng(2, 2), rng(0, 0)}, 1, 100, []uint64{1}, nil, false, 0, []AckRange{rng(2, 2)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, Config{})
+			for _, pn := range tc.sent {
+				r.send(t, pn, StreamID(pn%3), 100, ms)
+			}
+			if tc.pre != nil {
+				r.ack(t, 2*ms, tc.pre...)
+			}
+			res, err := r.t.OnAck(tc.ranges, 5*time.Millisecond, 11*ms)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if res.NewlyAcked != tc.wantNew || res.AckedBytes != tc.wantBytes {
+				t.Fatalf("acked %d/%d bytes, want %d/%d", res.NewlyAcked, res.AckedBytes, tc.wantNew, tc.wantBytes)
+			}
+			if err == nil && len(tc.ranges) > 0 {
+				if res.PriorInFlight != uint64(len(tc.sent)-len(tc.pre))*100 {
+					t.Errorf("PriorInFlight = %d", res.PriorInFlight)
+				}
+				if res.RTTValid != tc.rttValid || (tc.rttValid && res.LatestRTT != 10*time.Millisecond) {
+					t.Errorf("RTTValid %v LatestRTT %v, want %v 10ms", res.RTTValid, res.LatestRTT, tc.rttValid)
+				}
+				if res.LargestNewlyAcked != tc.largestNew || res.AckDelay != 5*time.Millisecond || !res.AckEliciting {
+					t.Errorf("result %+v", res)
+				}
+			}
+			for _, pn := range tc.wantLeft {
+				if !r.t.InFlight(pn) {
+					t.Errorf("pn %d not in flight", pn)
+				}
+			}
+			if got := r.t.Stats().InFlightPackets; got != int64(len(tc.wantLeft)) {
+				t.Errorf("%d in flight, want %d", got, len(tc.wantLeft))
+			}
+			r.checkBooks(t)
+		})
+	}
+}
+
+func TestAckOfRetransmittedGivesNoSample(t *testing.T) {
+	r := newRig(t, Config{})
+	r.send(t, 0, 1, 100, ms)
+	if !r.t.Refresh(0, 0, 5*ms) {
+		t.Fatal("Refresh failed")
+	}
+	res := r.ack(t, 9*ms, rng(0, 0))
+	if res.NewlyAcked != 1 || res.RTTValid {
+		t.Fatalf("ack of a retransmitted packet: %+v, want acked without RTT sample (Karn)", res)
+	}
+	r.checkBooks(t)
+}
+
+func TestRefresh(t *testing.T) {
+	tests := []struct {
+		name   string
+		retx   int
+		setup  func(r *rig)
+		pn     uint64
+		gen    Generation
+		want   bool
+		wantAt Generation // generation afterwards, if in flight
+	}{
+		{"in flight gen 0", 0, func(r *rig) {}, 0, 0, true, 1},
+		{"stale generation", 0, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 0, false, 1},
+		{"next generation", 0, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 1, true, 2},
+		{"never sent", 0, func(r *rig) {}, 99, 0, false, 0},
+		{"acked", 0, func(r *rig) { r.t.OnAck([]AckRange{rng(0, 0)}, 0, ms) }, 0, 0, false, 0},
+		{"dropped", 0, func(r *rig) { r.t.DropStream(1) }, 0, 0, false, 0},
+		{"abandoned", 0, func(r *rig) { r.t.Abandon(0) }, 0, 0, false, 0},
+		{"at MaxRetransmits", 1, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 1, false, 1},
+		{"never retransmit", -1, func(r *rig) {}, 0, 0, false, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, Config{MaxRetransmits: tc.retx})
+			r.send(t, 0, 1, 100, ms)
+			r.send(t, 1, 2, 100, ms)
+			tc.setup(r)
+			if got := r.t.Refresh(tc.pn, tc.gen, 2*ms); got != tc.want {
+				t.Fatalf("Refresh(%d, %d) = %v, want %v", tc.pn, tc.gen, got, tc.want)
+			}
+			if _, e := r.t.pns.lookup(0); e != nil {
+				if w := word(e.state.Load()); w.phase() == phaseInFlight && w.gen() != tc.wantAt {
+					t.Fatalf("generation %d, want %d", w.gen(), tc.wantAt)
+				}
+			}
+			r.checkBooks(t)
+		})
+	}
+}
+
+func TestDropStream(t *testing.T) {
+	tests := []struct {
+		name    string
+		sends   [][2]uint64 // pn, stream
+		acked   []AckRange
+		drop    StreamID
+		want    uint64
+		left    int64
+		streams int
+	}{
+		{"only its packets", [][2]uint64{{0, 1}, {1, 2}, {2, 1}, {3, 3}}, nil, 1, 200, 2, 2},
+		{"acked ones release nothing", [][2]uint64{{0, 1}, {1, 1}, {2, 1}}, []AckRange{rng(0, 1)}, 1, 100, 0, 0},
+		{"unknown stream", [][2]uint64{{0, 1}}, nil, 9, 0, 1, 1},
+		{"control is never dropped", [][2]uint64{{0, uint64(Control)}, {1, 1}}, nil, Control, 0, 2, 1},
+		{"across chunks", [][2]uint64{{0, 4}, {5000, 4}, {70000, 4}, {70001, 5}}, nil, 4, 300, 1, 1},
+		{"finished stream frees its list", [][2]uint64{{0, 1}, {1, 1}}, []AckRange{rng(0, 1)}, 1, 0, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, Config{})
+			for _, s := range tc.sends {
+				r.send(t, s[0], StreamID(s[1]), 100, ms)
+			}
+			if tc.acked != nil {
+				r.ack(t, 2*ms, tc.acked...)
+			}
+			if got := r.t.DropStream(tc.drop); got != tc.want {
+				t.Fatalf("DropStream = %d, want %d", got, tc.want)
+			}
+			if again := r.t.DropStream(tc.drop); again != 0 {
+				t.Fatalf("second DropStream released %d", again)
+			}
+			st := r.t.Stats()
+			if st.InFlightPackets != tc.left || st.Streams != tc.streams {
+				t.Fatalf("left %d packets on %d streams, want %d on %d", st.InFlightPackets, st.Streams, tc.left, tc.streams)
+			}
+			r.checkBooks(t)
+		})
+	}
+}
+
+func TestAbandon(t *testing.T) {
+	r := newRig(t, Config{})
+	r.send(t, 0, 1, 70, ms)
+	if got := r.t.Abandon(0); got != 70 {
+		t.Fatalf("Abandon = %d, want 70", got)
+	}
+	for _, pn := range []uint64{0, 1, 1 << 20} {
+		if got := r.t.Abandon(pn); got != 0 {
+			t.Fatalf("Abandon(%d) again = %d, want 0", pn, got)
+		}
+	}
+	if st := r.t.Stats(); st.Abandoned != 1 || st.AbandonedBytes != 70 {
+		t.Fatalf("stats %+v", st)
+	}
+	r.checkBooks(t)
+}
+
+// TestChunkRecycling drives the packet-number index through many chunk
+// lives and checks chunks are freed and storage reused without confusing
+// old packets with new ones.
+func TestChunkRecycling(t *testing.T) {
+	r := newRig(t, Config{})
+	const n = 20 * chunkSize
+	for pn := uint64(0); pn < n; pn++ {
+		r.send(t, pn, StreamID(pn%7), 10, ms)
+		if pn >= 5 {
+			r.ack(t, 2*ms, rng(pn-5, pn-5))
+		}
+	}
+	if st := r.t.Stats(); st.Chunks > 2 {
+		t.Fatalf("%d chunks live with 5 packets in flight", st.Chunks)
+	}
+	for pn := uint64(0); pn < n-5; pn += 97 {
+		if r.t.InFlight(pn) || r.t.Refresh(pn, 0, 3*ms) || r.t.Abandon(pn) != 0 {
+			t.Fatalf("acked packet %d came back", pn)
+		}
+	}
+	for s := StreamID(0); s < 7; s++ {
+		r.t.DropStream(s)
+	}
+	st := r.t.Stats()
+	if st.InFlightPackets != 0 || st.Chunks != 0 || st.DroppedBytes != 50 {
+		t.Fatalf("after dropping all: %+v", st)
+	}
+	r.checkBooks(t)
+	// A late packet for a freed chunk gets a chunk again.
+	r.send(t, 3, 1, 10, 4*ms)
+	if !r.t.InFlight(3) {
+		t.Fatal("late packet into a freed chunk not tracked")
+	}
+}
+
+// listLen is the length of stream s's packet list: what DropStream(s)
+// walks.
+func (tr *Tracker) listLen(s StreamID) int {
+	sh := tr.streams.shard(s)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if r := sh.m[s]; r != nil {
+		return len(r.pns)
+	}
+	return 0
+}
+
+// TestDropStreamWalksOnlyItsList checks invariant 3 by its complexity, not
+// its speed: DropStream walks the stream's own list, and that list stays
+// within a small multiple of the stream's packets in flight however many
+// packets other streams have and however many of its own were acked.
+func TestDropStreamWalksOnlyItsList(t *testing.T) {
+	r := newRig(t, Config{})
+	const target = StreamID(7)
+	live := 0
+	for pn := range uint64(60_000) {
+		s := StreamID(1000 + pn%500) // other streams: 60,000 packets
+		if pn%10 == 0 {
+			s = target
+			live++
+		}
+		r.send(t, pn, s, 10, ms)
+		if s == target && pn%30 == 0 && pn > 0 {
+			// Ack the target's older packets as we go: 2 of 3 stay
+			// acked, 1 of 3 stays in flight.
+			r.ack(t, 2*ms, rng(pn-20, pn-20), rng(pn-10, pn-10))
+			live -= 2
+		}
+		if n := r.t.listLen(target); n > 2*live+8 {
+			t.Fatalf("pn %d: list of %d for %d packets in flight", pn, n, live)
+		}
+	}
+	if got, want := r.t.DropStream(target), uint64(live)*10; got != want {
+		t.Fatalf("DropStream = %d, want %d", got, want)
+	}
+	if st := r.t.Stats(); st.Dropped != uint64(live) {
+		t.Fatalf("dropped %d packets, want %d", st.Dropped, live)
+	}
+	r.checkBooks(t)
+}
