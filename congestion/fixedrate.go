@@ -151,7 +151,7 @@ func (c *FixedRate) OnCongestionEvent(now, sentTime monotime.Time, _, priorInFli
 		return
 	}
 	c.stats.Pauses++
-	c.recovery.start = now
+	c.recovery.begin(now)
 	c.pause(float64(priorInFlight) + float64(c.margin))
 }
 
@@ -160,7 +160,7 @@ func (c *FixedRate) OnCongestionEvent(now, sentTime monotime.Time, _, priorInFli
 func (c *FixedRate) OnRetransmissionTimeout(now monotime.Time) {
 	c.stats.Timeouts++
 	c.stats.Pauses++
-	c.recovery.start = now
+	c.recovery.begin(now)
 	c.pause(float64(c.limits.min))
 }
 
