@@ -107,8 +107,9 @@ type windowLimits struct {
 
 // newWindowLimits applies the zero-value defaults and validates: mss
 // defaults to DefaultMaxDatagramSize; min to 2*mss (RFC 9002 section 7.2);
-// initial to min(10*mss, max(14720, 2*mss)) (RFC 9002 section 7.2); max to
-// 10000*mss.
+// initial to min(10*mss, max(14720, 2*mss)) (RFC 9002 section 7.2) brought
+// within [min, max]; max to 10000*mss. Only an explicit initial outside
+// [min, max] is an error.
 func newWindowLimits(mss, initial, minW, maxW uint64) (windowLimits, error) {
 	if mss == 0 {
 		mss = DefaultMaxDatagramSize
@@ -119,11 +120,12 @@ func newWindowLimits(mss, initial, minW, maxW uint64) (windowLimits, error) {
 	if minW == 0 {
 		minW = minWindowPackets * mss
 	}
-	if initial == 0 {
-		initial = min(10*mss, max(14720, 2*mss))
-	}
 	if maxW == 0 {
 		maxW = defaultMaxWindowPackets * mss
+	}
+	if initial == 0 && minW <= maxW {
+		// The default must not make explicit, valid bounds fail.
+		initial = min(max(min(10*mss, max(14720, 2*mss)), minW), maxW)
 	}
 	switch {
 	case minW < mss:

@@ -31,7 +31,8 @@ type CubicConfig struct {
 	// Zero: DefaultMaxDatagramSize (1200).
 	MaxDatagramSize uint64
 	// InitialWindow in bytes. Zero: min(10*MaxDatagramSize,
-	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2).
+	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2), brought
+	// within [MinWindow, MaxWindow].
 	InitialWindow uint64
 	// MinWindow in bytes, the floor after any reduction.
 	// Zero: 2*MaxDatagramSize (RFC 9002 section 7.2).

@@ -62,7 +62,8 @@ type LEDBATConfig struct {
 	// MaxDatagramSize in bytes. Zero: DefaultMaxDatagramSize (1200).
 	MaxDatagramSize uint64
 	// InitialWindow in bytes. Zero: min(10*MaxDatagramSize,
-	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2).
+	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2), brought
+	// within [MinWindow, MaxWindow].
 	InitialWindow uint64
 	// MinWindow in bytes. Zero: 2*MaxDatagramSize (RFC 6817 section
 	// 2.5, MIN_CWND = 2).
