@@ -63,7 +63,11 @@ type Controller interface {
 	// QUIC counterpart of a TCP retransmission timeout (RFC 9438 section
 	// 4.8). Call it once per such event, not per lost packet and not on a
 	// mere probe timeout: a PTO sends probes but leaves the window alone
-	// (RFC 9002 section 7.5; the backoff lives in RTT.OnTimeout).
+	// (RFC 9002 section 7.5; the backoff lives in RTT.OnTimeout). The
+	// packets whose loss establishes persistent congestion may first be
+	// reported to OnCongestionEvent, as RFC 9002 Appendix B.8 does: the
+	// window collapses to MinWindow, and ssthresh is reduced once per loss
+	// episode, not again by this call.
 	OnRetransmissionTimeout(now monotime.Time)
 }
 
@@ -103,8 +107,9 @@ type windowLimits struct {
 
 // newWindowLimits applies the zero-value defaults and validates: mss
 // defaults to DefaultMaxDatagramSize; min to 2*mss (RFC 9002 section 7.2);
-// initial to min(10*mss, max(14720, 2*mss)) (RFC 9002 section 7.2); max to
-// 10000*mss.
+// initial to min(10*mss, max(14720, 2*mss)) (RFC 9002 section 7.2) brought
+// within [min, max]; max to 10000*mss. Only an explicit initial outside
+// [min, max] is an error.
 func newWindowLimits(mss, initial, minW, maxW uint64) (windowLimits, error) {
 	if mss == 0 {
 		mss = DefaultMaxDatagramSize
@@ -115,11 +120,12 @@ func newWindowLimits(mss, initial, minW, maxW uint64) (windowLimits, error) {
 	if minW == 0 {
 		minW = minWindowPackets * mss
 	}
-	if initial == 0 {
-		initial = min(10*mss, max(14720, 2*mss))
-	}
 	if maxW == 0 {
 		maxW = defaultMaxWindowPackets * mss
+	}
+	if initial == 0 && minW <= maxW {
+		// The default must not make explicit, valid bounds fail.
+		initial = min(max(min(10*mss, max(14720, 2*mss)), minW), maxW)
 	}
 	switch {
 	case minW < mss:
@@ -162,8 +168,31 @@ func (l *windowLimits) cwndLimited(priorInFlight uint64, cwnd float64, slowStart
 // (Appendix B.5, InCongestionRecovery): a period starts at a congestion
 // event, and packets sent at or before its start belong to it, so their
 // losses do not reduce the window again and their ACKs do not grow it.
+//
+// open tells whether the loss episode that began at start is still going
+// on: set when a reduction starts a period, cleared by the first ACK of a
+// packet sent after start (RFC 9002 Appendix B.5: recovery ends when such a
+// packet is acknowledged). A retransmission timeout while it is open is the
+// same episode, so it must not cut ssthresh a second time (RFC 9002
+// Appendix B.8 collapses only the window on persistent congestion; RFC 5681
+// section 3.1 reduces ssthresh once per segment lost).
 type recovery struct {
 	start monotime.Time // zero: never in recovery
+	open  bool
+}
+
+// begin starts a recovery period at now, for a reduction made now.
+func (r *recovery) begin(now monotime.Time) {
+	r.start = now
+	r.open = true
+}
+
+// acked notes the ACK of a packet sent at sent; it ends the loss episode if
+// the packet was sent after the period began.
+func (r *recovery) acked(sent monotime.Time) {
+	if !r.contains(sent) {
+		r.open = false
+	}
 }
 
 // contains reports whether a packet sent at sent belongs to the current

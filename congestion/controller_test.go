@@ -3,6 +3,7 @@ package congestion
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"runtime"
 	"sync"
@@ -310,4 +311,45 @@ func TestReserveWokenByControllerGrowth(t *testing.T) {
 			t.Fatalf("in flight %d (want %d), window %d", got, want, c.Window())
 		}
 	})
+}
+
+// TestWindowLimitsDefaultInitialWithinBounds: an InitialWindow left zero
+// takes the RFC 9002 section 7.2 default brought within the configured
+// [MinWindow, MaxWindow]; only an explicit InitialWindow outside them is an
+// error. Before, a MaxWindow below 12000 or a MinWindow above it was
+// rejected for an "InitialWindow 12000" nobody set (and FixedRate, which has
+// no InitialWindow field, could not be built with such bounds at all).
+func TestWindowLimitsDefaultInitialWithinBounds(t *testing.T) {
+	tests := []struct {
+		name   string
+		build  func() (Controller, error)
+		window uint64
+	}{
+		{"cubic small max", func() (Controller, error) { return NewCubic(CubicConfig{MaxWindow: 6000}) }, 6000},
+		{"cubic large min", func() (Controller, error) { return NewCubic(CubicConfig{MinWindow: 20000}) }, 20000},
+		{"ledbat small max", func() (Controller, error) { return NewLEDBAT(LEDBATConfig{MaxWindow: 6000}) }, 6000},
+		{"ledbat large min", func() (Controller, error) { return NewLEDBAT(LEDBATConfig{MinWindow: 20000}) }, 20000},
+		// FixedRate's window is 2 * Rate * InitialRTT within the bounds.
+		{"fixedrate small max", func() (Controller, error) {
+			return NewFixedRate(FixedRateConfig{Rate: 1_000_000, MaxWindow: 6000})
+		}, 6000},
+		{"fixedrate large min", func() (Controller, error) {
+			return NewFixedRate(FixedRateConfig{Rate: 10_000, MinWindow: 20000})
+		}, 20000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.build()
+			if err != nil {
+				t.Fatalf("valid bounds rejected: %v", err)
+			}
+			if c.Window() != tt.window {
+				t.Fatalf("window %d, want %d", c.Window(), tt.window)
+			}
+		})
+	}
+	// An explicit InitialWindow outside the bounds is still an error.
+	if _, err := NewCubic(CubicConfig{MaxWindow: 6000, InitialWindow: 12000}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("explicit InitialWindow above MaxWindow: err = %v", err)
+	}
 }

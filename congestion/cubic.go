@@ -31,7 +31,8 @@ type CubicConfig struct {
 	// Zero: DefaultMaxDatagramSize (1200).
 	MaxDatagramSize uint64
 	// InitialWindow in bytes. Zero: min(10*MaxDatagramSize,
-	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2).
+	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2), brought
+	// within [MinWindow, MaxWindow].
 	InitialWindow uint64
 	// MinWindow in bytes, the floor after any reduction.
 	// Zero: 2*MaxDatagramSize (RFC 9002 section 7.2).
@@ -154,6 +155,7 @@ func (c *Cubic) onAck(now, sentTime monotime.Time, ackedBytes, priorInFlight uin
 		c.accounted = now
 		return
 	}
+	c.recovery.acked(sentTime)
 	slowStart := c.InSlowStart()
 	if slowStart && c.hsEnabled {
 		switch c.hs.onAck(sentTime, rtt) {
@@ -262,7 +264,7 @@ func (c *Cubic) OnCongestionEvent(now, sentTime monotime.Time, _, _ uint64) {
 		return
 	}
 	c.stats.CongestionEvents++
-	c.recovery.start = now
+	c.recovery.begin(now)
 	c.hs.exit()
 	if c.fastConvergence && c.cwnd < c.wMax {
 		c.wMax = c.cwnd * (1 + cubicBeta) / 2
@@ -281,6 +283,11 @@ func (c *Cubic) OnCongestionEvent(now, sentTime monotime.Time, _, _ uint64) {
 // OnRetransmissionTimeout implements Controller (RFC 9438 section 4.8):
 // ssthresh = β_cubic*cwnd, cwnd = MinWindow (RFC 9002 section 7.6.2), and
 // the next congestion avoidance stage starts with W_max = its window, K = 0.
+// If the loss episode that a congestion event or an earlier timeout began
+// is still open (no packet sent since it began has been acknowledged), this
+// timeout belongs to it and ssthresh, already reduced for it, is kept: one
+// reduction per episode (RFC 9002 Appendix B.8 reports the lost packets and
+// then collapses only the window on persistent congestion).
 // Packets sent before the timeout belong to a new recovery period, so their
 // losses, reported later, do not cut ssthresh again (RFC 9002 Appendix B.8
 // clears the recovery start instead; that would let each late loss of the
@@ -288,11 +295,13 @@ func (c *Cubic) OnCongestionEvent(now, sentTime monotime.Time, _, _ uint64) {
 func (c *Cubic) OnRetransmissionTimeout(now monotime.Time) {
 	c.stats.Timeouts++
 	c.hs.exit()
-	c.ssthresh = c.limits.clamp(c.cwnd * cubicBeta)
+	if !c.recovery.open {
+		c.ssthresh = c.limits.clamp(c.cwnd * cubicBeta)
+	}
 	c.cwnd = float64(c.limits.min)
 	c.cwndPrior = c.cwnd
 	c.wMax = 0
 	c.epochStart = 0
-	c.recovery.start = now
+	c.recovery.begin(now)
 	c.publish(c.cwnd, c.srtt)
 }

@@ -22,7 +22,10 @@
 // Controller.OnAck, releases the acknowledged bytes from FlightSize and calls
 // FlightSize.Notify so writers parked on a grown window re-check. Losses go
 // to Controller.OnCongestionEvent; a PTO expiry to RTT.OnTimeout once per
-// expiry; persistent congestion to Controller.OnRetransmissionTimeout. A
+// expiry; persistent congestion to Controller.OnRetransmissionTimeout, after
+// the losses that establish it (RFC 9002 Appendix B.8). Within one ACK frame
+// either order of losses and acknowledgments is fine (RFC 9002 Appendix A.7
+// reports the losses first). A
 // writer reserves bytes with FlightSize.Reserve against the Controller
 // (every Controller is a Window), and every packet — retransmissions and
 // control packets too — leaves at Pacer.NextSendTime and is reported to
@@ -44,7 +47,9 @@
 //   - A controller's window stays within [MinWindow, MaxWindow] of its
 //     Config, is never NaN, and shrinks at most once per recovery period: a
 //     loss of a packet sent at or before the start of the current recovery
-//     period is ignored (RFC 9002 section 7.3.2).
+//     period is ignored (RFC 9002 section 7.3.2). ssthresh is reduced once
+//     per loss episode: a retransmission timeout (persistent congestion)
+//     inside an episode already reduced collapses the window only.
 //   - Controller.Window and PacingRate are safe for concurrent use (values
 //     published atomically); the On* methods, RTT and Pacer are owned by
 //     the connection's event loop and are not.

@@ -132,13 +132,18 @@ func (c *FixedRate) Stats() FixedRateStats { return c.stats }
 // OnPacketSent implements Controller; FixedRate needs nothing from it.
 func (c *FixedRate) OnPacketSent(monotime.Time, uint64, uint64) {}
 
-// OnAck implements Controller: any ACK of new data clears a pause; the
-// window follows the RTT (unless fixed by the Config).
-func (c *FixedRate) OnAck(_, _ monotime.Time, ackedBytes, _ uint64, rtt *RTT) {
+// OnAck implements Controller: the next ACK of new data clears a pause;
+// the window follows the RTT (unless fixed by the Config). An ACK processed
+// at the instant the pause began is the frame that revealed the loss (RFC
+// 9002 Appendix A.7 reports its losses, then its acknowledged packets, with
+// one now), not the next one, so it leaves the pause in force.
+func (c *FixedRate) OnAck(now, _ monotime.Time, ackedBytes, _ uint64, rtt *RTT) {
 	if ackedBytes == 0 {
 		return
 	}
-	c.paused = false
+	if now.After(c.recovery.start) {
+		c.paused = false
+	}
 	c.normal = c.windowFor(rtt.SmoothedRTT())
 	c.publishFixed()
 }
@@ -151,7 +156,7 @@ func (c *FixedRate) OnCongestionEvent(now, sentTime monotime.Time, _, priorInFli
 		return
 	}
 	c.stats.Pauses++
-	c.recovery.start = now
+	c.recovery.begin(now)
 	c.pause(float64(priorInFlight) + float64(c.margin))
 }
 
@@ -160,7 +165,7 @@ func (c *FixedRate) OnCongestionEvent(now, sentTime monotime.Time, _, priorInFli
 func (c *FixedRate) OnRetransmissionTimeout(now monotime.Time) {
 	c.stats.Timeouts++
 	c.stats.Pauses++
-	c.recovery.start = now
+	c.recovery.begin(now)
 	c.pause(float64(c.limits.min))
 }
 

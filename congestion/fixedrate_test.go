@@ -132,3 +132,40 @@ func TestFixedRateWindowFollowsRTT(t *testing.T) {
 		t.Fatalf("pause with LossMargin 5000: window %d, want 12000", c.Window())
 	}
 }
+
+// TestFixedRatePauseSurvivesItsOwnACK: RFC 9002 Appendix A.7 processes an
+// ACK frame by declaring losses first (OnPacketsLost) and then the newly
+// acknowledged packets (OnPacketsAcked), with the same now. The ACK frame
+// that revealed the loss is not "the next ACK": the pause must hold until
+// an ACK processed after the loss was declared, whichever order the two
+// reports of one frame come in.
+func TestFixedRatePauseSurvivesItsOwnACK(t *testing.T) {
+	const (
+		rate   = 1_250_000
+		normal = 2 * rate * 40 / 1000 // 2 * Rate * 40 ms = 100000
+		paused = 60_000 + 2400        // flight at the loss + 2 datagrams
+	)
+	for _, lossFirst := range []bool{true, false} {
+		c := newTestFixedRate(t, FixedRateConfig{Rate: rate})
+		rtt := NewRTT(0)
+		rtt.Update(40*ms, 0)
+		now := testStart.Add(time.Second)
+		// One ACK frame at now: it acknowledges a packet sent 40 ms ago and
+		// reveals the loss of an older one.
+		if lossFirst {
+			c.OnCongestionEvent(now, now.Add(-50*ms), 1200, 60_000)
+			c.OnAck(now, now.Add(-40*ms), 1200, 58_800, &rtt)
+		} else {
+			c.OnAck(now, now.Add(-40*ms), 1200, 61_200, &rtt)
+			c.OnCongestionEvent(now, now.Add(-50*ms), 1200, 60_000)
+		}
+		if !c.Paused() || c.Window() != paused {
+			t.Fatalf("loss first %v: after the ACK frame that revealed the loss: paused %v window %d, want true %d", lossFirst, c.Paused(), c.Window(), paused)
+		}
+		// The next ACK frame clears it.
+		c.OnAck(now.Add(ms), now.Add(-39*ms), 1200, 57_600, &rtt)
+		if c.Paused() || c.Window() != normal {
+			t.Fatalf("loss first %v: next ACK left paused %v window %d, want false %d", lossFirst, c.Paused(), c.Window(), normal)
+		}
+	}
+}

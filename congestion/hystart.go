@@ -76,7 +76,7 @@ type hystart struct {
 	curRoundMin  time.Duration // currentRoundMinRTT
 	sampleCount  int           // rttSampleCount
 	cssBaseline  time.Duration // cssBaselineMinRtt
-	cssBoundary  int           // round boundaries seen in CSS (the first ends the entry round)
+	cssBoundary  int           // round boundaries seen in CSS (the first ends the partial entry round)
 }
 
 func newHystart() hystart {
@@ -99,8 +99,10 @@ func (h *hystart) onAck(sent monotime.Time, rtt *RTT) hsEvent {
 	if !h.inRound || !sent.Before(h.windowEnd) {
 		// A round ended (or the first one starts): start the next.
 		if h.inRound && h.state == hsCSS {
+			// The round CSS began in counts towards CSS_ROUNDS (RFC 9406
+			// section 4.2), so the CSS_ROUNDS-th boundary ends CSS.
 			h.cssBoundary++
-			if h.cssBoundary > hsCSSRounds {
+			if h.cssBoundary >= hsCSSRounds {
 				h.state = hsDone
 				return hsExitToCA
 			}

@@ -3,6 +3,8 @@ package congestion
 import (
 	"testing"
 	"time"
+
+	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
 // hystartSim starts a CUBIC with HyStart++ on a 100 ms path and runs slow
@@ -79,8 +81,10 @@ func TestHyStartCSSThenCongestionAvoidance(t *testing.T) {
 
 	s.run(100000, func() bool { return !c.InSlowStart() })
 	rounds := float64(s.now.Sub(entered)) / float64(raised)
-	if rounds < 5 || rounds > 7 { // CSS_ROUNDS = 5
-		t.Fatalf("CSS lasted %.1f rounds, want 5 (+ the partial round it began in)", rounds)
+	// CSS_ROUNDS = 5, the partial round CSS began in counting as one
+	// (RFC 9406 section 4.2): more than 4 rounds, at most 5.
+	if rounds <= 4 || rounds > 5.05 {
+		t.Fatalf("CSS lasted %.2f rounds, want at most CSS_ROUNDS = 5 including the partial round it began in", rounds)
 	}
 	if got := c.Stats(); got.HyStartExits != 1 || got.HyStartCSSEntries != 1 || got.CongestionEvents != 0 {
 		t.Fatalf("stats %+v", got)
@@ -154,5 +158,71 @@ func TestHyStartDisabled(t *testing.T) {
 	s.run(100000, func() bool { return c.Window() >= 400*DefaultMaxDatagramSize })
 	if c.InCSS() || !c.InSlowStart() {
 		t.Fatal("HyStart++ acted while disabled")
+	}
+}
+
+// TestHyStartCSSRoundsIncludeEntryRound drives the detector directly with
+// rounds of known extent and checks when CSS ends. RFC 9406 section 4.2:
+// "CSS lasts at most CSS_ROUNDS rounds. If the transition into CSS happens
+// in the middle of a round, that partial round counts towards the limit."
+// So with CSS entered in round m, congestion avoidance begins when round
+// m+CSS_ROUNDS-1 ends, at the 5th round boundary after the entry (FreeBSD's
+// newreno/cubic: round_cnt - css_entered_at_round >= hystart_css_rounds).
+//
+// The driver sends batch k, then acknowledges batch k-1 in order, so a
+// round (from the ACK of the last packet sent before it began) ends at the
+// ACK of the last packet of each batch. The RTT rises from the last ACK of
+// batch m-1 on, so every sample of round m is raised and CSS begins at its
+// 8th sample (N_RTT_SAMPLE), in the middle of batch m.
+func TestHyStartCSSRoundsIncludeEntryRound(t *testing.T) {
+	const (
+		perBatch = 16
+		m        = 3 // the batch whose round enters CSS
+		base     = 100 * ms
+		raised   = 120 * ms // threshold at 100 ms is 12.5 ms
+	)
+	h := newHystart()
+	rtt := NewRTT(0)
+	now := testStart
+	var batches [][]monotime.Time
+	send := func() {
+		var b []monotime.Time
+		for range perBatch {
+			now++
+			h.onPacketSent(now)
+			b = append(b, now)
+		}
+		batches = append(batches, b)
+	}
+	type at struct{ batch, i int }
+	var entered, exited *at
+	send()
+	for k := 1; exited == nil && k < m+10; k++ {
+		send()
+		for i, sent := range batches[k-1] {
+			sample := base
+			if k-1 >= m || (k-1 == m-1 && i == perBatch-1) {
+				sample = raised
+			}
+			rtt.Update(sample, 0)
+			switch h.onAck(sent, &rtt) {
+			case hsEnterCSS:
+				entered = &at{k - 1, i}
+			case hsExitToCA:
+				exited = &at{k - 1, i}
+			case hsResumeSS:
+				t.Fatalf("resumed slow start at batch %d ack %d", k-1, i)
+			}
+			if exited != nil {
+				break
+			}
+		}
+	}
+	if entered == nil || *entered != (at{m, hsNRTTSample - 2}) {
+		t.Fatalf("entered CSS at %+v, want batch %d ack %d (the round's 8th sample)", entered, m, hsNRTTSample-2)
+	}
+	want := at{m + hsCSSRounds - 1, perBatch - 1}
+	if exited == nil || *exited != want {
+		t.Fatalf("left CSS at %+v, want %+v: the entry round is the first of CSS_ROUNDS = %d", exited, want, hsCSSRounds)
 	}
 }

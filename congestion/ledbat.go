@@ -62,7 +62,8 @@ type LEDBATConfig struct {
 	// MaxDatagramSize in bytes. Zero: DefaultMaxDatagramSize (1200).
 	MaxDatagramSize uint64
 	// InitialWindow in bytes. Zero: min(10*MaxDatagramSize,
-	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2).
+	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2), brought
+	// within [MinWindow, MaxWindow].
 	InitialWindow uint64
 	// MinWindow in bytes. Zero: 2*MaxDatagramSize (RFC 6817 section
 	// 2.5, MIN_CWND = 2).
@@ -209,6 +210,7 @@ func (c *LEDBAT) onAck(now, sentTime monotime.Time, ackedBytes, priorInFlight ui
 	if c.recovery.contains(sentTime) {
 		return // no growth in a recovery period (RFC 9002 section 7.3.2)
 	}
+	c.recovery.acked(sentTime)
 	acked := float64(ackedBytes)
 	mss := float64(c.limits.mss)
 	qd := c.QueuingDelay()
@@ -321,7 +323,7 @@ func (c *LEDBAT) OnCongestionEvent(now, sentTime monotime.Time, _, _ uint64) {
 		return
 	}
 	c.stats.CongestionEvents++
-	c.recovery.start = now
+	c.recovery.begin(now)
 	wasSlowStart := c.phase == ledbatSlowStart
 	if c.phase == ledbatFreeze || c.phase == ledbatRamp {
 		// Halve the window the slowdown is returning to, not the frozen one.
@@ -340,14 +342,19 @@ func (c *LEDBAT) OnCongestionEvent(now, sentTime monotime.Time, _, _ uint64) {
 // OnRetransmissionTimeout implements Controller: the window collapses to
 // MinWindow and the controller slow-starts again (RFC 6817 section 2.4.2
 // follows TCP's RFC 5681 on timeouts), with a new recovery period so that
-// late losses of the collapsed flight do not reduce it again.
+// late losses of the collapsed flight do not reduce it again. ssthresh is
+// halved only if no loss episode is open: a timeout that follows the loss
+// or timeout which began the current episode, with no packet sent since
+// acknowledged, keeps the ssthresh already reduced for it (see recovery).
 func (c *LEDBAT) OnRetransmissionTimeout(now monotime.Time) {
 	c.stats.Timeouts++
-	c.ssthresh = c.limits.clamp(c.cwnd / 2)
+	if !c.recovery.open {
+		c.ssthresh = c.limits.clamp(c.cwnd / 2)
+	}
 	c.cwnd = float64(c.limits.min)
 	c.phase = ledbatSlowStart
 	c.nextSlowdown = 0
-	c.recovery.start = now
+	c.recovery.begin(now)
 	c.publish(c.cwnd, c.srtt)
 }
 

@@ -129,7 +129,12 @@ func (p *Pacer) NextSendTime(now monotime.Time, size uint64) monotime.Time {
 	if have >= need {
 		return now
 	}
-	wait := (need - have + rate - 1) / rate // ceil, in ns
+	// ceil(deficit/rate) in ns; deficit+rate-1 would wrap for rates near 2^64.
+	deficit := need - have
+	wait := deficit / rate
+	if deficit%rate != 0 {
+		wait++
+	}
 	if wait > math.MaxInt64/2 {
 		wait = math.MaxInt64 / 2
 	}

@@ -3,6 +3,7 @@ package congestion
 import (
 	"errors"
 	"math"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -206,5 +207,29 @@ func BenchmarkPacer(b *testing.B) {
 	for b.Loop() {
 		now = p.NextSendTime(now, 1200)
 		p.OnPacketSent(now, 1200)
+	}
+}
+
+// TestPacerHugeRateWait: with the bucket empty, a packet waits the ceiling
+// of its deficit over the rate, at least 1 ns, however large the rate (a
+// FixedRate configured with math.MaxUint64 as "unlimited"). The ceiling must
+// not overflow: (deficit + rate - 1) wraps for rates near 2^64 and gave a
+// wait of 0, so NextSendTime said "now" while Budget(now) said 0.
+func TestPacerHugeRateWait(t *testing.T) {
+	for _, rate := range []uint64{1<<63 + 1, math.MaxUint64 - 1, math.MaxUint64} {
+		t.Run(strconv.FormatUint(rate, 10), func(t *testing.T) {
+			p := newTestPacer(t, newFixedRate(rate), PacerConfig{})
+			now := testStart
+			p.OnPacketSent(now, math.MaxUint64) // larger than any bucket: empties it
+			if b := p.Budget(now); b != 0 {
+				t.Fatalf("budget %d after emptying the bucket", b)
+			}
+			if next := p.NextSendTime(now, 1200); next != now.Add(1) {
+				t.Fatalf("rate %d: next send after %v, want 1ns (ceil(1200e9/rate))", rate, next.Sub(now))
+			}
+			if next := p.NextSendTime(now.Add(1), 1200); next != now.Add(1) {
+				t.Fatalf("rate %d: 1ns later the packet still waits %v", rate, next.Sub(now.Add(1)))
+			}
+		})
 	}
 }

@@ -23,11 +23,12 @@ var ErrEstablishedFull = errors.New("ring: established set is full")
 // EstablishedConfig configures an Established set. The zero value is usable.
 type EstablishedConfig struct {
 	// Min is the number of established peers below which the node should look
-	// for more (see Deficit). Zero means DefaultMinEstablished (25).
+	// for more (see Deficit). Zero means DefaultMinEstablished (25), or Max
+	// if Max is set below that.
 	Min int
 	// Max is the most peers the set holds; Add beyond it fails with
-	// ErrEstablishedFull. Zero means DefaultMaxEstablished (200). Max must be
-	// at least Min.
+	// ErrEstablishedFull. Zero means DefaultMaxEstablished (200), or Min if
+	// Min is set above that. Max must be at least Min.
 	Max int
 }
 
@@ -59,11 +60,14 @@ func NewEstablished[K comparable](cfg EstablishedConfig) (*Established[K], error
 	if cfg.Min < 0 || cfg.Max < 0 {
 		return nil, errors.New("ring: negative established target")
 	}
-	if cfg.Min == 0 {
-		cfg.Min = DefaultMinEstablished
-	}
-	if cfg.Max == 0 {
-		cfg.Max = DefaultMaxEstablished
+	// A default never conflicts with the other, explicit bound.
+	switch {
+	case cfg.Min == 0 && cfg.Max == 0:
+		cfg.Min, cfg.Max = DefaultMinEstablished, DefaultMaxEstablished
+	case cfg.Min == 0:
+		cfg.Min = min(DefaultMinEstablished, cfg.Max)
+	case cfg.Max == 0:
+		cfg.Max = max(DefaultMaxEstablished, cfg.Min)
 	}
 	if cfg.Max < cfg.Min {
 		return nil, errors.New("ring: established Max below Min")

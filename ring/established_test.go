@@ -58,6 +58,12 @@ func TestEstablishedConfig(t *testing.T) {
 		{"defaults", EstablishedConfig{}, 25, 200, false},
 		{"explicit", EstablishedConfig{Min: 2, Max: 3}, 2, 3, false},
 		{"max below min", EstablishedConfig{Min: 10, Max: 5}, 0, 0, true},
+		// A zero field's default never conflicts with the other, explicit
+		// one: a small node setting only Max 10 is not refused for the
+		// default Min 25, nor a large one setting only Min 300 for the
+		// default Max 200.
+		{"only max, below the default min", EstablishedConfig{Max: 10}, 10, 10, false},
+		{"only min, above the default max", EstablishedConfig{Min: 300}, 300, 300, false},
 		{"negative", EstablishedConfig{Min: -1}, 0, 0, true},
 	}
 	for _, tc := range tests {

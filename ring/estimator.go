@@ -5,6 +5,13 @@ import (
 	"sync"
 )
 
+// MaxOutcome bounds the outcomes Report accepts. Stored weights reach 2^64
+// before they are rescaled and PAV compares products of weighted sums, so
+// an outcome near the float64 range (1e300) would overflow the fit to Inf
+// and NaN. 2^512 (about 1.3e154) is far beyond any response time or rate,
+// and keeps every sum and product finite for windows up to 2^190 events.
+const MaxOutcome = 0x1p512
+
 // maxWindowHalfLives bounds Window/HalfLife, so the oldest event in the
 // window still weighs at least 2^-256 of the newest: weights stay normal
 // float64 values and no block of the fit can have zero weight.
@@ -112,10 +119,11 @@ func NewEstimator[K comparable](cfg EstimatorConfig) *Estimator[K] {
 }
 
 // Report records that asking peer about a location at ring distance dist
-// (see Distance) gave outcome. NaN and infinite outcomes are ignored. When
-// the window is full the oldest event is forgotten.
+// (see Distance) gave outcome. NaN, infinite and out-of-range outcomes
+// (|outcome| > MaxOutcome) are ignored. When the window is full the oldest
+// event is forgotten.
 func (e *Estimator[K]) Report(peer K, dist uint64, outcome float64) {
-	if math.IsNaN(outcome) || math.IsInf(outcome, 0) {
+	if !(math.Abs(outcome) <= MaxOutcome) { // also NaN
 		return
 	}
 	e.mu.Lock()

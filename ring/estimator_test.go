@@ -333,3 +333,58 @@ func TestEstimatorMatchesReference(t *testing.T) {
 		})
 	}
 }
+
+// TestEstimatorHugeOutcomesStayFinite: finite outcomes must never turn the
+// fit into NaN or Inf. Stored weights grow to 2^64 between rescalings and
+// PAV compares cross products of weighted sums, so an outcome near the
+// float64 range (1e300) used to overflow to Inf and then NaN. Outcomes
+// beyond ±2^512 are now ignored like NaN and Inf; up to that bound the fit
+// stays finite at every weight scale.
+func TestEstimatorHugeOutcomesStayFinite(t *testing.T) {
+	tests := []struct {
+		name    string
+		y       float64
+		ignored bool
+	}{
+		{"1e300 ignored", 1e300, true},
+		{"just above the bound ignored", math.Nextafter(0x1p512, math.Inf(1)), true},
+		{"at the bound kept", 0x1p512, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEstimator[int](EstimatorConfig{Window: 64})
+			e.Report(9, 1<<62, 1) // one ordinary event
+			for i := range 2000 { // long enough for weights to reach 2^64
+				y := tc.y
+				if i%2 == 0 {
+					y = -y
+				}
+				e.Report(i%3, uint64(i%7)<<58, y)
+			}
+			for _, d := range []uint64{0, 1 << 58, 1 << 60, 1 << 62, 1 << 63} {
+				g, ok := e.EstimateGlobal(d)
+				if !ok || math.IsNaN(g) || math.IsInf(g, 0) {
+					t.Fatalf("EstimateGlobal(%d) = %v, %v", d, g, ok)
+				}
+				for p := range 3 {
+					if est, _ := e.Estimate(p, d); math.IsNaN(est) || math.IsInf(est, 0) {
+						t.Fatalf("Estimate(%d, %d) = %v", p, d, est)
+					}
+				}
+			}
+			for _, st := range e.Curve(nil) {
+				if math.IsNaN(st.Value) || math.IsInf(st.Value, 0) || math.IsNaN(st.Weight) {
+					t.Fatalf("curve step %+v", st)
+				}
+			}
+			if got, want := e.Len(), 64; tc.ignored {
+				want = 1
+				if got != want {
+					t.Fatalf("Len %d, want %d: outcomes beyond 2^512 must be ignored", got, want)
+				}
+			} else if got != want {
+				t.Fatalf("Len %d, want %d", got, want)
+			}
+		})
+	}
+}

@@ -1,6 +1,11 @@
 package ring
 
-import "github.com/petrel-transport/petrel/internal/monotime"
+import (
+	"math"
+	"time"
+
+	"github.com/petrel-transport/petrel/internal/monotime"
+)
 
 // The four transitions of a peer's Slot. Each runs under the slot's mutex,
 // changes the budget by at most one unit, and calls its hook after unlocking:
@@ -40,7 +45,7 @@ func (m *TransientManager[K]) TryReserve(s *Slot[K], loc Location, now monotime.
 		return false
 	}
 	s.loc = loc
-	s.deadline = now.Add(m.ttl)
+	s.deadline = deadlineAfter(now, m.ttl)
 	s.setLocked(StateTransient)
 	// Reset, not Add: an arming whose callback lost to a Promote or Drop may
 	// still be recorded as fired; the new arming is independent of it.
@@ -152,4 +157,14 @@ func (s *Slot[K]) onExpire(now monotime.Time) {
 	if h := m.hooks.Expire; h != nil {
 		h(s.key, now)
 	}
+}
+
+// deadlineAfter returns now+ttl (ttl > 0), saturating at the last
+// representable instant instead of wrapping into the past: a TTL of
+// math.MaxInt64 means "practically never", not "at the next Advance".
+func deadlineAfter(now monotime.Time, ttl time.Duration) monotime.Time {
+	if d := now.Add(ttl); d >= now {
+		return d
+	}
+	return math.MaxInt64
 }

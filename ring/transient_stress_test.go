@@ -129,6 +129,16 @@ func TestTransientStress(t *testing.T) {
 	if got := st.Promoted + uint64(droppedTransient.Load()) + st.Expired + uint64(st.Count); got != st.Reserved {
 		t.Fatalf("reservations %d but promoted+dropped+expired+live = %d (%+v)", st.Reserved, got, st)
 	}
+	// No reservation lost its TTL in the races: once every deadline has
+	// passed, every transient slot has expired and the budget is back
+	// without anyone dropping them (a lost expiry would hold its unit until
+	// a Drop that may never come).
+	live := st.Count
+	f.w.Advance(monotime.Time(clock.Add(int64(41 * tick))))
+	if m.Count() != 0 || f.transientSlots() != 0 || m.Stats().Expired != st.Expired+uint64(live) {
+		t.Fatalf("after every TTL passed: count %d, transient slots %d, expired %d (was %d, %d live)",
+			m.Count(), f.transientSlots(), m.Stats().Expired, st.Expired, live)
+	}
 	for i := range f.slots {
 		m.Drop(&f.slots[i])
 	}

@@ -3,6 +3,7 @@ package ring
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -328,5 +329,25 @@ func TestHooksRunUnlocked(t *testing.T) {
 	}
 	if !slices.Equal(log, want) {
 		t.Fatalf("hook log %q\nwant %q", log, want)
+	}
+}
+
+// TestTransientHugeTTLDoesNotWrap: a TTL so long that now+TTL overflows
+// int64 (math.MaxInt64 as "practically never") must not wrap the deadline
+// into the past and expire the reservation at the next Advance.
+func TestTransientHugeTTLDoesNotWrap(t *testing.T) {
+	for _, ttl := range []time.Duration{math.MaxInt64, math.MaxInt64 - time.Duration(t0) + 1} {
+		f := newFixture(t, 1, TransientConfig[int]{TTL: ttl})
+		s := &f.slots[0]
+		if !f.m.TryReserve(s, 1, t0) {
+			t.Fatal("reserve failed")
+		}
+		f.w.Advance(t0.Add(24 * time.Hour))
+		if !s.IsTransient() || f.m.Count() != 1 {
+			t.Fatalf("TTL %v: state %v after a day, want still transient", ttl, s.State())
+		}
+		if f.m.Drop(s) != StateTransient || f.w.Len() != 0 {
+			t.Fatal("drop did not end the reservation and its timer")
+		}
 	}
 }
