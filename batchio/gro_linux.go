@@ -129,7 +129,7 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 		h.SetControllen(recvCmsgSpace)
 		h.Flags = 0
 	}
-	n, err := c.sys.recvmmsg(r.hdrs[:k], wait)
+	n, err := c.recvmmsg(r.hdrs[:k], wait)
 	if err != nil {
 		return err
 	}

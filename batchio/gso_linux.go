@@ -101,7 +101,7 @@ func (c *Conn) writeChunkLocked(chunk []Message) (sent int, gsoFailed bool, err 
 
 	var calls, gsoSends uint64
 	for k := 0; k < nh; {
-		n, err := c.sys.sendmmsg(w.hdrs[k:nh])
+		n, err := c.sendmmsg(w.hdrs[k:nh])
 		if err == nil && n <= 0 {
 			err = io.ErrNoProgress
 		}
