@@ -4,9 +4,10 @@ package batchio
 //
 //	recvmmsg into up to BatchSize slots of the arena (one iovec, sockaddr
 //	and control buffer per slot, all preallocated)
-//	-> per slot: drop it if MSG_TRUNC, read UDP_GRO's segment size,
-//	   SO_RXQ_OVFL and the destination address from the control buffer,
-//	   parse the source sockaddr
+//	-> per slot: read UDP_GRO's segment size, SO_RXQ_OVFL and the
+//	   destination address from the control buffer; drop the slot if
+//	   MSG_TRUNC, or if MSG_CTRUNC may have cost the segment size; parse
+//	   the source sockaddr
 //	-> cut each slot into ceil(n/seg) datagrams as sub-slices of the arena
 //	   (no copy), as many as the caller's msgs hold; the rest stays pending
 //	   and the next ReadBatch returns it before it calls the kernel again.
@@ -137,15 +138,19 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 	for i := range r.hdrs[:n] {
 		h := &r.hdrs[i]
 		s := &r.slots[i]
-		if h.hdr.Flags&unix.MSG_TRUNC != 0 {
-			s.n = -1
-			truncated++
-			continue
-		}
 		off := i * recvCmsgSpace
 		meta := parseRecvCmsgs(r.ctrl[off : off+min(int(h.hdr.Controllen), recvCmsgSpace)])
 		if meta.dropsOK {
 			c.stats.kernelDrops.Store(uint64(meta.drops))
+		}
+		// MSG_TRUNC: the datagram did not fit the slot. MSG_CTRUNC on a
+		// GRO socket without a UDP_GRO message: the kernel had no room left
+		// for it (the socket's owner enabled more control messages), so a
+		// coalesced receive cannot be told from a lone datagram.
+		if h.hdr.Flags&unix.MSG_TRUNC != 0 || c.gro && meta.seg == 0 && h.hdr.Flags&unix.MSG_CTRUNC != 0 {
+			s.n = -1
+			truncated++
+			continue
 		}
 		s.addr = decodeSockaddr(&r.names[i], h.hdr.Namelen)
 		s.local = meta.local
