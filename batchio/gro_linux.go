@@ -27,6 +27,7 @@ type readState struct {
 	ctrl  []byte
 	arena []byte
 	slots []slotInfo
+	zones zoneCache
 
 	// Cursor over the last recvmmsg: n slots were filled, next is the
 	// first slot not fully handed out, off the offset inside it.
@@ -152,7 +153,7 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 			truncated++
 			continue
 		}
-		s.addr = decodeSockaddr(&r.names[i], h.hdr.Namelen)
+		s.addr = decodeSockaddr(&r.names[i], h.hdr.Namelen, &r.zones)
 		s.local = meta.local
 		s.n = int(h.len)
 		s.seg = meta.seg
