@@ -2,6 +2,7 @@ package batchio
 
 import (
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -80,7 +81,7 @@ func NewFD(fd uintptr, cfg Config) (*Conn, error) {
 	}
 	flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
 	if err != nil {
-		return nil, err
+		return nil, os.NewSyscallError("fcntl", err)
 	}
 	if flags&unix.O_NONBLOCK == 0 {
 		return nil, errBlockingFD
