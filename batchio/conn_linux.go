@@ -140,9 +140,11 @@ func (c *Conn) Stats() Stats { return c.stats.snapshot() }
 // closes the UDPConn, which wakes calls parked in the poller. In fd mode the
 // fd stays open (its owner closes it). Either way Close returns only once
 // no system call on the socket is in flight, so the owner may close the fd
-// as soon as Close returns; calls it interrupted or waited for return
-// ErrClosed (which matches net.ErrClosed). Close may be called from a Drain
-// handler. It is idempotent; only the first call can return an error.
+// as soon as Close returns. A call whose system call Close cut short (or
+// that failed while Close ran) returns ErrClosed, which matches
+// net.ErrClosed; one whose system call completed reports what it moved.
+// Close may be called from a Drain handler. It is idempotent; only the
+// first call can return an error.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return nil

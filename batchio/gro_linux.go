@@ -79,10 +79,14 @@ func (c *Conn) ReadBatch(msgs []Message) (int, error) {
 	return c.readLocked(msgs, true)
 }
 
-// Drain reads until the socket is empty, handing each batch to handle
-// (which must not keep msgs' Buffers past its return; bind it once, a func
-// value built per call allocates), and returns the number of datagrams read. In New mode the first read waits for data; the
-// following ones do not. The socket being empty is not an error.
+// Drain reads until the socket is empty, handing each batch to handle, and
+// returns the number of datagrams read. In New mode the first read waits for
+// data; the following ones do not. The socket being empty is not an error.
+//
+// handle must not keep msgs' Buffers past its return, and must not call
+// ReadBatch or Drain on this Conn (the read side is held while it runs); it
+// may call WriteBatch and Close. Bind it once: a func value built per call
+// allocates.
 func (c *Conn) Drain(msgs []Message, handle func(msgs []Message)) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
