@@ -24,9 +24,11 @@ var (
 	sendCmsgSpace = segmentCmsgSpace + pktinfoCmsgSpace
 	// recvCmsgSpace holds what a receive can carry: UDP_GRO (an int,
 	// net/ipv4/udp.c udp_cmsg_recv), SO_RXQ_OVFL (a __u32, net/socket.c
-	// sock_recv_drops) and the destination address (IP_PKTINFO or
-	// IPV6_PKTINFO).
-	recvCmsgSpace = unix.CmsgSpace(4) + unix.CmsgSpace(4) + pktinfoCmsgSpace
+	// sock_recv_drops) and the destination address. An IPv4 peer of a
+	// dual-stack socket gets it twice, IPV6_PKTINFO (v4-mapped) and then
+	// IP_PKTINFO (net/ipv6/udp.c udpv6_recvmsg), so both are counted.
+	recvCmsgSpace = unix.CmsgSpace(4) + unix.CmsgSpace(4) + pktinfoCmsgSpace +
+		unix.CmsgSpace(unix.SizeofInet4Pktinfo)
 )
 
 // recvMeta is what the control messages of one receive say.

@@ -2,7 +2,9 @@ package batchio
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -66,24 +68,47 @@ func TestPutSegmentCmsg(t *testing.T) {
 }
 
 // FuzzParseRecvCmsgs feeds arbitrary control buffers to the parser: it must
-// never read out of bounds, and a well-formed UDP_GRO appended after the
-// garbage-free prefix is found.
+// never read out of bounds, and whenever x/sys/unix's allocating parser (an
+// independent walk of the same kernel layout) accepts the buffer, both must
+// find the same segment size, drop count and destination address.
 func FuzzParseRecvCmsgs(f *testing.F) {
-	f.Add([]byte{}, uint32(1200))
-	f.Add(putCmsg(nil, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, u32(3)), uint32(1))
-	f.Add(make([]byte, 40), uint32(65535))
-	f.Fuzz(func(t *testing.T, ctrl []byte, seg uint32) {
+	gro := putCmsg(nil, unix.IPPROTO_UDP, unix.UDP_GRO, u32(1200))
+	ovfl := putCmsg(nil, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, u32(3))
+	pk4 := putCmsg(nil, unix.IPPROTO_IP, unix.IP_PKTINFO, []byte{1, 0, 0, 0, 10, 0, 0, 1, 127, 0, 0, 2})
+	pk6 := putCmsg(nil, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, append(netip.MustParseAddr("2001:db8::9").AsSlice(), 1, 0, 0, 0))
+	f.Add([]byte{})
+	f.Add(ovfl)
+	f.Add(make([]byte, 40))
+	f.Add(append(append(append(slices.Clone(ovfl), gro...), pk6...), pk4...))
+	f.Add(append(slices.Clone(gro), pk4[:len(pk4)-4]...)) // last one cut short
+	f.Add(putCmsg(gro, unix.IPPROTO_UDP, unix.UDP_GRO, []byte{7}))
+	f.Fuzz(func(t *testing.T, ctrl []byte) {
 		// Copy into an aligned buffer, as the kernel's is.
 		buf := make([]uint64, (len(ctrl)+7)/8)
 		b := unsafeBytes(buf, len(ctrl))
 		copy(b, ctrl)
-		parseRecvCmsgs(b)
+		got := parseRecvCmsgs(b)
 
-		good := putCmsg(nil, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, u32(seg^1))
-		good = putCmsg(good, unix.IPPROTO_UDP, unix.UDP_GRO, u32(seg))
-		m := parseRecvCmsgs(good)
-		if m.seg != int(int32(seg)) || m.drops != seg^1 || !m.dropsOK {
-			t.Fatalf("well-formed control messages parsed as %+v", m)
+		msgs, err := unix.ParseSocketControlMessage(b)
+		if err != nil {
+			return
+		}
+		var want recvMeta
+		for _, m := range msgs {
+			h, d := m.Header, m.Data
+			switch {
+			case h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && len(d) >= 4:
+				want.seg = int(int32(binary.NativeEndian.Uint32(d)))
+			case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(d) >= 4:
+				want.drops, want.dropsOK = binary.NativeEndian.Uint32(d), true
+			case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(d) >= 12:
+				want.local = netip.AddrFrom4([4]byte(d[8:12]))
+			case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(d) >= 20:
+				want.local = netip.AddrFrom16([16]byte(d[:16])).Unmap()
+			}
+		}
+		if got != want {
+			t.Fatalf("parseRecvCmsgs = %+v, reference %+v", got, want)
 		}
 	})
 }
@@ -148,30 +173,71 @@ func TestSockaddrRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var sa unix.RawSockaddrInet6
-			n := encodeSockaddr(&sa, tt.family, netip.MustParseAddrPort(tt.in))
+			var zc zoneCache
+			n := encodeSockaddr(&sa, tt.family, netip.MustParseAddrPort(tt.in), &zc)
 			if tt.want == "" {
 				if n != 0 {
 					t.Fatalf("encoded %s for family %d", tt.in, tt.family)
 				}
 				return
 			}
-			if got := decodeSockaddr(&sa, n); got != netip.MustParseAddrPort(tt.want) {
+			if got := decodeSockaddr(&sa, n, &zc); got != netip.MustParseAddrPort(tt.want) {
 				t.Fatalf("round trip of %s = %s, want %s", tt.in, got, tt.want)
 			}
 		})
 	}
-	if n := encodeSockaddr(new(unix.RawSockaddrInet6), unix.AF_INET6, netip.AddrPort{}); n != 0 {
+	if n := encodeSockaddr(new(unix.RawSockaddrInet6), unix.AF_INET6, netip.AddrPort{}, new(zoneCache)); n != 0 {
 		t.Fatal("encoded the zero AddrPort")
 	}
-	if got := decodeSockaddr(new(unix.RawSockaddrInet6), unix.SizeofSockaddrInet6); got.IsValid() {
+	if got := decodeSockaddr(new(unix.RawSockaddrInet6), unix.SizeofSockaddrInet6, new(zoneCache)); got.IsValid() {
 		t.Fatalf("decoded AF_UNSPEC as %s", got)
 	}
 }
 
+// TestSockaddrZeroAlloc checks that translating a peer's address costs no
+// allocation per datagram in steady state, link-local peers included: a
+// scope id past the small integers strconv keeps as constants on receive,
+// and an interface name (resolved through netlink) on send.
 func TestSockaddrZeroAlloc(t *testing.T) {
-	var sa unix.RawSockaddrInet6
-	ap := netip.MustParseAddrPort("[2001:db8::1]:443")
-	if a := testing.AllocsPerRun(100, func() { decodeSockaddr(&sa, encodeSockaddr(&sa, unix.AF_INET6, ap)) }); a != 0 {
-		t.Fatalf("%v allocations", a)
+	for _, in := range []string{"[2001:db8::1]:443", "[fe80::1%3]:443", "[fe80::1%4000]:443", "[fe80::1%lo]:443"} {
+		t.Run(in, func(t *testing.T) {
+			var sa unix.RawSockaddrInet6
+			var rz, wz zoneCache
+			ap := netip.MustParseAddrPort(in)
+			round := func() { decodeSockaddr(&sa, encodeSockaddr(&sa, unix.AF_INET6, ap, &wz), &rz) }
+			round()
+			if a := testing.AllocsPerRun(100, round); a != 0 {
+				t.Fatalf("%v allocations", a)
+			}
+		})
+	}
+}
+
+// TestZoneCache checks that the one-entry caches translate every zone right
+// when zones alternate, and never remember a name that is no interface.
+func TestZoneCache(t *testing.T) {
+	var rz, wz zoneCache
+	for _, tt := range []struct {
+		id   uint32
+		zone string
+	}{{5, "5"}, {4000, "4000"}, {5, "5"}, {4000, "4000"}, {4001, "4001"}} {
+		if got := rz.name(tt.id); got != tt.zone {
+			t.Fatalf("name(%d) = %q, want %q", tt.id, got, tt.zone)
+		}
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skipf("no lo: %v", err)
+	}
+	for _, tt := range []struct {
+		zone string
+		id   uint32
+	}{{"lo", uint32(lo.Index)}, {"7", 7}, {"lo", uint32(lo.Index)}, {"", 0}, {"no-such-if0", 0}, {"no-such-if0", 0}, {"lo", uint32(lo.Index)}} {
+		if got := wz.index(tt.zone); got != tt.id {
+			t.Fatalf("index(%q) = %d, want %d", tt.zone, got, tt.id)
+		}
+		if wz.zone == "no-such-if0" {
+			t.Fatal("remembered a zone that names no interface")
+		}
 	}
 }

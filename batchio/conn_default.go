@@ -77,6 +77,9 @@ func (c *Conn) ReadBatch(msgs []Message) (int, error) {
 	}
 	n, ap, err := c.uc.ReadFromUDPAddrPort(c.buf)
 	if err != nil {
+		if c.closed.Load() {
+			return 0, ErrClosed // woken by Close
+		}
 		return 0, err
 	}
 	c.stats.recvCalls.Add(1)
@@ -108,6 +111,9 @@ func (c *Conn) WriteBatch(msgs []Message) (int, error) {
 	}
 	for i := range msgs {
 		if _, err := c.uc.WriteToUDPAddrPort(msgs[i].Buffer, msgs[i].Addr); err != nil {
+			if c.closed.Load() {
+				err = ErrClosed // woken by Close
+			}
 			c.stats.sent.Add(uint64(i))
 			c.stats.sendCalls.Add(uint64(i))
 			return i, err
@@ -119,7 +125,7 @@ func (c *Conn) WriteBatch(msgs []Message) (int, error) {
 }
 
 // Close marks the Conn closed and closes the UDPConn, which wakes parked
-// calls. It is idempotent.
+// calls; they return ErrClosed. It is idempotent.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return nil

@@ -2,6 +2,7 @@ package batchio
 
 import (
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -14,7 +15,9 @@ import (
 // Guard map: sys, uc, family, batch, slotSize, gro, rxq, rcvbuf, sndbuf are
 // immutable after construction. gso and closed are atomic. rmu guards r (the
 // reader's headers, arena and cursor); wmu guards w (the writer's headers,
-// iovecs and plan). The two mutexes are never held together. stats is
+// iovecs and plan). The two mutexes are never held together. iomu is held
+// shared for the span of each system call on the socket and exclusively by
+// Close, after it set closed (lock order: rmu or wmu, then iomu). stats is
 // atomic.
 //
 // Conn is safe for concurrent use: one goroutine may read while another
@@ -31,6 +34,8 @@ type Conn struct {
 
 	gso    atomic.Bool
 	closed atomic.Bool
+
+	iomu sync.RWMutex
 
 	rmu sync.Mutex
 	r   readState
@@ -76,7 +81,7 @@ func NewFD(fd uintptr, cfg Config) (*Conn, error) {
 	}
 	flags, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
 	if err != nil {
-		return nil, err
+		return nil, os.NewSyscallError("fcntl", err)
 	}
 	if flags&unix.O_NONBLOCK == 0 {
 		return nil, errBlockingFD
@@ -132,16 +137,55 @@ func (c *Conn) Capabilities() Capabilities {
 func (c *Conn) Stats() Stats { return c.stats.snapshot() }
 
 // Close marks the Conn closed; later calls return ErrClosed. In New mode it
-// closes the UDPConn, which wakes calls parked in the poller (they return
-// an error matching net.ErrClosed). In fd mode the fd stays open (its owner
-// closes it) and calls in flight finish their one system call. Close is
-// idempotent; only the first call can return an error.
+// closes the UDPConn, which wakes calls parked in the poller. In fd mode the
+// fd stays open (its owner closes it). Either way Close returns only once
+// no system call on the socket is in flight, so the owner may close the fd
+// as soon as Close returns. A call whose system call Close cut short (or
+// that failed while Close ran) returns ErrClosed, which matches
+// net.ErrClosed; one whose system call completed reports what it moved.
+// Close may be called from a Drain handler. It is idempotent; only the
+// first call can return an error.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	var err error
 	if c.uc != nil {
-		return c.uc.Close()
+		err = c.uc.Close() // wakes calls parked in the poller
 	}
-	return nil
+	// Wait for the system calls that passed the closed check; later ones
+	// see closed under iomu and never start.
+	c.iomu.Lock()
+	defer c.iomu.Unlock()
+	return err
+}
+
+// recvmmsg is one sys.recvmmsg, unless the Conn is closed: it holds iomu
+// shared across the call so Close can wait for it, and reports ErrClosed for
+// a call Close interrupted.
+func (c *Conn) recvmmsg(h []mmsghdr, wait bool) (int, error) {
+	c.iomu.RLock()
+	defer c.iomu.RUnlock()
+	if c.closed.Load() {
+		return 0, ErrClosed
+	}
+	n, err := c.sys.recvmmsg(h, wait)
+	if err != nil && c.closed.Load() {
+		return 0, ErrClosed
+	}
+	return n, err
+}
+
+// sendmmsg is recvmmsg's counterpart for sys.sendmmsg.
+func (c *Conn) sendmmsg(h []mmsghdr) (int, error) {
+	c.iomu.RLock()
+	defer c.iomu.RUnlock()
+	if c.closed.Load() {
+		return 0, ErrClosed
+	}
+	n, err := c.sys.sendmmsg(h)
+	if err != nil && c.closed.Load() {
+		return 0, ErrClosed
+	}
+	return n, err
 }

@@ -50,5 +50,7 @@
 // entry and points it into the Conn's receive arena; that memory stays valid
 // until the next ReadBatch or Drain on the same Conn, or Close, and the
 // caller must copy what it keeps longer. One goroutine may read while
-// another writes; concurrent readers (or writers) are serialized.
+// another writes; concurrent readers (or writers) are serialized. Close
+// returns only when no system call on the socket is in flight, so an event
+// loop may close its fd right after; the calls it cut short return ErrClosed.
 package batchio

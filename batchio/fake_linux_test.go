@@ -21,6 +21,9 @@ type fakeSys struct {
 	failAt     int   // header index (over the Conn's life) failErr hits
 	failErr    error // returned once when failAt is reached; nil: never
 	recvErr    error // returned once by the next recvmmsg
+	// recvMangle, when set, edits the headers a real recvmmsg filled, as
+	// a kernel with other control messages to deliver would have.
+	recvMangle func(h []mmsghdr)
 
 	sentHdrs, gsoHdrs, calls int
 }
@@ -32,7 +35,11 @@ func (f *fakeSys) recvmmsg(h []mmsghdr, wait bool) (int, error) {
 		f.recvErr = nil
 		return 0, err
 	}
-	return f.real.recvmmsg(h, wait)
+	n, err := f.real.recvmmsg(h, wait)
+	if err == nil && f.recvMangle != nil {
+		f.recvMangle(h[:n])
+	}
+	return n, err
 }
 
 func (f *fakeSys) sendmmsg(h []mmsghdr) (int, error) {

@@ -3,6 +3,7 @@ package batchio
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -113,6 +114,11 @@ func TestNewFDRejects(t *testing.T) {
 	defer unix.Close(tcp)
 	if _, err := NewFD(uintptr(tcp), Config{}); err == nil {
 		t.Fatal("NewFD accepted a TCP socket")
+	}
+	// A bad fd is reported as the failed system call (os.SyscallError).
+	var serr *os.SyscallError
+	if _, err := NewFD(^uintptr(0), Config{}); !errors.As(err, &serr) || !errors.Is(err, unix.EBADF) {
+		t.Fatalf("NewFD(bad fd) = %T %v, want *os.SyscallError wrapping EBADF", err, err)
 	}
 	nb, _ := rawSocket(t, unix.SOCK_NONBLOCK)
 	if _, err := NewFD(uintptr(nb), Config{BatchSize: MaxBatchSize + 1}); err == nil {

@@ -4,9 +4,10 @@ package batchio
 //
 //	recvmmsg into up to BatchSize slots of the arena (one iovec, sockaddr
 //	and control buffer per slot, all preallocated)
-//	-> per slot: drop it if MSG_TRUNC, read UDP_GRO's segment size,
-//	   SO_RXQ_OVFL and the destination address from the control buffer,
-//	   parse the source sockaddr
+//	-> per slot: read UDP_GRO's segment size, SO_RXQ_OVFL and the
+//	   destination address from the control buffer; drop the slot if
+//	   MSG_TRUNC, or if MSG_CTRUNC may have cost the segment size; parse
+//	   the source sockaddr
 //	-> cut each slot into ceil(n/seg) datagrams as sub-slices of the arena
 //	   (no copy), as many as the caller's msgs hold; the rest stays pending
 //	   and the next ReadBatch returns it before it calls the kernel again.
@@ -26,6 +27,7 @@ type readState struct {
 	ctrl  []byte
 	arena []byte
 	slots []slotInfo
+	zones zoneCache
 
 	// Cursor over the last recvmmsg: n slots were filled, next is the
 	// first slot not fully handed out, off the offset inside it.
@@ -77,10 +79,14 @@ func (c *Conn) ReadBatch(msgs []Message) (int, error) {
 	return c.readLocked(msgs, true)
 }
 
-// Drain reads until the socket is empty, handing each batch to handle
-// (which must not keep msgs' Buffers past its return; bind it once, a func
-// value built per call allocates), and returns the number of datagrams read. In New mode the first read waits for data; the
-// following ones do not. The socket being empty is not an error.
+// Drain reads until the socket is empty, handing each batch to handle, and
+// returns the number of datagrams read. In New mode the first read waits for
+// data; the following ones do not. The socket being empty is not an error.
+//
+// handle must not keep msgs' Buffers past its return, and must not call
+// ReadBatch or Drain on this Conn (the read side is held while it runs); it
+// may call WriteBatch and Close. Bind it once: a func value built per call
+// allocates.
 func (c *Conn) Drain(msgs []Message, handle func(msgs []Message)) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
@@ -129,7 +135,7 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 		h.SetControllen(recvCmsgSpace)
 		h.Flags = 0
 	}
-	n, err := c.sys.recvmmsg(r.hdrs[:k], wait)
+	n, err := c.recvmmsg(r.hdrs[:k], wait)
 	if err != nil {
 		return err
 	}
@@ -137,17 +143,21 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 	for i := range r.hdrs[:n] {
 		h := &r.hdrs[i]
 		s := &r.slots[i]
-		if h.hdr.Flags&unix.MSG_TRUNC != 0 {
-			s.n = -1
-			truncated++
-			continue
-		}
 		off := i * recvCmsgSpace
 		meta := parseRecvCmsgs(r.ctrl[off : off+min(int(h.hdr.Controllen), recvCmsgSpace)])
 		if meta.dropsOK {
 			c.stats.kernelDrops.Store(uint64(meta.drops))
 		}
-		s.addr = decodeSockaddr(&r.names[i], h.hdr.Namelen)
+		// MSG_TRUNC: the datagram did not fit the slot. MSG_CTRUNC on a
+		// GRO socket without a UDP_GRO message: the kernel had no room left
+		// for it (the socket's owner enabled more control messages), so a
+		// coalesced receive cannot be told from a lone datagram.
+		if h.hdr.Flags&unix.MSG_TRUNC != 0 || c.gro && meta.seg == 0 && h.hdr.Flags&unix.MSG_CTRUNC != 0 {
+			s.n = -1
+			truncated++
+			continue
+		}
+		s.addr = decodeSockaddr(&r.names[i], h.hdr.Namelen, &r.zones)
 		s.local = meta.local
 		s.n = int(h.len)
 		s.seg = meta.seg

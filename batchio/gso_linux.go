@@ -31,6 +31,7 @@ type writeState struct {
 	names []unix.RawSockaddrInet6 // one per run
 	ctrl  []byte                  // UDP_SEGMENT and source address per run
 	runs  []run
+	zones zoneCache
 }
 
 func (w *writeState) init(batch int) {
@@ -101,11 +102,12 @@ func (c *Conn) writeChunkLocked(chunk []Message) (sent int, gsoFailed bool, err 
 
 	var calls, gsoSends uint64
 	for k := 0; k < nh; {
-		n, err := c.sys.sendmmsg(w.hdrs[k:nh])
+		n, err := c.sendmmsg(w.hdrs[k:nh])
 		if err == nil && n <= 0 {
 			err = io.ErrNoProgress
 		}
 		if err != nil {
+			w.zones = zoneCache{} // the interface may have been replaced
 			c.countSent(sent, calls, gsoSends)
 			return sent, w.runs[k].count > 1 && errors.Is(err, unix.EIO), err
 		}
@@ -129,7 +131,7 @@ func (c *Conn) fillLocked(chunk []Message) (int, error) {
 	w := &c.w
 	for j, r := range w.runs {
 		addr := chunk[r.start].Addr
-		nl := encodeSockaddr(&w.names[j], c.family, addr)
+		nl := encodeSockaddr(&w.names[j], c.family, addr, &w.zones)
 		if nl == 0 {
 			return j, &net.AddrError{Err: "destination unreachable from this socket's address family", Addr: addr.String()}
 		}

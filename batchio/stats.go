@@ -13,8 +13,9 @@ type Stats struct {
 	Coalesced uint64
 	// GSOSends counts sends that carried a UDP_SEGMENT control message.
 	GSOSends uint64
-	// Truncated counts datagrams dropped because they did not fit a
-	// receive slot (MSG_TRUNC).
+	// Truncated counts receives dropped because the datagram did not fit
+	// a receive slot (MSG_TRUNC), or because, with GRO on, the kernel
+	// truncated the control messages (MSG_CTRUNC) before the segment size.
 	Truncated uint64
 	// KernelDrops is the socket's receive-queue drop count as the kernel
 	// last reported it through SO_RXQ_OVFL (0 where unavailable).
