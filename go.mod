@@ -2,9 +2,7 @@ module github.com/petrel-transport/petrel
 
 go 1.26
 
-require go.uber.org/goleak v1.3.0
-
 require (
-	github.com/anishathalye/porcupine v1.3.1 // indirect
-	github.com/puzpuzpuz/xsync/v3 v3.5.1 // indirect
+	github.com/puzpuzpuz/xsync/v3 v3.5.1
+	go.uber.org/goleak v1.3.0
 )

@@ -1,0 +1,109 @@
+package wheel
+
+import "github.com/petrel-transport/petrel/internal/monotime"
+
+// Advance is a two-phase pipeline, so that no callback runs under a lock:
+//
+//  1. Collect: for each shard, under its mutex, splice the overdue list and
+//     every slot due by now (cascading higher levels on the way) into the
+//     shard's expired list. Timers stay pending (and cancellable in O(1)).
+//  2. Fire: for each shard, under its mutex, pop up to len(batch) expired
+//     timers into the batch and mark them firing; release the mutex; for
+//     each, win the firing->idle CAS and call the callback. A Cancel or
+//     Reset that wins the CAS instead stops the callback.
+//
+// Timers armed during phase 2 go to the wheel or the overdue list, never to
+// an expired list, so they wait for the next Advance.
+
+// batchSize bounds the timers popped per lock acquisition in phase 2.
+const batchSize = 64
+
+// batch is the fire phase's working set, owned by the goroutine in Advance.
+type batch struct {
+	timers [batchSize]*Timer
+	n, i   int // timers[i:n] are collected and not yet called
+}
+
+// Advance moves the wheel's clock to now and runs the callback of every
+// timer due by then (see the package doc for the exact guarantee), with no
+// wheel lock held, on the calling goroutine, passing now. It returns the
+// number of callbacks run. A now earlier than a previous call's does not
+// move the clock back, but overdue timers still fire.
+//
+// Advance must not be called concurrently with itself or from a callback;
+// it panics if it is. If a callback panics, the panic propagates; timers of
+// that batch whose callbacks had not run are re-queued to fire in the next
+// Advance.
+func (w *Wheel) Advance(now monotime.Time) int {
+	if !w.advancing.CompareAndSwap(false, true) {
+		panic("wheel: concurrent or reentrant Advance")
+	}
+	defer w.finishAdvance()
+
+	var target uint64
+	if now > w.start {
+		target = uint64(int64(now-w.start) / w.tick)
+	}
+	for i := range w.shards {
+		s := &w.shards[i]
+		s.mu.Lock()
+		s.collectLocked(target)
+		s.mu.Unlock()
+	}
+
+	fired := 0
+	b := &w.batch
+	for i := range w.shards {
+		s := &w.shards[i]
+		for {
+			s.mu.Lock()
+			n := 0
+			for n < batchSize {
+				t := s.heads[listExpired]
+				if t == nil {
+					break
+				}
+				s.unlinkLocked(t)
+				s.count--
+				t.state.Store(stateFiring)
+				b.timers[n] = t
+				n++
+			}
+			s.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			b.n, b.i = n, 0
+			for b.i < b.n {
+				t := b.timers[b.i]
+				b.timers[b.i] = nil
+				b.i++
+				if t.state.CompareAndSwap(stateFiring, stateIdle) {
+					fired++
+					t.fn(now)
+				}
+			}
+		}
+	}
+	return fired
+}
+
+// finishAdvance ends an Advance. After a panicking callback it re-queues the
+// rest of the batch (still firing, unless a Cancel or Reset took them) to
+// the overdue list so that they are neither lost nor stuck pending.
+func (w *Wheel) finishAdvance() {
+	b := &w.batch
+	for ; b.i < b.n; b.i++ {
+		t := b.timers[b.i]
+		b.timers[b.i] = nil
+		s := t.shard
+		s.mu.Lock()
+		if t.state.CompareAndSwap(stateFiring, statePending) {
+			s.pushLocked(t, listOverdue)
+			s.count++
+		}
+		s.mu.Unlock()
+	}
+	b.n, b.i = 0, 0
+	w.advancing.Store(false)
+}

@@ -1,0 +1,160 @@
+package wheel
+
+import "sync"
+
+// shard is one independent hierarchical wheel with its own lock. Every
+// method ending in Locked requires mu.
+//
+// Guard map: w is immutable after New. mu guards everything else, and the
+// list links, when and list fields of every Timer bound to this shard.
+type shard struct {
+	w *Wheel
+
+	mu sync.Mutex
+	// now is the last tick processed: every timer with expiry tick <= now
+	// has been moved to the expired or overdue list (or fired).
+	now uint64
+	// count is the number of timers in the lists (state pending).
+	count int
+	// occupied has bit s of word L set iff slot s of level L is non-empty.
+	occupied [numLevels]uint64
+	// heads are the first timers of the wheel slots (level*64+slot) and of
+	// the overflow, overdue and expired lists.
+	heads [numLists]*Timer
+	// visited counts timers moved by collectLocked (cascaded, overflowed
+	// or expired); tests use it to check Advance's complexity.
+	visited uint64
+
+	_ [64]byte // keep the next shard's mu off this shard's last cache line
+}
+
+// pushLocked links t at the head of list idx.
+func (s *shard) pushLocked(t *Timer, idx int32) {
+	head := s.heads[idx]
+	t.prev = nil
+	t.next = head
+	if head != nil {
+		head.prev = t
+	}
+	s.heads[idx] = t
+	t.list = idx
+	if idx < wheelSlots {
+		s.occupied[idx/slotsPerLevel] |= 1 << (idx % slotsPerLevel)
+	}
+}
+
+// unlinkLocked removes t from its list in O(1).
+func (s *shard) unlinkLocked(t *Timer) {
+	idx := t.list
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else {
+		s.heads[idx] = t.next
+		if t.next == nil && idx < wheelSlots {
+			s.occupied[idx/slotsPerLevel] &^= 1 << (idx % slotsPerLevel)
+		}
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	}
+	t.next, t.prev = nil, nil
+	t.list = listNone
+}
+
+// insertLocked links an armed timer (t.when set) where Advance will find it:
+// the overdue list if its tick has already been processed, else the slot of
+// the level where its expiry first differs from now, else overflow. Since
+// when > now and they agree on every digit above that level, the slot's
+// digit is strictly ahead of now's digit on the level: occupied slots never
+// lie behind the current position, so no slot is ever a full rotation away.
+func (s *shard) insertLocked(t *Timer) {
+	if t.when <= s.now {
+		s.pushLocked(t, listOverdue)
+		return
+	}
+	level := levelFor(s.now, t.when)
+	if level == numLevels {
+		s.pushLocked(t, listOverflow)
+		return
+	}
+	s.pushLocked(t, slotIndex(level, t.when))
+}
+
+// armLocked arms an idle timer.
+func (s *shard) armLocked(t *Timer, when uint64) {
+	t.when = when
+	s.insertLocked(t)
+	s.count++
+	t.state.Store(statePending)
+}
+
+// stopLocked disarms t and reports whether it stopped a pending arming,
+// that is whether it prevented a callback from running. A timer Advance has
+// collected but not yet called is stopped by winning the firing->idle CAS.
+func (s *shard) stopLocked(t *Timer) bool {
+	switch t.state.Load() {
+	case statePending:
+		s.unlinkLocked(t)
+		s.count--
+		t.state.Store(stateIdle)
+		return true
+	case stateFiring:
+		return t.state.CompareAndSwap(stateFiring, stateIdle)
+	}
+	return false
+}
+
+// collectLocked advances the shard to tick target (if it is ahead) and
+// moves every timer due by then, and every overdue one, to the expired
+// list. It visits only non-empty slots: the occupancy words skip the rest.
+func (s *shard) collectLocked(target uint64) {
+	for t := s.heads[listOverdue]; t != nil; {
+		next := t.next
+		s.unlinkLocked(t)
+		s.pushLocked(t, listExpired)
+		s.visited++
+		t = next
+	}
+	for {
+		idx, start, ok := s.nextEventLocked()
+		if !ok || start > target {
+			break
+		}
+		s.now = start
+		t := s.heads[idx]
+		s.heads[idx] = nil
+		if idx < wheelSlots {
+			s.occupied[idx/slotsPerLevel] &^= 1 << (idx % slotsPerLevel)
+		}
+		for t != nil {
+			next := t.next
+			t.list = listNone
+			if t.when <= start {
+				s.pushLocked(t, listExpired)
+			} else {
+				s.insertLocked(t) // cascade to a lower level
+			}
+			s.visited++
+			t = next
+		}
+	}
+	if target > s.now {
+		s.now = target
+	}
+}
+
+// nextEventLocked returns the list to process next and the tick at which
+// it is due: the first occupied slot of the lowest non-empty level (a lower
+// level's slots all start before any higher level's next slot), or, when
+// the levels are empty, the overflow list at the top level's next wrap.
+func (s *shard) nextEventLocked() (idx int32, start uint64, ok bool) {
+	for level := range numLevels {
+		if slot, start, ok := nextSlot(s.occupied[level], level, s.now); ok {
+			return int32(level*slotsPerLevel + slot), start, true
+		}
+	}
+	if s.heads[listOverflow] != nil {
+		return listOverflow, (s.now>>wheelBits + 1) << wheelBits, true
+	}
+	return 0, 0, false
+}

@@ -1,0 +1,73 @@
+package wheel
+
+import (
+	"sync/atomic"
+
+	"github.com/petrel-transport/petrel/internal/monotime"
+)
+
+// Timer states. The state word is written under the shard's mutex, except
+// for Advance's final firing->idle compare-and-swap, which decides between
+// running the callback and a concurrent Cancel or Reset.
+const (
+	// stateIdle: not armed. The timer is in no list.
+	stateIdle uint32 = iota
+	// statePending: armed and linked into exactly one list of its shard
+	// (a wheel slot, the overdue, overflow or expired list).
+	statePending
+	// stateFiring: collected by Advance into its batch, unlinked from every
+	// list; the callback runs iff Advance wins the firing->idle CAS.
+	stateFiring
+)
+
+// listNone is Timer.list for a timer that is in no list.
+const listNone = -1
+
+// Timer is one timer: embed it in the struct that owns it (a Peer, a
+// connection, a transient entry) and call Init once. Arming and disarming
+// then allocate nothing. The zero Timer is not usable until Init.
+//
+// A Timer must not be copied after Init (it is linked by address).
+//
+// Guard map: shard and fn are immutable after Init. state is atomic; it is
+// written only with shard.mu held, except Advance's firing->idle CAS. next,
+// prev, when and list are guarded by shard.mu.
+type Timer struct {
+	next, prev *Timer // neighbours in the list named by list
+	shard      *shard // the shard this timer lives in, set by Init
+	fn         func(now monotime.Time)
+	when       uint64 // expiry tick: the first tick whose start is >= the deadline
+	list       int32  // index into shard.heads, or listNone
+	state      atomic.Uint32
+}
+
+// Init binds t to w and sets the callback that runs, with the now passed to
+// Advance, each time t fires. fn runs on the goroutine that calls Advance,
+// with no wheel lock held; it may call Add, Reset and Cancel on any timer of
+// w, including t, but must not call Advance. To avoid a closure per arming,
+// pass a method value or closure once here (for example p.onKeepalive).
+//
+// Init must be called before any other use of t and must not be called while
+// t is pending; it panics if w or fn is nil or t is pending. Init may be
+// called again on an idle timer to rebind it.
+func (t *Timer) Init(w *Wheel, fn func(now monotime.Time)) {
+	if w == nil || fn == nil {
+		panic("wheel: Timer.Init with nil Wheel or callback")
+	}
+	if t.state.Load() != stateIdle {
+		panic("wheel: Timer.Init on a pending timer")
+	}
+	t.next, t.prev = nil, nil
+	t.shard = w.pickShard()
+	t.fn = fn
+	t.when = 0
+	t.list = listNone
+}
+
+// Pending reports whether t is armed: added and neither fired nor stopped
+// since. A timer whose callback Advance is about to run still reads pending
+// until the callback starts. The answer may be stale by the time it is used
+// if other goroutines arm or stop t concurrently.
+func (t *Timer) Pending() bool {
+	return t.state.Load() != stateIdle
+}

@@ -1,0 +1,184 @@
+package wheel
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/petrel-transport/petrel/internal/monotime"
+)
+
+// DefaultTick is the tick used when Config.Tick is zero: fine enough for
+// delayed ACKs (RFC 9000 Section 13.2.1 max_ack_delay defaults to 25 ms,
+// RFC 9000 Section 18.2) and loss timers, coarse enough that an idle tick
+// costs nothing.
+const DefaultTick = time.Millisecond
+
+// maxShards bounds Config.Shards; more shards only add Advance overhead.
+const maxShards = 256
+
+// ErrConfig is returned (wrapped) by New for an invalid Config.
+var ErrConfig = errors.New("wheel: invalid config")
+
+// Config configures a Wheel. The zero Config is valid.
+type Config struct {
+	// Tick is the resolution: deadlines are rounded up to a multiple of
+	// Tick after the start instant given to New, and a timer fires at most
+	// one Tick after its deadline when Advance is called every Tick.
+	// Zero means DefaultTick (1 ms). Must not be negative.
+	Tick time.Duration
+	// Shards is the number of independently locked sub-wheels timers are
+	// spread over, rounded up to a power of two. Zero means 4*GOMAXPROCS
+	// (at most 64). One shard makes the wheel a single-mutex wheel. Must be
+	// in [0, 256].
+	Shards int
+}
+
+// Wheel is a hierarchical timer wheel. Create it with New; the zero Wheel is
+// not usable. Add, Reset and Cancel are safe for concurrent use, also while
+// Advance runs; Advance must be called by one goroutine at a time.
+//
+// Guard map: start, tick, shards and mask are immutable after New; next and
+// advancing are atomic; batch is owned by the goroutine inside Advance.
+type Wheel struct {
+	start  monotime.Time
+	tick   int64
+	shards []shard
+	mask   uint32
+
+	next      atomic.Uint32 // round-robin shard choice for Init
+	advancing atomic.Bool   // set while Advance runs
+
+	batch batch
+}
+
+// New returns a Wheel whose tick 0 starts at now (pass monotime.Now(), or a
+// fake time in tests). It returns an error wrapping ErrConfig if cfg is
+// invalid.
+func New(now monotime.Time, cfg Config) (*Wheel, error) {
+	tick := cfg.Tick
+	if tick == 0 {
+		tick = DefaultTick
+	}
+	if tick < 0 {
+		return nil, fmt.Errorf("%w: negative Tick %v", ErrConfig, cfg.Tick)
+	}
+	n := cfg.Shards
+	if n < 0 || n > maxShards {
+		return nil, fmt.Errorf("%w: Shards %d not in [0, %d]", ErrConfig, n, maxShards)
+	}
+	if n == 0 {
+		n = min(4*runtime.GOMAXPROCS(0), 64)
+	}
+	n = 1 << bits.Len(uint(n-1)) // round up to a power of two
+	w := &Wheel{
+		start:  now,
+		tick:   int64(tick),
+		shards: make([]shard, n),
+		mask:   uint32(n - 1),
+	}
+	for i := range w.shards {
+		w.shards[i].w = w
+	}
+	return w, nil
+}
+
+// Tick returns the wheel's resolution.
+func (w *Wheel) Tick() time.Duration { return time.Duration(w.tick) }
+
+// pickShard chooses the shard for a new timer, round robin.
+func (w *Wheel) pickShard() *shard {
+	return &w.shards[(w.next.Add(1)-1)&w.mask]
+}
+
+// shardOf returns t's shard, panicking if t was not bound to w by Init.
+func (w *Wheel) shardOf(t *Timer) *shard {
+	s := t.shard
+	if s == nil || s.w != w {
+		panic("wheel: Timer not initialised with this Wheel (call Timer.Init)")
+	}
+	return s
+}
+
+// expiry returns the tick at which a timer with deadline d is due: the first
+// tick whose start is >= d (tick 0 for any d <= start).
+func (w *Wheel) expiry(d monotime.Time) uint64 {
+	if d <= w.start {
+		return 0
+	}
+	delta := int64(d - w.start)
+	q := delta / w.tick
+	if delta%w.tick != 0 {
+		q++
+	}
+	return uint64(q)
+}
+
+// Add arms t to fire at deadline if t is not pending, and reports whether
+// it did. A pending timer is left untouched (Add returns false): this is
+// "arm unless armed", as a delayed-ACK timer wants; use Reset to move a
+// pending deadline. A deadline at or before the last Advance's now makes t
+// fire in the next Advance. Add is O(1) and allocates nothing.
+func (w *Wheel) Add(t *Timer, deadline monotime.Time) bool {
+	s := w.shardOf(t)
+	when := w.expiry(deadline)
+	s.mu.Lock()
+	if t.state.Load() != stateIdle {
+		s.mu.Unlock()
+		return false
+	}
+	s.armLocked(t, when)
+	s.mu.Unlock()
+	return true
+}
+
+// Reset arms t to fire at deadline whether or not it is pending, and
+// reports whether it stopped a pending arming (as time.Timer.Reset does):
+// if true, the callback of the previous arming will not run. If false and
+// t was fired by an Advance that is running concurrently, that callback may
+// still be running or about to run; the new arming is independent of it.
+// Reset re-arms a timer that has fired, and a callback may Reset its own
+// timer (a periodic timer). Reset is O(1) and allocates nothing.
+func (w *Wheel) Reset(t *Timer, deadline monotime.Time) bool {
+	s := w.shardOf(t)
+	when := w.expiry(deadline)
+	s.mu.Lock()
+	stopped := s.stopLocked(t)
+	s.armLocked(t, when)
+	s.mu.Unlock()
+	return stopped
+}
+
+// Cancel disarms t and reports whether it stopped a pending arming. If it
+// returns true, the callback of that arming will not run, even if Advance
+// had already collected t. It returns false if t was not pending: never
+// armed, already cancelled, or fired (its callback has started, and may
+// still be running on the Advance goroutine: Cancel does not wait for it).
+// Cancel is O(1) and allocates nothing.
+func (w *Wheel) Cancel(t *Timer) bool {
+	s := w.shardOf(t)
+	if t.state.Load() == stateIdle {
+		// Not armed: nothing to stop. A racing Add is ordered after us.
+		return false
+	}
+	s.mu.Lock()
+	stopped := s.stopLocked(t)
+	s.mu.Unlock()
+	return stopped
+}
+
+// Len returns the number of pending timers (a snapshot that other
+// goroutines may already have changed).
+func (w *Wheel) Len() int {
+	n := 0
+	for i := range w.shards {
+		s := &w.shards[i]
+		s.mu.Lock()
+		n += s.count
+		s.mu.Unlock()
+	}
+	return n
+}
