@@ -13,12 +13,16 @@ import (
 //
 // Guard map: mu serialises Table.Swap for this peer (it is held across the
 // rule decision, build and the install CAS, and across nothing else) and
-// guards the fields listed under it. Everything else is atomic.
+// guards nothing else. timers are bound to the Node's wheel before the link
+// is published and are safe for concurrent use. Everything else is atomic.
 type link struct {
 	mu sync.Mutex
+
 	// attempt is the number of consecutive failed dials since the last
-	// successful connect (the backoff exponent). Guarded by mu.
-	attempt uint32
+	// installed session (the backoff exponent); retryAt is when the next
+	// supervised redial is due.
+	attempt atomic.Uint32
+	retryAt atomic.Int64 // monotime.Time
 
 	counters peerCounters
 

@@ -50,6 +50,30 @@ type Table struct {
 	local  PeerKey                      // immutable: this node's identity (the double-connection rule)
 	peers  *xsync.MapOf[PeerKey, *Peer] // the entries
 	byAddr *xsync.MapOf[addrKey, *Peer] // address index, see above
+
+	// initLink, if set, prepares a Peer's link before it is published
+	// (the Node binds the per-peer wheel timers there). Immutable after the
+	// owner's constructor.
+	initLink func(*Peer, *link)
+	// closed is set first thing by the owning Node's Close; swapPeer
+	// refuses to install once it is set.
+	closed atomic.Bool
+}
+
+// linkOf returns p's connection record, allocating (and initialising) it
+// once.
+func (t *Table) linkOf(p *Peer) *link {
+	if l := p.link.Load(); l != nil {
+		return l
+	}
+	l := &link{}
+	if t.initLink != nil {
+		t.initLink(p, l)
+	}
+	if p.link.CompareAndSwap(nil, l) {
+		return l
+	}
+	return p.link.Load()
 }
 
 // NewTable returns an empty Table for the node whose identity is local.
