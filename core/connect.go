@@ -205,9 +205,9 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 		l.keep(r.s.Estimates())
 		l.lastConnected.Store(int64(now))
 	}
+	n.afterDisconnect(p, now) // armed before it is announced: observers see the retry scheduled
 	n.announceDisconnect(p, r, why)
 	n.publish(p)
-	n.afterDisconnect(p, now)
 }
 
 // Disconnect ends peer key's current session (reason ErrLocalDisconnect). A

@@ -106,7 +106,7 @@ func TestSessionLifecycle(t *testing.T) {
 // times.
 func TestDisconnectCallbackOnceUnderRacingCloses(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	for round := range 50 {
+	for round := range 200 {
 		tn := newTestNode(t, keyN(1), nil)
 		peer := keyN(2)
 		s1 := sessiontest.New(1)
