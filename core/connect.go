@@ -116,8 +116,7 @@ func (n *Node) dial(ctx context.Context, p *Peer) (Session, error) {
 		return nil, n.dialFailed(p, l, fmt.Errorf("core: dial %v: %w", p.key, err))
 	}
 	res, err := n.install(p, false, func() Session { return s })
-	p.clearFlag(flagDialing)
-	n.publish(p)
+	n.publish(p) // install cleared the dialing flag
 	switch {
 	case err != nil:
 		_ = s.Close()
@@ -148,9 +147,19 @@ func (n *Node) dialFailed(p *Peer, l *link, err error) error {
 
 // install offers a session to p through the registry and, if it was
 // installed, runs the connect half of the pipeline.
+//
+// An outgoing install (from dial) clears the peer's dialing flag as soon as
+// the registry has decided, before the new session can be observed or end:
+// a session that dies at once must find the peer not dialing, or its
+// supervised redial would be dropped as "dial in progress".
 func (n *Node) install(p *Peer, incoming bool, build func() Session) (SwapResult, error) {
+	dialer := p // the record whose dialing flag this install ends
 	for {
 		res, nr, old, err := n.table.swapPeer(p, incoming, build, n.ctx)
+		if !incoming && dialer != nil {
+			dialer.clearFlag(flagDialing)
+			dialer = nil
+		}
 		if err == errForgotten {
 			// Forgotten between lookup and lock: the key's current record
 			// (a new one if need be) takes the session.
@@ -205,9 +214,12 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 		l.keep(r.s.Estimates())
 		l.lastConnected.Store(int64(now))
 	}
-	n.afterDisconnect(p, now) // armed before it is announced: observers see the retry scheduled
-	n.announceDisconnect(p, r, why)
+	// Arm the retry and publish the state before announcing: whoever
+	// observes the disconnect sees the peer Disconnected (or already
+	// reconnected) with its redial scheduled.
+	n.afterDisconnect(p, now)
 	n.publish(p)
+	n.announceDisconnect(p, r, why)
 }
 
 // Disconnect ends peer key's current session (reason ErrLocalDisconnect). A

@@ -87,6 +87,7 @@ func (r *recorder) waitFor(t *testing.T, what string, pred func(event) bool) eve
 	for {
 		select {
 		case e := <-r.events:
+			t.Logf("event %s id=%d %v->%v att=%d", e.kind, e.id, e.from, e.to, e.attempt)
 			if pred(e) {
 				return e
 			}

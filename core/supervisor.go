@@ -47,7 +47,7 @@ func (n *Node) scheduleRetry(p *Peer, l *link, now monotime.Time, failed bool) {
 }
 
 // onRetry is the retry timer's callback, on the wheel's goroutine.
-func (n *Node) onRetry(p *Peer, _ monotime.Time) {
+func (n *Node) onRetry(p *Peer, now monotime.Time) {
 	if n.ctx.Err() != nil {
 		return // Close began: a timer started before Close does nothing after it
 	}
@@ -61,7 +61,12 @@ func (n *Node) onRetry(p *Peer, _ monotime.Time) {
 	if n.ctx.Err() != nil {
 		return // Close began while the callback ran
 	}
-	_ = n.startDial(p) // ErrDialInProgress: that dial reschedules; ErrClosed: done
+	if err := n.startDial(p); err == ErrDialInProgress {
+		// A dial (a user's Connect) is in flight: if it fails it
+		// reschedules, if it succeeds install cancels this timer; re-arm in
+		// case it ends some other way, so supervision is never dropped.
+		n.wheel.Reset(&l.timers.retry, now.Add(n.backoff(l.attempt.Load())))
+	}
 }
 
 // afterDisconnect arms what follows a session's end: a redial for a
