@@ -241,6 +241,24 @@ func (n *Node) Disconnect(key PeerKey) (bool, error) {
 	return true, nil
 }
 
+// RemoveIfMatches ends peer key's session only if it is still s (reason
+// ErrLocalDisconnect) and reports whether it did; exactly one caller gets
+// true for a session, and the node announces its disconnect once. It is the
+// Node-level form of Table.RemoveIfMatches: on a Node's table use this one,
+// so the disconnect pipeline (callbacks, estimates, redial) runs.
+func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
+	p, ok := n.table.Load(key)
+	if !ok {
+		return false
+	}
+	r := n.table.removeRef(p, s)
+	if r == nil {
+		return false
+	}
+	n.ended(p, r, ErrLocalDisconnect, n.clock.Now())
+	return true
+}
+
 // Forget removes peer key's record: its session (if any) is ended with
 // ErrLocalDisconnect and its timers are cancelled. It reports whether the
 // record existed.

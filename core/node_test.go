@@ -99,7 +99,8 @@ func TestSessionLifecycle(t *testing.T) {
 }
 
 // TestDisconnectCallbackOnceUnderRacingCloses races every path that can end
-// a session — the peer killing it (its Serve returns), Disconnect, a newer
+// a session — the peer killing it (its Serve returns), Disconnect,
+// RemoveIfMatches, a newer
 // session replacing it, and Close — and checks each session's disconnect was
 // announced exactly once, after its connect. The naive design, where every
 // closer fires the callback after its own close, announces it up to four
@@ -117,6 +118,7 @@ func TestDisconnectCallbackOnceUnderRacingCloses(t *testing.T) {
 		racers := []func(){
 			func() { s1.Kill() },
 			func() { _, _ = tn.Disconnect(peer) },
+			func() { tn.RemoveIfMatches(peer, s1) },
 			func() {
 				res, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s2 })
 				if err != nil || res.Kept {

@@ -77,7 +77,8 @@ func (t *Table) Swap(key PeerKey, incoming bool, build func() Session) SwapResul
 	for {
 		p, _ := t.LoadOrCreate(key, netip.AddrPort{})
 		if res, _, _, err := t.swapPeer(p, incoming, build, nil); err != errForgotten {
-			return res // a Table without a Node is never closed
+			p.publishState() // a Node publishes (and reports) states itself
+			return res       // a Table without a Node is never closed
 		}
 		// p was forgotten between the lookup and the lock: retry on the
 		// key's current record.
@@ -136,13 +137,18 @@ func (t *Table) swapPeer(p *Peer, incoming bool, build func() Session, parent co
 // RemoveIfMatches empties key's session slot only if it still holds s, and
 // reports whether it did. Exactly one caller gets true for a given installed
 // session (and none if a Swap replaced it first): that caller fires the
-// disconnect callback and closes s. Lock-free.
+// disconnect callback and closes s. Lock-free. On a Node's table use
+// Node.RemoveIfMatches, which does that itself.
 func (t *Table) RemoveIfMatches(key PeerKey, s Session) bool {
 	p, ok := t.peers.Load(key)
 	if !ok {
 		return false
 	}
-	return t.removeRef(p, s) != nil
+	if t.removeRef(p, s) == nil {
+		return false
+	}
+	p.publishState()
+	return true
 }
 
 // removeExact empties p's slot if it holds exactly r, and reports whether it

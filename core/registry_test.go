@@ -221,3 +221,45 @@ func TestDialBothWaysAgree(t *testing.T) {
 		}
 	})
 }
+
+// TestRangeLiveHoldsNoLock: the broadcast callback may call back into the
+// registry for the very peer it is visiting (replace or remove its session,
+// forget the record). A Range that held a bucket or peer lock across the
+// callback would deadlock here.
+func TestRangeLiveHoldsNoLock(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tab := core.NewTable(keyN(0), 0)
+	const n = 200
+	for i := range n {
+		s := sessiontest.New(uint64(i + 1))
+		tab.Swap(keyN(uint64(i+1)), true, func() core.Session { return s })
+	}
+	tab.LoadOrCreate(keyN(9999), addrN(1)) // a record without a session
+	done := make(chan int)
+	go func() {
+		visited := 0
+		tab.RangeLive(func(p *core.Peer, s core.Session) bool {
+			visited++
+			switch visited % 3 {
+			case 0:
+				tab.RemoveIfMatches(p.Key(), s)
+			case 1:
+				tab.Swap(p.Key(), true, func() core.Session { return sessiontest.New(0) })
+			default:
+				tab.Forget(p)
+			}
+			return true
+		})
+		done <- visited
+	}()
+	if visited := <-done; visited != n {
+		t.Fatalf("visited %d live peers, want %d", visited, n)
+	}
+	// Visits 1..200: 67 replaced (v%3 == 1), 67 forgotten (v%3 == 2), 66
+	// emptied (v%3 == 0); plus the record that never had a session.
+	st := tab.Stats()
+	if st.Peers != n+1-67 || st.Sessions != 67 || st.Counters.Connects != 67*2+66 ||
+		st.ByState[core.Connected] != 67 || st.ByState[core.Disconnected] != 67 {
+		t.Fatalf("stats after the churn: %+v", st)
+	}
+}
