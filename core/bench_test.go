@@ -152,3 +152,31 @@ func BenchmarkBroadcast(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/live, "ns/peer")
 }
+
+// BenchmarkNodePeerMemory reports the heap bytes per peer of a Node that
+// knows 100,000 peers through AddPeer: table and Peer as in
+// BenchmarkTableMemory plus each peer's link (counters, retained estimates,
+// its two wheel timers and their callbacks). No sessions.
+func BenchmarkNodePeerMemory(b *testing.B) {
+	const n = 100_000
+	var perPeer float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		node, err := core.New(core.Config{Local: keyN(1 << 40), ManualAdvance: true, Clock: newFakeClock(t0)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n {
+			if _, err := node.AddPeer(keyN(uint64(i)), addrN(uint32(i)), false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perPeer = float64(after.HeapAlloc-before.HeapAlloc) / n
+		node.Close()
+	}
+	b.ReportMetric(perPeer, "B/peer")
+}

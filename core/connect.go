@@ -42,9 +42,10 @@ func (n *Node) Accept(key PeerKey, addr netip.AddrPort, build func() Session) (S
 
 // Connect dials peer key (which must have a record, see AddPeer) and
 // installs the session, blocking until the dial ends. The dial is bounded by
-// ctx, Config.DialTimeout and Close. It returns ErrKept if the peer already
-// had a live session that won the double-connection rule (the dialed one is
-// closed), ErrDialInProgress if another dial to the peer is in flight.
+// ctx, Config.DialTimeout (wall-clock time) and Close. It returns the
+// existing session and ErrKept if the peer already had a live session that
+// won the double-connection rule (the dialled one is closed), and
+// ErrDialInProgress if another dial to the peer is in flight.
 func (n *Node) Connect(ctx context.Context, key PeerKey) (Session, error) {
 	if n.cfg.Dialer == nil {
 		return nil, ErrNoDialer
@@ -90,7 +91,10 @@ func (n *Node) dial(ctx context.Context, p *Peer) (Session, error) {
 	n.resumeOrReset(p, n.clock.Now())
 
 	dctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
-	stop := context.AfterFunc(n.ctx, cancel) // Close cancels dials made under a caller's ctx
+	stop := func() bool { return false }
+	if ctx != n.ctx {
+		stop = context.AfterFunc(n.ctx, cancel) // Close cancels dials made under a caller's ctx
+	}
 	var s Session
 	var err error
 	if n.ctx.Err() == nil {

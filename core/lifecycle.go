@@ -83,7 +83,8 @@ func (n *Node) sweep(p *Peer, now monotime.Time) {
 // Advance moves the node's timer wheel to now and runs the timers due, on
 // the calling goroutine; it returns how many fired. Use it only with
 // Config.ManualAdvance (otherwise the node's own driver advances the wheel).
-// After Close it returns ErrClosed and fires nothing. Calls are serialised.
+// After Close it returns ErrClosed and fires nothing. Calls are serialised;
+// it must not be called from a callback (that would deadlock).
 func (n *Node) Advance(now monotime.Time) (int, error) {
 	if !n.work.add() {
 		return 0, ErrClosed

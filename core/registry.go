@@ -24,7 +24,10 @@ import (
 // Both ends agree because the rule reads only facts both ends share: the two
 // identities (the same pair at both ends) and which of them initiated each
 // connection (my outgoing connection is your incoming one). Arrival order,
-// which differs between the ends, never enters the first case.
+// which differs between the ends, never enters the first case. The second
+// case does use order (newest), which both ends share as long as one
+// initiator's handshakes complete in the order it started them; if they
+// cross, the loser's close reaches the other end and the pair converges.
 //
 // # Atomicity
 //
