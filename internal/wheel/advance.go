@@ -4,9 +4,10 @@ import "github.com/petrel-transport/petrel/internal/monotime"
 
 // Advance is a two-phase pipeline, so that no callback runs under a lock:
 //
-//  1. Collect: for each shard, under its mutex, splice the overdue list and
+//  1. Collect: for each shard, under its mutex, move the overdue list and
 //     every slot due by now (cascading higher levels on the way) into the
-//     shard's expired list. Timers stay pending (and cancellable in O(1)).
+//     shard's expired list, releasing the mutex every collectBudget timers.
+//     Timers stay pending (and cancellable in O(1)).
 //  2. Fire: for each shard, under its mutex, pop up to len(batch) expired
 //     timers into the batch and mark them firing; release the mutex; for
 //     each, win the firing->idle CAS and call the callback. A Cancel or
@@ -44,16 +45,26 @@ func (w *Wheel) Advance(now monotime.Time) int {
 	if now > w.start {
 		target = uint64(int64(now-w.start) / w.tick)
 	}
+	var due [maxShards / 64]uint64 // bit i: shard i has expired timers
 	for i := range w.shards {
 		s := &w.shards[i]
 		s.mu.Lock()
-		s.collectLocked(target)
+		for !s.collectLocked(target, collectBudget) {
+			s.mu.Unlock() // let Add, Reset and Cancel in
+			s.mu.Lock()
+		}
+		if s.heads[listExpired] != nil {
+			due[i/64] |= 1 << (i % 64)
+		}
 		s.mu.Unlock()
 	}
 
 	fired := 0
 	b := &w.batch
 	for i := range w.shards {
+		if due[i/64]&(1<<(i%64)) == 0 {
+			continue
+		}
 		s := &w.shards[i]
 		for {
 			s.mu.Lock()

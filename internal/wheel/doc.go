@@ -57,7 +57,7 @@
 //
 // Add, Reset and Cancel are safe from any goroutine, also while Advance
 // runs. The wheel is split into shards, each with its own mutex and levels;
-// a Timer is bound to one shard by Init (round robin), so goroutines working
+// a Timer is bound to one shard by Init (at random), so goroutines working
 // on different timers rarely meet on a lock (see BenchmarkContention for the
 // measurement against a single global mutex). Advance must be called by one
 // goroutine at a time (it panics on concurrent or reentrant use); it

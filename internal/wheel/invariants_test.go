@@ -57,8 +57,8 @@ func (s *shard) invariantErrorLocked() error {
 				if got := levelFor(s.now, t.when); got != level || slotIndex(level, t.when) != idx {
 					return fmt.Errorf("slot %d holds when=%d, belongs at level %d (now=%d)", idx, t.when, got, s.now)
 				}
-			case idx == listOverflow:
-				if t.when <= s.now || levelFor(s.now, t.when) != numLevels {
+			case idx == listOverflow, idx == listOverflow+1:
+				if idx != overflowList(s.now) || t.when <= s.now || levelFor(s.now, t.when) != numLevels {
 					return fmt.Errorf("overflow holds when=%d (now=%d)", t.when, s.now)
 				}
 			case idx == listOverdue:

@@ -19,8 +19,12 @@ type shard struct {
 	// occupied has bit s of word L set iff slot s of level L is non-empty.
 	occupied [numLevels]uint64
 	// heads are the first timers of the wheel slots (level*64+slot) and of
-	// the overflow, overdue and expired lists.
+	// the two overflow lists, the overdue and the expired list.
 	heads [numLists]*Timer
+	// draining is the list collectLocked is emptying, or listNone. While
+	// it is set, that list is due at now and Advance has only paused
+	// (released mu) to bound how long it holds the lock.
+	draining int32
 	// visited counts timers moved by collectLocked (cascaded, overflowed
 	// or expired); tests use it to check Advance's complexity.
 	visited uint64
@@ -74,7 +78,7 @@ func (s *shard) insertLocked(t *Timer) {
 	}
 	level := levelFor(s.now, t.when)
 	if level == numLevels {
-		s.pushLocked(t, listOverflow)
+		s.pushLocked(t, overflowList(s.now))
 		return
 	}
 	s.pushLocked(t, slotIndex(level, t.when))
@@ -104,57 +108,71 @@ func (s *shard) stopLocked(t *Timer) bool {
 	return false
 }
 
-// collectLocked advances the shard to tick target (if it is ahead) and
+// collectBudget bounds the timers collectLocked moves per call, so that
+// a large cascade holds the shard's mutex for microseconds, not
+// milliseconds, and Add, Reset and Cancel from other goroutines get in.
+const collectBudget = 256
+
+// collectLocked advances the shard towards tick target (if it is ahead) and
 // moves every timer due by then, and every overdue one, to the expired
 // list. It visits only non-empty slots: the occupancy words skip the rest.
-func (s *shard) collectLocked(target uint64) {
-	for t := s.heads[listOverdue]; t != nil; {
-		next := t.next
+// It moves at most budget timers and reports whether it finished; if not,
+// the caller releases mu and calls it again. In between, the slot being
+// drained stays a valid list, so Cancel and Reset work on its timers, and
+// nothing new can land in it: it is the slot of now's own digit.
+func (s *shard) collectLocked(target uint64, budget int) (done bool) {
+	for t := s.heads[listOverdue]; t != nil; t = s.heads[listOverdue] {
+		if budget == 0 {
+			return false
+		}
+		budget--
 		s.unlinkLocked(t)
 		s.pushLocked(t, listExpired)
 		s.visited++
-		t = next
 	}
 	for {
-		idx, start, ok := s.nextEventLocked()
-		if !ok || start > target {
-			break
+		if s.draining == listNone {
+			idx, start, ok := s.nextEventLocked()
+			if !ok || start > target {
+				break
+			}
+			s.now = start
+			s.draining = idx
 		}
-		s.now = start
-		t := s.heads[idx]
-		s.heads[idx] = nil
-		if idx < wheelSlots {
-			s.occupied[idx/slotsPerLevel] &^= 1 << (idx % slotsPerLevel)
-		}
-		for t != nil {
-			next := t.next
-			t.list = listNone
-			if t.when <= start {
+		for t := s.heads[s.draining]; t != nil; t = s.heads[s.draining] {
+			if budget == 0 {
+				return false
+			}
+			budget--
+			s.unlinkLocked(t)
+			if t.when <= s.now {
 				s.pushLocked(t, listExpired)
 			} else {
-				s.insertLocked(t) // cascade to a lower level
+				s.insertLocked(t) // cascade to a lower level, or stay in overflow
 			}
 			s.visited++
-			t = next
 		}
+		s.draining = listNone
 	}
 	if target > s.now {
 		s.now = target
 	}
+	return true
 }
 
 // nextEventLocked returns the list to process next and the tick at which
 // it is due: the first occupied slot of the lowest non-empty level (a lower
 // level's slots all start before any higher level's next slot), or, when
-// the levels are empty, the overflow list at the top level's next wrap.
+// the levels are empty, the current rotation's overflow list at the top
+// level's next wrap (its timers re-park in the other list if still beyond).
 func (s *shard) nextEventLocked() (idx int32, start uint64, ok bool) {
 	for level := range numLevels {
 		if slot, start, ok := nextSlot(s.occupied[level], level, s.now); ok {
 			return int32(level*slotsPerLevel + slot), start, true
 		}
 	}
-	if s.heads[listOverflow] != nil {
-		return listOverflow, (s.now>>wheelBits + 1) << wheelBits, true
+	if idx := overflowList(s.now); s.heads[idx] != nil {
+		return idx, (s.now>>wheelBits + 1) << wheelBits, true
 	}
 	return 0, 0, false
 }

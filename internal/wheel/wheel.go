@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -41,16 +42,15 @@ type Config struct {
 // not usable. Add, Reset and Cancel are safe for concurrent use, also while
 // Advance runs; Advance must be called by one goroutine at a time.
 //
-// Guard map: start, tick, shards and mask are immutable after New; next and
-// advancing are atomic; batch is owned by the goroutine inside Advance.
+// Guard map: start, tick, shards and mask are immutable after New;
+// advancing is atomic; batch is owned by the goroutine inside Advance.
 type Wheel struct {
 	start  monotime.Time
 	tick   int64
 	shards []shard
 	mask   uint32
 
-	next      atomic.Uint32 // round-robin shard choice for Init
-	advancing atomic.Bool   // set while Advance runs
+	advancing atomic.Bool // set while Advance runs
 
 	batch batch
 }
@@ -82,6 +82,7 @@ func New(now monotime.Time, cfg Config) (*Wheel, error) {
 	}
 	for i := range w.shards {
 		w.shards[i].w = w
+		w.shards[i].draining = listNone
 	}
 	return w, nil
 }
@@ -89,9 +90,11 @@ func New(now monotime.Time, cfg Config) (*Wheel, error) {
 // Tick returns the wheel's resolution.
 func (w *Wheel) Tick() time.Duration { return time.Duration(w.tick) }
 
-// pickShard chooses the shard for a new timer, round robin.
+// pickShard chooses the shard for a timer at random: the runtime's
+// per-thread generator spreads timers evenly with no shared counter for
+// concurrent Inits to fight over.
 func (w *Wheel) pickShard() *shard {
-	return &w.shards[(w.next.Add(1)-1)&w.mask]
+	return &w.shards[rand.Uint32()&w.mask]
 }
 
 // shardOf returns t's shard, panicking if t was not bound to w by Init.
