@@ -21,8 +21,9 @@ const batchSize = 64
 
 // batch is the fire phase's working set, owned by the goroutine in Advance.
 type batch struct {
-	timers [batchSize]*Timer
-	n, i   int // timers[i:n] are collected and not yet called
+	timers    [batchSize]*Timer
+	n, i      int  // timers[i:n] are collected and not yet called
+	completed bool // Advance returned normally (no callback panicked)
 }
 
 // Advance moves the wheel's clock to now and runs the callback of every
@@ -45,9 +46,15 @@ func (w *Wheel) Advance(now monotime.Time) int {
 	if now > w.start {
 		target = uint64(int64(now-w.start) / w.tick)
 	}
+	if target > w.clock.Load() {
+		w.clock.Store(target)
+	}
 	var due [maxShards / 64]uint64 // bit i: shard i has expired timers
 	for i := range w.shards {
 		s := &w.shards[i]
+		if s.wake.Load() > target {
+			continue // nothing due in this shard: its clock catches up later
+		}
 		s.mu.Lock()
 		for !s.collectLocked(target, collectBudget) {
 			s.mu.Unlock() // let Add, Reset and Cancel in
@@ -96,25 +103,38 @@ func (w *Wheel) Advance(now monotime.Time) int {
 			}
 		}
 	}
+	b.completed = true
 	return fired
 }
 
-// finishAdvance ends an Advance. After a panicking callback it re-queues the
-// rest of the batch (still firing, unless a Cancel or Reset took them) to
-// the overdue list so that they are neither lost nor stuck pending.
+// finishAdvance ends an Advance. If a callback panicked, it re-queues the
+// rest of the batch (still firing, unless a Cancel or Reset took them) and
+// every expired list to the overdue lists, so that those timers are
+// neither lost nor stuck pending: they fire in the next Advance.
 func (w *Wheel) finishAdvance() {
 	b := &w.batch
-	for ; b.i < b.n; b.i++ {
-		t := b.timers[b.i]
-		b.timers[b.i] = nil
-		s := t.shard
-		s.mu.Lock()
-		if t.state.CompareAndSwap(stateFiring, statePending) {
-			s.pushLocked(t, listOverdue)
-			s.count++
+	if !b.completed {
+		for ; b.i < b.n; b.i++ {
+			t := b.timers[b.i]
+			b.timers[b.i] = nil
+			s := t.shard
+			s.mu.Lock()
+			if t.state.CompareAndSwap(stateFiring, statePending) {
+				s.pushOverdueLocked(t)
+				s.count++
+			}
+			s.mu.Unlock()
 		}
-		s.mu.Unlock()
+		for i := range w.shards {
+			s := &w.shards[i]
+			s.mu.Lock()
+			for t := s.heads[listExpired]; t != nil; t = s.heads[listExpired] {
+				s.unlinkLocked(t)
+				s.pushOverdueLocked(t)
+			}
+			s.mu.Unlock()
+		}
 	}
-	b.n, b.i = 0, 0
+	b.n, b.i, b.completed = 0, 0, false
 	w.advancing.Store(false)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,10 +214,16 @@ func count(n int) string {
 	return fmt.Sprintf("%dk", n/1000)
 }
 
-// BenchmarkContention arms and cancels timers from b.RunParallel, one
-// private set of timers per goroutine, with one shard (a single global
-// mutex, the classic wheel) against the sharded default. One op is an
-// Add plus a Cancel.
+// BenchmarkContention arms and cancels timers from b.RunParallel (4
+// goroutines per P), one private set of timers per goroutine: one shard (a
+// single global mutex, the classic wheel) against sharded wheels. One op is
+// an Add plus a Cancel.
+//
+// inbox-floor is the least a one-owner wheel with a lock-free inbox would
+// pay for the same op: two CAS pushes onto one shared MPSC stack, drained
+// with a Swap as its owner would (not counting the owner applying them, nor
+// the state word Cancel would still need to answer synchronously). Every
+// producer hits the same cache line, as with one mutex.
 func BenchmarkContention(b *testing.B) {
 	def, _ := New(0, Config{})
 	for _, shards := range []int{1, 4, len(def.shards)} {
@@ -243,4 +250,34 @@ func BenchmarkContention(b *testing.B) {
 			})
 		})
 	}
+	b.Run("inbox-floor", func(b *testing.B) {
+		type op struct {
+			next     *op
+			deadline monotime.Time
+		}
+		var inbox atomic.Pointer[op]
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			ops := make([]op, 128)
+			i := 0
+			for pb.Next() {
+				for range 2 { // Add, then Cancel
+					o := &ops[i&127]
+					o.deadline = monotime.Time(i)
+					i++
+					for {
+						head := inbox.Load()
+						o.next = head
+						if inbox.CompareAndSwap(head, o) {
+							break
+						}
+					}
+				}
+				if i&63 == 0 {
+					inbox.Swap(nil) // the owner takes the batch
+				}
+			}
+		})
+	})
 }

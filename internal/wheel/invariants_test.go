@@ -62,7 +62,7 @@ func (s *shard) invariantErrorLocked() error {
 					return fmt.Errorf("overflow holds when=%d (now=%d)", t.when, s.now)
 				}
 			case idx == listOverdue:
-				if t.when > s.now {
+				if t.when > max(s.now, s.w.clock.Load()) {
 					return fmt.Errorf("overdue holds when=%d > now=%d", t.when, s.now)
 				}
 			case idx == listExpired:
@@ -76,6 +76,12 @@ func (s *shard) invariantErrorLocked() error {
 				return fmt.Errorf("slot %d: occupancy bit %v, non-empty %v", idx, bit, s.heads[idx] != nil)
 			}
 		}
+	}
+	if _, start, ok := s.nextEventLocked(); ok && start < s.wake.Load() {
+		return fmt.Errorf("wake hint %d after the next event %d", s.wake.Load(), start)
+	}
+	if s.heads[listOverdue] != nil && s.wake.Load() != 0 {
+		return fmt.Errorf("overdue timers but wake hint %d", s.wake.Load())
 	}
 	if n != s.count {
 		return fmt.Errorf("count %d, lists hold %d", s.count, n)

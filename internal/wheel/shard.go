@@ -1,6 +1,10 @@
 package wheel
 
-import "sync"
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+)
 
 // shard is one independent hierarchical wheel with its own lock. Every
 // method ending in Locked requires mu.
@@ -11,8 +15,10 @@ type shard struct {
 	w *Wheel
 
 	mu sync.Mutex
-	// now is the last tick processed: every timer with expiry tick <= now
-	// has been moved to the expired or overdue list (or fired).
+	// now is the last tick this shard has processed: every timer with
+	// expiry tick <= now has been moved to the expired or overdue list (or
+	// fired). It lags the wheel's clock while Advance skips the shard for
+	// having nothing due, and catches up the next time it is collected.
 	now uint64
 	// count is the number of timers in the lists (state pending).
 	count int
@@ -25,6 +31,12 @@ type shard struct {
 	// it is set, that list is due at now and Advance has only paused
 	// (released mu) to bound how long it holds the lock.
 	draining int32
+	// wake is a lower bound of the first tick at which collectLocked has
+	// work (0 when the overdue list is not empty, MaxUint64 when the shard
+	// is empty). It is written under mu and read without it by Advance,
+	// which skips the shard, lock and all, while target < wake. An arming
+	// that happens before Advance starts has lowered it before unlocking.
+	wake atomic.Uint64
 	// visited counts timers moved by collectLocked (cascaded, overflowed
 	// or expired); tests use it to check Advance's complexity.
 	visited uint64
@@ -66,22 +78,45 @@ func (s *shard) unlinkLocked(t *Timer) {
 }
 
 // insertLocked links an armed timer (t.when set) where Advance will find it:
-// the overdue list if its tick has already been processed, else the slot of
-// the level where its expiry first differs from now, else overflow. Since
+// the overdue list if its tick has already been processed (by this shard,
+// or by the wheel: the shard's now may lag the wheel's clock), else the
+// slot of the level where its expiry first differs from now, else
+// overflow. Since
 // when > now and they agree on every digit above that level, the slot's
 // digit is strictly ahead of now's digit on the level: occupied slots never
 // lie behind the current position, so no slot is ever a full rotation away.
 func (s *shard) insertLocked(t *Timer) {
-	if t.when <= s.now {
-		s.pushLocked(t, listOverdue)
+	if t.when <= s.now || t.when <= s.w.clock.Load() {
+		s.pushOverdueLocked(t)
 		return
 	}
+	s.placeLocked(t)
+}
+
+// placeLocked links t, with t.when > s.now, into its wheel slot or the
+// overflow list.
+func (s *shard) placeLocked(t *Timer) {
 	level := levelFor(s.now, t.when)
 	if level == numLevels {
 		s.pushLocked(t, overflowList(s.now))
+		s.wakeLocked((s.now>>wheelBits + 1) << wheelBits)
 		return
 	}
 	s.pushLocked(t, slotIndex(level, t.when))
+	s.wakeLocked(t.when >> (uint(level) * slotBits) << (uint(level) * slotBits)) // the slot's start
+}
+
+// pushOverdueLocked queues t to fire in the next Advance.
+func (s *shard) pushOverdueLocked(t *Timer) {
+	s.pushLocked(t, listOverdue)
+	s.wakeLocked(0)
+}
+
+// wakeLocked lowers the wake hint to tick if it is later.
+func (s *shard) wakeLocked(tick uint64) {
+	if tick < s.wake.Load() {
+		s.wake.Store(tick)
+	}
 }
 
 // armLocked arms an idle timer.
@@ -148,7 +183,7 @@ func (s *shard) collectLocked(target uint64, budget int) (done bool) {
 			if t.when <= s.now {
 				s.pushLocked(t, listExpired)
 			} else {
-				s.insertLocked(t) // cascade to a lower level, or stay in overflow
+				s.placeLocked(t) // cascade to a lower level, or stay in overflow
 			}
 			s.visited++
 		}
@@ -156,6 +191,11 @@ func (s *shard) collectLocked(target uint64, budget int) (done bool) {
 	}
 	if target > s.now {
 		s.now = target
+	}
+	if _, start, ok := s.nextEventLocked(); ok {
+		s.wake.Store(start)
+	} else {
+		s.wake.Store(math.MaxUint64)
 	}
 	return true
 }

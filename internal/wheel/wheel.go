@@ -3,6 +3,7 @@ package wheel
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
@@ -43,14 +44,15 @@ type Config struct {
 // Advance runs; Advance must be called by one goroutine at a time.
 //
 // Guard map: start, tick, shards and mask are immutable after New;
-// advancing is atomic; batch is owned by the goroutine inside Advance.
+// advancing and clock are atomic (clock is written only by Advance); batch is owned by the goroutine inside Advance.
 type Wheel struct {
 	start  monotime.Time
 	tick   int64
 	shards []shard
 	mask   uint32
 
-	advancing atomic.Bool // set while Advance runs
+	advancing atomic.Bool   // set while Advance runs
+	clock     atomic.Uint64 // the largest tick Advance has moved to
 
 	batch batch
 }
@@ -83,6 +85,7 @@ func New(now monotime.Time, cfg Config) (*Wheel, error) {
 	for i := range w.shards {
 		w.shards[i].w = w
 		w.shards[i].draining = listNone
+		w.shards[i].wake.Store(math.MaxUint64)
 	}
 	return w, nil
 }

@@ -367,40 +367,53 @@ func TestMisusePanics(t *testing.T) {
 	checkInvariants(t, w)
 }
 
-func TestReentrantAdvancePanicsAndRequeues(t *testing.T) {
-	w := newTestWheel(t, 1)
-	const n = 10
-	ran := make([]int, n)
-	panicked := false
-	timers := make([]Timer, n)
-	for i := range timers {
-		timers[i].Init(w, func(now monotime.Time) {
-			ran[i]++
-			if !panicked {
-				panicked = true
-				w.Advance(now) // must panic: reentrant
-			}
-		})
-		w.Add(&timers[i], at(3))
-	}
-	func() {
-		defer func() {
-			if r := recover(); r == nil {
-				t.Fatal("reentrant Advance did not panic")
-			}
-		}()
-		w.Advance(at(3))
-	}()
-	checkInvariants(t, w)
-	if w.Len() != n-1 {
-		t.Fatalf("after the panic %d timers pending, want the %d not yet run", w.Len(), n-1)
-	}
-	if got := w.Advance(at(3)); got != n-1 {
-		t.Fatalf("next Advance fired %d, want %d", got, n-1)
-	}
-	for i, r := range ran {
-		if r != 1 {
-			t.Fatalf("timer %d ran %d times", i, r)
+// TestCallbackPanicRequeues: the first callback of a tick calls Advance
+// (reentrant: it panics) or panics itself; the panic reaches Advance's
+// caller, and every collected timer whose callback had not run fires
+// exactly once in the next Advance, also those beyond the first batch and
+// in other shards.
+func TestCallbackPanicRequeues(t *testing.T) {
+	for _, reentrant := range []bool{true, false} {
+		for _, n := range []int{10, 3*batchSize + 1} {
+			t.Run(fmt.Sprintf("reentrant=%v/n=%d", reentrant, n), func(t *testing.T) {
+				w := newTestWheel(t, 4)
+				ran := make([]int, n)
+				panicked := false
+				timers := make([]Timer, n)
+				for i := range timers {
+					timers[i].Init(w, func(now monotime.Time) {
+						ran[i]++
+						if !panicked {
+							panicked = true
+							if reentrant {
+								w.Advance(now)
+							}
+							panic("callback failed")
+						}
+					})
+					w.Add(&timers[i], at(3))
+				}
+				func() {
+					defer func() {
+						if r := recover(); r == nil {
+							t.Fatal("Advance did not propagate the panic")
+						}
+					}()
+					w.Advance(at(3))
+				}()
+				checkInvariants(t, w)
+				if w.Len() != n-1 {
+					t.Fatalf("after the panic %d timers pending, want the %d not yet run", w.Len(), n-1)
+				}
+				if got := w.Advance(at(3)); got != n-1 {
+					t.Fatalf("next Advance fired %d, want %d", got, n-1)
+				}
+				for i, r := range ran {
+					if r != 1 {
+						t.Fatalf("timer %d ran %d times", i, r)
+					}
+				}
+			})
 		}
 	}
 }
