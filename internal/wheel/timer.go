@@ -47,9 +47,9 @@ type Timer struct {
 // w, including t, but must not call Advance. To avoid a closure per arming,
 // pass a method value or closure once here (for example p.onKeepalive).
 //
-// Init must be called before any other use of t and must not be called while
-// t is pending; it panics if w or fn is nil or t is pending. Init may be
-// called again on an idle timer to rebind it.
+// Init must be called before any other use of t, and not concurrently with
+// other calls on t; it panics if w or fn is nil or t is pending. It may be
+// called again to rebind an idle timer whose callback is not running.
 func (t *Timer) Init(w *Wheel, fn func(now monotime.Time)) {
 	if w == nil || fn == nil {
 		panic("wheel: Timer.Init with nil Wheel or callback")

@@ -14,9 +14,9 @@ import (
 )
 
 // DefaultTick is the tick used when Config.Tick is zero: fine enough for
-// delayed ACKs (RFC 9000 Section 13.2.1 max_ack_delay defaults to 25 ms,
-// RFC 9000 Section 18.2) and loss timers, coarse enough that an idle tick
-// costs nothing.
+// delayed ACKs (max_ack_delay defaults to 25 ms, RFC 9000 Section 18.2) and
+// loss timers (kGranularity is 1 ms, RFC 9002 Section 6.1.2), coarse enough
+// that an idle tick costs next to nothing.
 const DefaultTick = time.Millisecond
 
 // maxShards bounds Config.Shards; more shards only add Advance overhead.
@@ -176,8 +176,9 @@ func (w *Wheel) Cancel(t *Timer) bool {
 	return stopped
 }
 
-// Len returns the number of pending timers (a snapshot that other
-// goroutines may already have changed).
+// Len returns the number of pending timers, not counting those whose
+// callbacks a running Advance is about to call. It is a snapshot that other
+// goroutines may already have changed.
 func (w *Wheel) Len() int {
 	n := 0
 	for i := range w.shards {

@@ -3,6 +3,7 @@ package wheel
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -415,5 +416,35 @@ func TestCallbackPanicRequeues(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestExtremeDeadlines: the largest representable deadline waits in the
+// overflow lists through every top-level wrap and fires exactly at the end
+// of time; a negative deadline fires in the next Advance.
+func TestExtremeDeadlines(t *testing.T) {
+	w := newTestWheel(t, 1)
+	end, neg := newCounter(w), newCounter(w)
+	w.Add(&end.Timer, math.MaxInt64)
+	w.Add(&neg.Timer, -5)
+	if n := w.Advance(testStart); n != 1 || len(neg.fires) != 1 {
+		t.Fatalf("negative deadline: Advance fired %d", n)
+	}
+	// The last tick boundary at or before MaxInt64: the deadline rounds up
+	// past it, so it is due only if that boundary is MaxInt64 itself.
+	last := testStart + (math.MaxInt64-testStart)/monotime.Time(testTick)*monotime.Time(testTick)
+	if n := w.Advance(last - 1); n != 0 {
+		t.Fatal("fired before the end of time")
+	}
+	checkInvariants(t, w)
+	if !end.Pending() {
+		t.Fatal("not pending")
+	}
+	w.Advance(math.MaxInt64)
+	if last == math.MaxInt64 && len(end.fires) != 1 {
+		t.Fatal("did not fire at MaxInt64")
+	}
+	if last != math.MaxInt64 && (len(end.fires) != 0 || !w.Cancel(&end.Timer)) {
+		t.Fatal("a deadline past the last tick boundary fired or was lost")
 	}
 }
