@@ -14,7 +14,9 @@ import "github.com/petrel-transport/petrel/internal/monotime"
 //     Reset that wins the CAS instead stops the callback.
 //
 // Timers armed during phase 2 go to the wheel or the overdue list, never to
-// an expired list, so they wait for the next Advance.
+// an expired list, so they wait for the next Advance. A timer postponed
+// (Reset to a later deadline without the lock) after it was filed is
+// re-filed instead of fired when Advance reaches it, in phase 1 or 2.
 
 // batchSize bounds the timers popped per lock acquisition in phase 2.
 const batchSize = 64
@@ -82,10 +84,10 @@ func (w *Wheel) Advance(now monotime.Time) int {
 					break
 				}
 				s.unlinkLocked(t)
-				s.count--
-				t.state.Store(stateFiring)
-				b.timers[n] = t
-				n++
+				if s.popLocked(t) {
+					b.timers[n] = t
+					n++
+				}
 			}
 			s.mu.Unlock()
 			if n == 0 {
@@ -96,7 +98,8 @@ func (w *Wheel) Advance(now monotime.Time) int {
 				t := b.timers[b.i]
 				b.timers[b.i] = nil
 				b.i++
-				if t.state.CompareAndSwap(stateFiring, stateIdle) {
+				if old := t.word.Load(); stateOf(old) == stateFiring &&
+					t.word.CompareAndSwap(old, pack(stateIdle, wantOf(old))) {
 					fired++
 					t.fn(now)
 				}
@@ -119,7 +122,8 @@ func (w *Wheel) finishAdvance() {
 			b.timers[b.i] = nil
 			s := t.shard
 			s.mu.Lock()
-			if t.state.CompareAndSwap(stateFiring, statePending) {
+			if old := t.word.Load(); stateOf(old) == stateFiring &&
+				t.word.CompareAndSwap(old, pack(statePending, wantOf(old))) {
 				s.pushOverdueLocked(t)
 				s.count++
 			}
@@ -137,4 +141,23 @@ func (w *Wheel) finishAdvance() {
 	}
 	b.n, b.i, b.completed = 0, 0, false
 	w.advancing.Store(false)
+}
+
+// popLocked takes t, just unlinked from the expired list, for firing:
+// pending -> firing. If t was postponed past the wheel's clock meanwhile,
+// it is re-filed at its new tick instead and popLocked reports false. (The
+// clock, not the shard's now: an overdue timer of a lagging shard is due
+// though it wants a tick after that shard's now. And now <= clock always.)
+func (s *shard) popLocked(t *Timer) bool {
+	for {
+		old := t.word.Load() // pending: only lock holders end that state
+		if want := wantOf(old); want > s.w.clock.Load() {
+			s.placeLocked(t, want)
+			return false
+		}
+		if t.word.CompareAndSwap(old, pack(stateFiring, wantOf(old))) {
+			s.count--
+			return true
+		}
+	}
 }

@@ -281,3 +281,48 @@ func BenchmarkContention(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkResetPostpone is the per-packet pattern: an idle or loss timer,
+// already armed, pushed a little later on every packet. serial is one
+// event loop; parallel is every P doing it on its own peers' timers.
+func BenchmarkResetPostpone(b *testing.B) {
+	setup := func(b *testing.B) (*Wheel, monotime.Time) {
+		start := monotime.Time(1_000_000)
+		w, err := New(start, Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return w, start
+	}
+	b.Run("serial", func(b *testing.B) {
+		w, start := setup(b)
+		timers := make([]owner, 1024)
+		for i := range timers {
+			timers[i].Init(w, nop)
+			w.Add(&timers[i].Timer, start.Add(30*time.Second))
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			w.Reset(&timers[i&1023].Timer, start.Add(30*time.Second+time.Duration(i)*time.Microsecond))
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		w, start := setup(b)
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			timers := make([]owner, 64)
+			for i := range timers {
+				timers[i].Init(w, nop)
+				w.Add(&timers[i].Timer, start.Add(30*time.Second))
+			}
+			i := 0
+			for pb.Next() {
+				w.Reset(&timers[i&63].Timer, start.Add(30*time.Second+time.Duration(i)*time.Microsecond))
+				i++
+			}
+		})
+	})
+}

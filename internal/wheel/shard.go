@@ -9,8 +9,9 @@ import (
 // shard is one independent hierarchical wheel with its own lock. Every
 // method ending in Locked requires mu.
 //
-// Guard map: w is immutable after New. mu guards everything else, and the
-// list links, when and list fields of every Timer bound to this shard.
+// Guard map: w is immutable after New; wake is atomic (written under mu).
+// mu guards everything else, and the list links and list field of every
+// Timer bound to this shard.
 type shard struct {
 	w *Wheel
 
@@ -77,33 +78,32 @@ func (s *shard) unlinkLocked(t *Timer) {
 	t.list = listNone
 }
 
-// insertLocked links an armed timer (t.when set) where Advance will find it:
-// the overdue list if its tick has already been processed (by this shard,
-// or by the wheel: the shard's now may lag the wheel's clock), else the
-// slot of the level where its expiry first differs from now, else
-// overflow. Since
-// when > now and they agree on every digit above that level, the slot's
-// digit is strictly ahead of now's digit on the level: occupied slots never
-// lie behind the current position, so no slot is ever a full rotation away.
-func (s *shard) insertLocked(t *Timer) {
-	if t.when <= s.now || t.when <= s.w.clock.Load() {
+// insertLocked links an armed timer wanting tick when where Advance will
+// find it: the overdue list if that tick has already been processed (by
+// this shard, or by the wheel: the shard's now may lag the wheel's clock),
+// else where placeLocked files it.
+func (s *shard) insertLocked(t *Timer, when uint64) {
+	if when <= s.now || when <= s.w.clock.Load() {
 		s.pushOverdueLocked(t)
 		return
 	}
-	s.placeLocked(t)
+	s.placeLocked(t, when)
 }
 
-// placeLocked links t, with t.when > s.now, into its wheel slot or the
-// overflow list.
-func (s *shard) placeLocked(t *Timer) {
-	level := levelFor(s.now, t.when)
+// placeLocked links t, wanting tick when > s.now, into the slot of the
+// level where when first differs from now, or into overflow. Since they
+// agree on every digit above that level, the slot's digit is strictly ahead
+// of now's digit on the level: occupied slots never lie behind the current
+// position, so no slot is ever a full rotation away.
+func (s *shard) placeLocked(t *Timer, when uint64) {
+	level := levelFor(s.now, when)
 	if level == numLevels {
 		s.pushLocked(t, overflowList(s.now))
 		s.wakeLocked((s.now>>wheelBits + 1) << wheelBits)
 		return
 	}
-	s.pushLocked(t, slotIndex(level, t.when))
-	s.wakeLocked(t.when >> (uint(level) * slotBits) << (uint(level) * slotBits)) // the slot's start
+	s.pushLocked(t, slotIndex(level, when))
+	s.wakeLocked(when >> (uint(level) * slotBits) << (uint(level) * slotBits)) // the slot's start
 }
 
 // pushOverdueLocked queues t to fire in the next Advance.
@@ -119,28 +119,36 @@ func (s *shard) wakeLocked(tick uint64) {
 	}
 }
 
-// armLocked arms an idle timer.
+// armLocked arms an idle timer to fire at tick when. No one else writes
+// t.word meanwhile: both lock-free CASes need a non-idle state.
 func (s *shard) armLocked(t *Timer, when uint64) {
-	t.when = when
-	s.insertLocked(t)
+	s.insertLocked(t, when)
 	s.count++
-	t.state.Store(statePending)
+	t.word.Store(pack(statePending, when))
 }
 
 // stopLocked disarms t and reports whether it stopped a pending arming,
 // that is whether it prevented a callback from running. A timer Advance has
 // collected but not yet called is stopped by winning the firing->idle CAS.
+// The loop retries only when a lock-free postpone raced it.
 func (s *shard) stopLocked(t *Timer) bool {
-	switch t.state.Load() {
-	case statePending:
-		s.unlinkLocked(t)
-		s.count--
-		t.state.Store(stateIdle)
-		return true
-	case stateFiring:
-		return t.state.CompareAndSwap(stateFiring, stateIdle)
+	for {
+		old := t.word.Load()
+		switch stateOf(old) {
+		case statePending:
+			if t.word.CompareAndSwap(old, pack(stateIdle, wantOf(old))) {
+				s.unlinkLocked(t)
+				s.count--
+				return true
+			}
+		case stateFiring:
+			if t.word.CompareAndSwap(old, pack(stateIdle, wantOf(old))) {
+				return true
+			}
+		default:
+			return false
+		}
 	}
-	return false
 }
 
 // collectBudget bounds the timers collectLocked moves per call, so that
@@ -180,10 +188,12 @@ func (s *shard) collectLocked(target uint64, budget int) (done bool) {
 			}
 			budget--
 			s.unlinkLocked(t)
-			if t.when <= s.now {
+			// A postponed timer wants a later tick than its slot's; a
+			// racing postpone is caught again when the timer is popped.
+			if want := wantOf(t.word.Load()); want <= s.now {
 				s.pushLocked(t, listExpired)
 			} else {
-				s.placeLocked(t) // cascade to a lower level, or stay in overflow
+				s.placeLocked(t, want) // cascade to a lower level, or stay in overflow
 			}
 			s.visited++
 		}

@@ -110,7 +110,7 @@ func (w *Wheel) shardOf(t *Timer) *shard {
 }
 
 // expiry returns the tick at which a timer with deadline d is due: the first
-// tick whose start is >= d (tick 0 for any d <= start).
+// tick whose start is >= d (tick 0 for any d <= start), at most maxTick.
 func (w *Wheel) expiry(d monotime.Time) uint64 {
 	if d <= w.start {
 		return 0
@@ -120,19 +120,23 @@ func (w *Wheel) expiry(d monotime.Time) uint64 {
 	if delta%w.tick != 0 {
 		q++
 	}
-	return uint64(q)
+	return min(uint64(q), maxTick)
 }
 
 // Add arms t to fire at deadline if t is not pending, and reports whether
-// it did. A pending timer is left untouched (Add returns false): this is
-// "arm unless armed", as a delayed-ACK timer wants; use Reset to move a
-// pending deadline. A deadline at or before the last Advance's now makes t
-// fire in the next Advance. Add is O(1) and allocates nothing.
+// it did. A pending timer is left untouched (Add returns false, without
+// taking a lock): this is "arm unless armed", as a delayed-ACK timer wants;
+// use Reset to move a pending deadline. A deadline at or before the last
+// Advance's now makes t fire in the next Advance. Add is O(1) and allocates
+// nothing.
 func (w *Wheel) Add(t *Timer, deadline monotime.Time) bool {
 	s := w.shardOf(t)
+	if stateOf(t.word.Load()) != stateIdle {
+		return false // pending: a racing Cancel is ordered after us
+	}
 	when := w.expiry(deadline)
 	s.mu.Lock()
-	if t.state.Load() != stateIdle {
+	if stateOf(t.word.Load()) != stateIdle {
 		s.mu.Unlock()
 		return false
 	}
@@ -148,9 +152,18 @@ func (w *Wheel) Add(t *Timer, deadline monotime.Time) bool {
 // still be running or about to run; the new arming is independent of it.
 // Reset re-arms a timer that has fired, and a callback may Reset its own
 // timer (a periodic timer). Reset is O(1) and allocates nothing.
+//
+// Postponing a pending timer to a deadline after the wheel's clock (the
+// per-packet case: an idle or loss timer pushed later on every packet) is
+// one compare-and-swap, with no lock: the timer stays filed where it was
+// and Advance re-files it when it gets there.
 func (w *Wheel) Reset(t *Timer, deadline monotime.Time) bool {
 	s := w.shardOf(t)
 	when := w.expiry(deadline)
+	if old := t.word.Load(); stateOf(old) == statePending && when >= wantOf(old) &&
+		when > w.clock.Load() && t.word.CompareAndSwap(old, pack(statePending, when)) {
+		return true
+	}
 	s.mu.Lock()
 	stopped := s.stopLocked(t)
 	s.armLocked(t, when)
@@ -166,9 +179,8 @@ func (w *Wheel) Reset(t *Timer, deadline monotime.Time) bool {
 // Cancel is O(1) and allocates nothing.
 func (w *Wheel) Cancel(t *Timer) bool {
 	s := w.shardOf(t)
-	if t.state.Load() == stateIdle {
-		// Not armed: nothing to stop. A racing Add is ordered after us.
-		return false
+	if stateOf(t.word.Load()) == stateIdle {
+		return false // not armed: a racing Add is ordered after us
 	}
 	s.mu.Lock()
 	stopped := s.stopLocked(t)

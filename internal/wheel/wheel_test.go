@@ -448,3 +448,56 @@ func TestExtremeDeadlines(t *testing.T) {
 		t.Fatal("a deadline past the last tick boundary fired or was lost")
 	}
 }
+
+// TestPostpone: Reset of a pending timer to a later deadline takes the
+// lock-free path (the timer stays filed where it was); Advance re-files it
+// when it reaches the old slot, and it fires exactly at the new deadline,
+// also when it was overdue, and also after many postpones.
+func TestPostpone(t *testing.T) {
+	tests := []struct {
+		name     string
+		first    uint64 // armed for this tick
+		advance  uint64 // clock when postponing (before first, or after it for overdue)
+		postpone []uint64
+	}{
+		{name: "same level", first: 10, postpone: []uint64{20}},
+		{name: "up a level", first: 10, postpone: []uint64{5000}},
+		{name: "beyond the top", first: 10, postpone: []uint64{pow64(numLevels) + 99}},
+		{name: "many", first: 3, postpone: []uint64{4, 64, 65, 4095, 4096, 300000}},
+		{name: "cascaded", first: 5000, advance: 4500, postpone: []uint64{5001, 9000}},
+		{name: "overdue", first: 10, advance: 50, postpone: []uint64{60}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newTestWheel(t, 1)
+			c := newCounter(w)
+			if tc.advance > tc.first {
+				w.Advance(at(tc.advance)) // Add below is then overdue
+				w.Add(&c.Timer, at(tc.first))
+			} else {
+				w.Add(&c.Timer, at(tc.first))
+				w.Advance(at(tc.advance))
+			}
+			list := c.list
+			for _, p := range tc.postpone {
+				if !w.Reset(&c.Timer, at(p)) {
+					t.Fatalf("Reset to %d of a pending timer returned false", p)
+				}
+				if c.list != list {
+					t.Fatal("postpone moved the timer: it took the locked path")
+				}
+			}
+			checkInvariants(t, w)
+			last := tc.postpone[len(tc.postpone)-1]
+			for _, cp := range append(checkpoints(tc.advance, last), at(last)-1) {
+				if w.Advance(cp); len(c.fires) != 0 {
+					t.Fatalf("fired at %d, before the postponed deadline %d", cp, at(last))
+				}
+				checkInvariants(t, w)
+			}
+			if w.Advance(at(last)); len(c.fires) != 1 {
+				t.Fatalf("did not fire at the postponed deadline: fires %v", c.fires)
+			}
+		})
+	}
+}
