@@ -65,4 +65,11 @@
 // timers during a big cascade), then runs the callbacks with no wheel lock
 // held, so a callback may call Add, Reset and Cancel on any timer,
 // including its own.
+//
+// The per-packet cases take no lock at all: Add of a pending timer ("arm
+// unless armed") is one load, and a Reset that postpones a pending timer to
+// a later deadline (an idle or loss timer pushed on by every packet) is one
+// compare-and-swap on the timer's state word. The timer stays filed at its
+// old slot, never later than the tick it wants, and Advance re-files it
+// when it reaches that slot.
 package wheel
