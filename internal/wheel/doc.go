@@ -49,9 +49,10 @@
 //   - O(1): Add, Reset and Cancel touch a constant number of list links and
 //     allocate nothing. Advance costs one atomic load per shard with nothing
 //     due, O(levels) per non-empty slot it passes, and O(1) per timer it
-//     fires or cascades; each timer is cascaded at most once per level
-//     (plus once per 2^36 ticks if beyond the top level), so timers that are
-//     not yet due cost Advance nothing between their cascades.
+//     fires or cascades; each arming is cascaded at most once per level
+//     (plus once per 2^36 ticks if beyond the top level, and once per slot
+//     reached after a lock-free postpone), so timers that are not yet due
+//     cost Advance nothing between their cascades.
 //
 // # Concurrency
 //
