@@ -7,10 +7,14 @@
 //     Distance, and locations from addresses and from randomness.
 //   - established.go: the established peers by location, answering "the k
 //     closest to x" without scanning every peer, with Min/Max targets.
-//   - transient.go, slot.go: TransientManager, the one owner of transient
-//     state (admitted peers not yet promoted), their budget and TTL timers.
-//   - pav.go, estimator.go: the routing estimator, an isotonic regression of
-//     an outcome against ring distance plus a per-peer offset.
+//   - slot.go: Slot, one peer's transient state, embedded by value in the
+//     owner's per-peer entry (core's Peer) with its TTL timer.
+//   - transient.go, transient_ops.go: TransientManager, the one owner of
+//     transient state (admitted peers not yet promoted): the budget, the
+//     TryReserve/Promote/Drop transitions and expiry on the timer wheel.
+//   - pav.go, estimator.go, estimator_window.go: the routing estimator, an
+//     isotonic regression of an outcome against ring distance plus a per-peer
+//     offset, over a bounded window of recent events kept sorted by distance.
 //
 // Invariants:
 //  1. Locations are integers: equality, hashing and ordering agree, and

@@ -2,9 +2,13 @@ package ring
 
 import (
 	"math"
-	"slices"
 	"sync"
 )
+
+// maxWindowHalfLives bounds Window/HalfLife, so the oldest event in the
+// window still weighs at least 2^-256 of the newest: weights stay normal
+// float64 values and no block of the fit can have zero weight.
+const maxWindowHalfLives = 256
 
 // EstimatorConfig configures an Estimator. The zero value is usable: every
 // field documents its zero-value default.
@@ -15,13 +19,15 @@ type EstimatorConfig struct {
 	// Zero means 1024.
 	Window int
 	// HalfLife is the recency bias, in events: an event k reports old weighs
-	// 2^(-k/HalfLife). Zero means Window/4; a negative value disables decay
-	// (every event in the window weighs 1).
+	// 2^(-k/HalfLife) of the newest. Zero means Window/4; a negative value
+	// disables decay (every event in the window weighs 1). It is raised to
+	// at least Window/256 so the oldest event keeps a usable weight.
 	HalfLife int
-	// Shrinkage is the prior weight, in events of weight 1, that pulls each
-	// peer's offset towards 0: offset = sum(w*residual) / (sum(w) + Shrinkage).
-	// A peer with few events is thus judged mostly by the global curve.
-	// Zero means 8; a negative value disables shrinkage.
+	// Shrinkage is the prior weight, in units of the newest event's weight,
+	// that pulls each peer's offset towards 0:
+	// offset = sum(w*residual) / (sum(w) + Shrinkage). A peer with few
+	// events is thus judged mostly by the global curve. Zero means 8; a
+	// negative value disables shrinkage.
 	Shrinkage float64
 }
 
@@ -34,31 +40,43 @@ type EstimatorConfig struct {
 //
 // An Estimator is a value with an owner: bounded by its Window, biased
 // towards recent events by HalfLife, and cleared by Reset. It is safe for
-// concurrent use. The fit is rebuilt lazily by the first query after a
-// Report, in O(Window log Window); queries are O(log Window) otherwise and
-// allocate nothing in steady state (scratch space is preallocated).
+// concurrent use. Events are kept sorted by distance as they arrive (O(Window)
+// memory moves per Report), and the fit is rebuilt lazily by the first query
+// after a Report in O(Window); other queries are O(log Window). Nothing
+// allocates in steady state (a peer new to the estimator may grow its index).
 type Estimator[K comparable] struct {
 	// immutable after NewEstimator
 	window    int
+	halfLife  float64 // in events; 0 means no decay
 	shrinkage float64
-	decay     []float64 // decay[k] = weight of an event k reports old
 
-	mu sync.Mutex // guards the fields below; never held across a callback
-	// events is a ring buffer of the last len(events) reports; events[head]
-	// is the oldest once the buffer is full.
-	events []event[K]
-	head   int
-	dirty  bool            // a Report or Reset happened since the last fit
-	pts    []point         // scratch: events sorted by distance, len <= window
-	blocks []block         // the fitted curve; empty iff there are no events
-	peers  map[K]peerStats // residual sums per peer with events in the window
+	mu sync.Mutex // guards the fields below; a leaf lock
+	// ring is the reports in arrival order, to know which one to evict;
+	// ring[head] is the oldest once len(ring) == window.
+	ring []evRef
+	head int
+	seq  uint64 // sequence number of the next report
+	base uint64 // stored weights are 2^((seq-base)/halfLife)
+	// pts holds one point per event in the window, sorted by (x, seq).
+	pts []point
+	// Peers are interned to small indexes so the fit's per-peer sums are a
+	// slice, not a map: peerIdx maps a key to its index, peerKey and refs
+	// (events in the window) are indexed by it, free lists unused indexes.
+	peerIdx map[K]int32
+	peerKey []K
+	refs    []int32
+	free    []int32
+	// The fit, rebuilt by fitLocked when dirty.
+	dirty  bool
+	blocks []block     // the curve; empty iff there are no events
+	acc    []peerStats // residual sums per peer index
+	unit   float64     // the newest event's stored weight at the fit
 }
 
-// event is one reported outcome.
-type event[K comparable] struct {
-	peer    K
-	dist    uint64
-	outcome float64
+// evRef identifies an event's point in pts.
+type evRef struct {
+	x   uint64
+	seq uint64
 }
 
 // peerStats accumulates a peer's weighted residuals against the curve.
@@ -73,52 +91,37 @@ func NewEstimator[K comparable](cfg EstimatorConfig) *Estimator[K] {
 	if cfg.HalfLife == 0 {
 		cfg.HalfLife = max(1, cfg.Window/4)
 	}
+	if cfg.HalfLife > 0 {
+		cfg.HalfLife = max(cfg.HalfLife, (cfg.Window+maxWindowHalfLives-1)/maxWindowHalfLives)
+	}
 	switch {
 	case cfg.Shrinkage == 0:
 		cfg.Shrinkage = 8
 	case cfg.Shrinkage < 0 || math.IsNaN(cfg.Shrinkage):
 		cfg.Shrinkage = 0
 	}
-	e := &Estimator[K]{
+	return &Estimator[K]{
 		window:    cfg.Window,
+		halfLife:  float64(max(cfg.HalfLife, 0)),
 		shrinkage: cfg.Shrinkage,
-		decay:     make([]float64, cfg.Window),
-		events:    make([]event[K], 0, cfg.Window),
+		ring:      make([]evRef, 0, cfg.Window),
 		pts:       make([]point, 0, cfg.Window),
 		blocks:    make([]block, 0, cfg.Window),
-		peers:     make(map[K]peerStats),
+		peerIdx:   make(map[K]int32),
 	}
-	for k := range e.decay {
-		e.decay[k] = 1
-		if cfg.HalfLife > 0 {
-			e.decay[k] = math.Exp2(-float64(k) / float64(cfg.HalfLife))
-		}
-	}
-	return e
 }
 
 // Report records that asking peer about a location at ring distance dist
 // (see Distance) gave outcome. NaN and infinite outcomes are ignored. When
-// the window is full the oldest event is forgotten. It allocates nothing once
-// the window has filled (a peer new to the estimator may grow its map at the
-// next fit).
+// the window is full the oldest event is forgotten.
 func (e *Estimator[K]) Report(peer K, dist uint64, outcome float64) {
 	if math.IsNaN(outcome) || math.IsInf(outcome, 0) {
 		return
 	}
-	ev := event[K]{peer: peer, dist: dist, outcome: outcome}
 	e.mu.Lock()
-	if len(e.events) < e.window {
-		e.events = append(e.events, ev)
-	} else {
-		e.events[e.head] = ev
-		e.head++
-		if e.head == e.window {
-			e.head = 0
-		}
-	}
+	defer e.mu.Unlock()
+	e.addLocked(peer, dist, outcome)
 	e.dirty = true
-	e.mu.Unlock()
 }
 
 // Estimate returns the predicted outcome for peer at ring distance dist: the
@@ -162,22 +165,25 @@ func (e *Estimator[K]) Offset(peer K) float64 {
 func (e *Estimator[K]) Len() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.events)
+	return len(e.pts)
 }
 
 // Reset forgets every event, the curve and every offset. Capacity is kept.
 func (e *Estimator[K]) Reset() {
 	e.mu.Lock()
-	clear(e.events) // drop references held by K
-	e.events = e.events[:0]
-	e.head = 0
+	defer e.mu.Unlock()
+	e.ring, e.head = e.ring[:0], 0
+	e.pts = e.pts[:0]
+	e.base = e.seq
+	clear(e.peerIdx)
+	clear(e.peerKey) // drop references held by K
+	e.peerKey, e.refs, e.free = e.peerKey[:0], e.refs[:0], e.free[:0]
 	e.dirty = true
-	e.mu.Unlock()
 }
 
 // CurveStep is one step of the fitted curve: for distances in [From, To]
 // (and up to the next step's From) the global estimate is Value, fitted from
-// Weight worth of events.
+// Weight worth of events (in units of the newest event's weight).
 type CurveStep struct {
 	From, To uint64
 	Value    float64
@@ -192,62 +198,49 @@ func (e *Estimator[K]) Curve(dst []CurveStep) []CurveStep {
 	e.fitLocked()
 	for i := range e.blocks {
 		b := &e.blocks[i]
-		dst = append(dst, CurveStep{From: b.lo, To: b.hi, Value: b.mean(), Weight: b.sumW})
+		dst = append(dst, CurveStep{From: b.lo, To: b.hi, Value: b.mean(), Weight: b.sumW / e.unit})
 	}
 	return dst
 }
 
 func (e *Estimator[K]) offsetLocked(peer K) float64 {
-	s, ok := e.peers[peer]
-	if !ok || s.sumW+e.shrinkage <= 0 {
+	idx, ok := e.peerIdx[peer]
+	if !ok {
 		return 0
 	}
-	return s.sumWR / (s.sumW + e.shrinkage)
+	s := e.acc[idx]
+	den := s.sumW + e.shrinkage*e.unit
+	if den <= 0 {
+		return 0
+	}
+	return s.sumWR / den
 }
 
 // fitLocked rebuilds the curve and the per-peer residual sums if events
-// changed since the last fit. e.mu must be held.
+// changed since the last fit: O(Window), one pass for PAV and one walking
+// the points and blocks together.
 func (e *Estimator[K]) fitLocked() {
 	if !e.dirty {
 		return
 	}
 	e.dirty = false
-	n := len(e.events)
-	// Event i (in buffer order) is age reports old; the newest has age 0.
-	newest := e.head - 1 // the last written slot
-	if n < e.window {
-		newest = n - 1
-	}
-	age := func(i int) int {
-		a := newest - i
-		if a < 0 {
-			a += n
-		}
-		return a
-	}
-	e.pts = e.pts[:0]
-	for i := range e.events {
-		ev := &e.events[i]
-		e.pts = append(e.pts, point{x: ev.dist, y: ev.outcome, w: e.decay[age(i)]})
-	}
-	slices.SortFunc(e.pts, func(a, b point) int {
-		switch {
-		case a.x < b.x:
-			return -1
-		case a.x > b.x:
-			return 1
-		}
-		return 0
-	})
 	e.blocks = pav(e.pts, e.blocks)
-	clear(e.peers)
-	for i := range e.events {
-		ev := &e.events[i]
-		w := e.decay[age(i)]
-		r := ev.outcome - e.blocks[blockAt(e.blocks, ev.dist)].mean()
-		s := e.peers[ev.peer]
-		s.sumWR += w * r
-		s.sumW += w
-		e.peers[ev.peer] = s
+	e.unit = e.newestWeightLocked()
+	if n := len(e.peerKey); cap(e.acc) < n {
+		e.acc = make([]peerStats, n, cap(e.peerKey))
+	} else {
+		e.acc = e.acc[:n]
+		clear(e.acc)
+	}
+	j := 0
+	for bi := range e.blocks {
+		b := &e.blocks[bi]
+		mean := b.mean()
+		for ; j < len(e.pts) && e.pts[j].x <= b.hi; j++ {
+			p := &e.pts[j]
+			a := &e.acc[p.peer]
+			a.sumWR += p.w * (p.y - mean)
+			a.sumW += p.w
+		}
 	}
 }

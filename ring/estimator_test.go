@@ -1,8 +1,10 @@
 package ring
 
 import (
+	"cmp"
 	"math"
 	randv2 "math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -226,5 +228,108 @@ func TestEstimatorConcurrent(t *testing.T) {
 	wg.Wait()
 	if e.Len() > 64 {
 		t.Fatalf("Len %d above window", e.Len())
+	}
+}
+
+type refEvent struct {
+	peer int
+	x    uint64
+	y    float64
+}
+
+// refEstimate is the slow reference of Estimate: the last window events,
+// weighted 2^(-age/halfLife), fitted from scratch by the min-max formula,
+// the step function read at dist, plus the shrunken mean residual of peer.
+func refEstimate(evs []refEvent, window int, halfLife, shrink float64, peer int, dist uint64) float64 {
+	if len(evs) > window {
+		evs = evs[len(evs)-window:]
+	}
+	pts := make([]point, len(evs))
+	for i, ev := range evs {
+		w := 1.0
+		if halfLife > 0 {
+			w = math.Exp2(-float64(len(evs)-1-i) / halfLife)
+		}
+		pts[i] = point{x: ev.x, y: ev.y, w: w}
+	}
+	sorted := slices.Clone(pts)
+	slices.SortStableFunc(sorted, func(a, b point) int { return cmp.Compare(a.x, b.x) })
+	fit := refIsotonic(sorted)
+	at := func(x uint64) float64 {
+		best, found := uint64(0), false
+		for _, p := range sorted {
+			if p.x <= x && (!found || p.x > best) {
+				best, found = p.x, true
+			}
+		}
+		if !found {
+			best = sorted[0].x
+		}
+		return fit[best]
+	}
+	var swr, sw float64
+	for i, ev := range evs {
+		if ev.peer == peer {
+			swr += pts[i].w * (ev.y - at(ev.x))
+			sw += pts[i].w
+		}
+	}
+	off := 0.0
+	if sw > 0 {
+		off = swr / (sw + shrink)
+	}
+	return at(dist) + off
+}
+
+// TestEstimatorMatchesReference drives the incremental estimator (sorted
+// insertion, eviction, peer interning, weight rebasing) with random reports
+// and compares every estimate with the from-scratch reference.
+func TestEstimatorMatchesReference(t *testing.T) {
+	tests := []struct {
+		name     string
+		window   int
+		halfLife int
+		shrink   float64
+	}{
+		{"decay, rebases often", 12, 1, 3},
+		{"default decay", 16, 0, 8},
+		{"no decay", 10, -1, 0.5},
+		{"no shrinkage", 9, 2, -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEstimator[int](EstimatorConfig{Window: tc.window, HalfLife: tc.halfLife, Shrinkage: tc.shrink})
+			hl := float64(tc.halfLife)
+			switch {
+			case tc.halfLife == 0:
+				hl = float64(max(1, tc.window/4))
+			case tc.halfLife < 0:
+				hl = 0
+			}
+			shrink := tc.shrink
+			if shrink < 0 {
+				shrink = 0
+			}
+			rng := randv2.New(randv2.NewPCG(uint64(tc.window), 5))
+			var evs []refEvent
+			for i := range 600 {
+				ev := refEvent{peer: rng.IntN(5), x: uint64(rng.IntN(12)), y: float64(rng.IntN(9))}
+				evs = append(evs, ev)
+				e.Report(ev.peer, ev.x, ev.y)
+				if i%100 == 99 {
+					e.Reset()
+					evs = evs[:0]
+					continue
+				}
+				for range 3 {
+					peer, dist := rng.IntN(6), uint64(rng.IntN(14))
+					got, ok := e.Estimate(peer, dist)
+					want := refEstimate(evs, tc.window, hl, shrink, peer, dist)
+					if !ok || math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
+						t.Fatalf("report %d: Estimate(%d, %d) = %v, reference %v", i, peer, dist, got, want)
+					}
+				}
+			}
+		})
 	}
 }

@@ -16,6 +16,8 @@ package ring
 type point struct {
 	x    uint64  // ring distance
 	y, w float64 // outcome and its weight (w > 0)
+	seq  uint64  // the Estimator's report number (unused by pav)
+	peer int32   // the Estimator's peer index (unused by pav)
 }
 
 // block is a run of pooled points with x in [lo, hi], fitted by sumWY/sumW.

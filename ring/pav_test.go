@@ -168,3 +168,33 @@ func TestBlockAt(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPAV compares pav with the slow min-max reference on inputs decoded
+// from bytes: each 3-byte group is a point (x in [0,16), y in [0,16), w in
+// 1..8).
+func FuzzPAV(f *testing.F) {
+	f.Add([]byte{1, 3, 1, 2, 1, 1, 3, 2, 1})
+	f.Add([]byte{5, 9, 8, 5, 0, 1, 4, 15, 2, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 3*16 {
+			data = data[:3*16] // the reference is O(n^3)
+		}
+		var pts []point
+		for i := 0; i+2 < len(data); i += 3 {
+			pts = append(pts, point{x: uint64(data[i] & 15), y: float64(data[i+1] & 15), w: float64(data[i+2]&7 + 1)})
+		}
+		slices.SortStableFunc(pts, func(a, b point) int { return int(a.x) - int(b.x) })
+		blocks := pav(pts, nil)
+		ref := refIsotonic(pts)
+		for i := 1; i < len(blocks); i++ {
+			if blocks[i-1].mean() > blocks[i].mean()+eps {
+				t.Fatalf("not monotone: %+v", blocks)
+			}
+		}
+		for _, p := range pts {
+			if got := blocks[blockAt(blocks, p.x)].mean(); !near(got, ref[p.x]) {
+				t.Fatalf("fit at x=%d is %v, reference %v (pts %+v)", p.x, got, ref[p.x], pts)
+			}
+		}
+	})
+}
