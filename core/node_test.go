@@ -228,3 +228,60 @@ func TestAutoDriverReapsAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNodesDialBothWays runs two Nodes that dial each other at the same
+// time over an in-memory network (a dial of A to B is B.Accept of the other
+// end of a connection pair; closing one end kills the other). Both must end
+// with one live session, the same connection on both sides: the one the
+// lower key initiated. With a first-wins or last-wins registry the two ends
+// keep different connections, and each close kills the other side's winner.
+func TestNodesDialBothWays(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for round := range 100 {
+		keys := [2]core.PeerKey{keyN(5), keyN(9)} // node 0 has the lower key
+		var nodes [2]*testNode
+		for i := range 2 {
+			nodes[i] = newTestNode(t, keys[i], func(c *core.Config) {
+				c.Dialer = core.DialerFunc(func(ctx context.Context, p *core.Peer) (core.Session, error) {
+					local, remote := sessiontest.NewPair(uint64(100*(i+1) + round))
+					res, err := nodes[1-i].Accept(keys[i], netip.AddrPort{}, func() core.Session { return remote })
+					if err != nil || res.Kept {
+						return nil, errRefused // the other side kept its session
+					}
+					return local, nil
+				})
+			})
+		}
+		for i := range 2 {
+			nodes[i].AddPeer(keys[1-i], netip.AddrPort{}, false)
+		}
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nodes[i].Connect(context.Background(), keys[1-i]) // ErrKept and refusals are expected
+			}()
+		}
+		wg.Wait()
+		var ids [2]uint64
+		for i := range 2 {
+			s := nodes[i].Table().Session(keys[1-i])
+			if s == nil || !s.IsAlive() {
+				t.Fatalf("round %d: node %d has no live session", round, i)
+			}
+			ids[i] = sessID(s)
+		}
+		if ids[0] != ids[1] {
+			t.Fatalf("round %d: node 0 kept connection %d, node 1 kept %d", round, ids[0], ids[1])
+		}
+		if ids[0] != uint64(100+round) {
+			t.Fatalf("round %d: kept %d, want %d (initiated by the lower key)", round, ids[0], 100+round)
+		}
+		for i := range 2 {
+			if err := nodes[i].Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -30,8 +30,9 @@ type Session struct {
 	done       chan struct{}
 	once       sync.Once
 
-	mu  sync.Mutex
-	est core.Estimates
+	mu   sync.Mutex
+	est  core.Estimates
+	peer *Session // the other end of a pair (NewPair), or nil
 }
 
 var _ core.Session = (*Session)(nil)
@@ -60,7 +61,28 @@ func (s *Session) Kill() { s.kill() }
 
 func (s *Session) kill() {
 	s.alive.Store(false)
-	s.once.Do(func() { close(s.done) })
+	first := false
+	s.once.Do(func() {
+		first = true
+		close(s.done)
+	})
+	if first {
+		s.mu.Lock()
+		peer := s.peer
+		s.mu.Unlock()
+		if peer != nil {
+			peer.kill() // the connection is gone for both ends
+		}
+	}
+}
+
+// NewPair returns the two ends of one connection, both named id: closing or
+// killing either end kills the other, as a real connection's close reaches
+// the peer.
+func NewPair(id uint64) (a, b *Session) {
+	a, b = New(id), New(id)
+	a.peer, b.peer = b, a
+	return a, b
 }
 
 // MarkDead flips IsAlive to false without ending Serve: a zombie entry.
