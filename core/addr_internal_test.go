@@ -71,3 +71,28 @@ func TestPeerLayout(t *testing.T) {
 		t.Fatalf("sizeof(addrKey) = %d, want 18", got)
 	}
 }
+
+// FuzzAddrCell checks the seqlock cell and the index key against netip
+// itself: what is stored is what is loaded (normalised), and two normalised
+// addresses share an index key only if they are equal.
+func FuzzAddrCell(f *testing.F) {
+	f.Add([]byte{192, 0, 2, 1}, uint16(443), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1}, uint16(443))
+	f.Add([]byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint16(1), []byte{10, 0, 0, 1}, uint16(1))
+	f.Fuzz(func(t *testing.T, ipA []byte, portA uint16, ipB []byte, portB uint16) {
+		a, okA := netip.AddrFromSlice(ipA)
+		b, okB := netip.AddrFromSlice(ipB)
+		if !okA || !okB {
+			return
+		}
+		na := normAddr(netip.AddrPortFrom(a, portA))
+		nb := normAddr(netip.AddrPortFrom(b, portB))
+		var c addrCell
+		c.store(na)
+		if got := c.load(); got != na {
+			t.Fatalf("stored %v, loaded %v", na, got)
+		}
+		if (keyOf(na) == keyOf(nb)) != (na == nb) {
+			t.Fatalf("index keys of %v and %v: equal=%v", na, nb, keyOf(na) == keyOf(nb))
+		}
+	})
+}

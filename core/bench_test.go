@@ -180,3 +180,4 @@ func BenchmarkNodePeerMemory(b *testing.B) {
 	}
 	b.ReportMetric(perPeer, "B/peer")
 }
+
