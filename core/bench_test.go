@@ -180,4 +180,3 @@ func BenchmarkNodePeerMemory(b *testing.B) {
 	}
 	b.ReportMetric(perPeer, "B/peer")
 }
-
