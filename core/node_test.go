@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/sessiontest"
@@ -284,4 +285,61 @@ func TestNodesDialBothWays(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCallbacksMayReenterTheNode: every callback calls back into the node
+// (stats, broadcast, disconnect, lookups) through a connect, a disconnect, a
+// supervised redial and Close. A node that held any of its locks — the
+// registry's peer lock, a table bucket, a wheel shard — across a callback
+// would deadlock here.
+func TestCallbacksMayReenterTheNode(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var n *testNode
+	reenter := func(p *core.Peer) {
+		_ = n.Stats()
+		n.Broadcast(func(q *core.Peer, s core.Session) bool { _ = q.Session(); return true })
+		if q, ok := n.Table().Load(p.Key()); ok {
+			_ = q.State()
+		}
+	}
+	connected := make(chan core.Session, 16)
+	disconnected := make(chan struct{}, 16)
+	attempted := make(chan struct{}, 16)
+	n = newTestNode(t, keyN(1), func(c *core.Config) {
+		c.OnConnect = func(p *core.Peer, s core.Session, _ context.Context) {
+			reenter(p)
+			connected <- s
+		}
+		c.OnDisconnect = func(p *core.Peer, s core.Session, _ error) {
+			reenter(p)
+			_, _ = n.Disconnect(p.Key()) // nothing left to end: must not deadlock
+			disconnected <- struct{}{}
+		}
+		c.OnStateChange = func(p *core.Peer, _, _ core.State) { reenter(p) }
+		c.OnReconnectAttempt = func(p *core.Peer, _ int) {
+			reenter(p)
+			attempted <- struct{}{}
+		}
+	})
+	answer := func(id uint64) {
+		go func() {
+			c := <-n.dialer.Calls
+			c.Return(sessiontest.New(id), nil)
+		}()
+	}
+	answer(1)
+	p, err := n.AddPeer(keyN(2), netip.AddrPort{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	(<-connected).(*sessiontest.Session).Kill()
+	<-disconnected
+	answer(2)
+	n.advanceTo(t, p.NextRetry().Add(time.Millisecond))
+	<-attempted
+	<-connected
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-disconnected
 }

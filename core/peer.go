@@ -31,9 +31,10 @@ const (
 // allocated on first use.
 //
 // Guard map: key is immutable after creation. Every other field is atomic
-// and read without a lock. Writers: addr is written only inside the Table's
-// per-key compute (see table.go), session only by the registry operations
-// (registry.go), state by publishState, flags by CAS.
+// and read without a lock. Writers: addr is stored only inside the Table's
+// compute for p's key, and cleared (if still equal) inside the compute of a
+// peer that claims the same address (see table.go); session only by the
+// registry operations (registry.go); state by publishState; flags by CAS.
 type Peer struct {
 	key      PeerKey                    // immutable
 	addr     addrCell                   // seqlock; written under the Table's per-key compute

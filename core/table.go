@@ -77,7 +77,8 @@ func (t *Table) linkOf(p *Peer) *link {
 }
 
 // NewTable returns an empty Table for the node whose identity is local.
-// sizeHint presizes both maps for that many peers (0: grow on demand).
+// sizeHint presizes both maps for that many peers (0: grow on demand);
+// xsync.WithPresize is the current form of xsync.NewMapOfPresized.
 func NewTable(local PeerKey, sizeHint int) *Table {
 	return &Table{
 		local:  local,
