@@ -343,3 +343,30 @@ func TestCallbacksMayReenterTheNode(t *testing.T) {
 	}
 	<-disconnected
 }
+
+// TestAcceptMovesAddress: an authenticated connection from a new address
+// moves the peer there; the receive path then finds it by the new address
+// only.
+func TestAcceptMovesAddress(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tn := newTestNode(t, keyN(1), nil)
+	defer tn.Close()
+	a, b := addrN(1), addrN(2)
+	peer := keyN(2)
+	if _, err := tn.Accept(peer, a, func() core.Session { return sessiontest.New(1) }); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tn.Table().Load(peer)
+	if got, _ := tn.Table().LoadByAddr(a); got != p {
+		t.Fatal("not found by its first address")
+	}
+	if _, err := tn.Accept(peer, b, func() core.Session { return sessiontest.New(2) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tn.Table().LoadByAddr(b); got != p || p.Addr() != b {
+		t.Fatal("not found by its new address")
+	}
+	if _, ok := tn.Table().LoadByAddr(a); ok {
+		t.Fatal("still found by its old address")
+	}
+}
