@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/internal/monotime"
@@ -40,3 +41,12 @@ func newFakeClock(start monotime.Time) *fakeClock {
 func (c *fakeClock) Now() monotime.Time        { return monotime.Time(c.t.Load()) }
 func (c *fakeClock) Set(t monotime.Time)       { c.t.Store(int64(t)) }
 func (c *fakeClock) Add(d int64) monotime.Time { return monotime.Time(c.t.Add(d)) }
+
+// bounded returns the loop condition of a stress loop: round i runs if i < n
+// and the wall-time budget has not run out (round 0 always runs). Stress
+// loops are bounded in count and in time so the package stays fast under
+// -race on a busy machine; the budget bounds work, it asserts nothing.
+func bounded(n int, budget time.Duration) func(i int) bool {
+	deadline := time.Now().Add(budget)
+	return func(i int) bool { return i < n && (i == 0 || time.Now().Before(deadline)) }
+}

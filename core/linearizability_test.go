@@ -92,7 +92,7 @@ func TestRegistryLinearizable(t *testing.T) {
 			if !localLower {
 				local, remote = remote, local
 			}
-			for round := range rounds {
+			for round, more := 0, bounded(rounds, 5*time.Second); more(round); round++ {
 				tab := core.NewTable(local, 0)
 				sessions := make([]*sessiontest.Session, maxID+1)
 				for i := 1; i <= maxID; i++ {

@@ -108,7 +108,7 @@ func TestSessionLifecycle(t *testing.T) {
 // times.
 func TestDisconnectCallbackOnceUnderRacingCloses(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	for round := range 200 {
+	for round, more := 0, bounded(200, 5*time.Second); more(round); round++ {
 		tn := newTestNode(t, keyN(1), nil)
 		peer := keyN(2)
 		s1 := sessiontest.New(1)
@@ -238,7 +238,7 @@ func TestAutoDriverReapsAndStops(t *testing.T) {
 // keep different connections, and each close kills the other side's winner.
 func TestNodesDialBothWays(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	for round := range 100 {
+	for round, more := 0, bounded(100, 5*time.Second); more(round); round++ {
 		keys := [2]core.PeerKey{keyN(5), keyN(9)} // node 0 has the lower key
 		var nodes [2]*testNode
 		for i := range 2 {

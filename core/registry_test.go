@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/sessiontest"
@@ -110,7 +111,7 @@ func TestZombieDoesNotBlockReconnect(t *testing.T) {
 func TestRemoveIfMatchesOnlyOnce(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	local, remote := keyN(1), keyN(2)
-	for round := range 200 {
+	for round, more := 0, bounded(200, 3*time.Second); more(round); round++ {
 		tab := core.NewTable(local, 0)
 		s := sessiontest.New(1)
 		tab.Swap(remote, false, func() core.Session { return s })
@@ -209,7 +210,7 @@ func TestDialBothWaysAgree(t *testing.T) {
 	t.Run("each sees the other's dial first", func(t *testing.T) { run(t, [2][2]int{{1, 0}, {0, 1}}) })
 	t.Run("random concurrent orders", func(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, 2))
-		for range 300 {
+		for i, more := 0, bounded(300, 3*time.Second); more(i); i++ {
 			var o [2][2]int
 			for side := range 2 {
 				o[side] = [2]int{0, 1}
