@@ -117,6 +117,9 @@ func (n *Node) dial(ctx context.Context, p *Peer) (Session, error) {
 		err = errors.New("core: Dialer returned neither a session nor an error")
 	}
 	if err != nil {
+		if s != nil {
+			_ = s.Close() // a Dialer that returns both is not trusted with either
+		}
 		return nil, n.dialFailed(p, l, fmt.Errorf("core: dial %v: %w", p.key, err))
 	}
 	res, err := n.install(p, false, func() Session { return s })

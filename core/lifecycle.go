@@ -29,7 +29,8 @@ import (
 // Config.DrainTimeout) for in-flight work, and ends every session. It returns
 // nil, or ErrDrainTimeout if work did not drain in time. Close is
 // idempotent: later calls return ErrClosed at once. It never sleeps a fixed
-// time.
+// time. Do not call it from a callback: the callback is part of the work
+// Close waits for, so Close would return only at the drain timeout.
 func (n *Node) Close() error {
 	first := false
 	n.closeOnce.Do(func() {
