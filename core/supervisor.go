@@ -84,11 +84,23 @@ func (n *Node) afterDisconnect(p *Peer, now monotime.Time) {
 	n.armForget(p, l)
 }
 
-// NextRetry returns when the peer's next supervised redial is due (zero if
-// none was ever scheduled). For monitoring and tests.
-func (p *Peer) NextRetry() monotime.Time {
-	if l := p.link.Load(); l != nil {
-		return monotime.Time(l.retryAt.Load())
-	}
-	return 0
+// Health is a snapshot of a peer's reconnect health tracker.
+type Health struct {
+	// Failures is the number of consecutive failed dials since the last
+	// installed session: the backoff exponent.
+	Failures int
+	// NextRetry is when the last scheduled supervised redial is (or was)
+	// due; zero if none was ever scheduled.
+	NextRetry monotime.Time
 }
+
+// Health returns the peer's reconnect health. For monitoring and tests.
+func (p *Peer) Health() Health {
+	if l := p.link.Load(); l != nil {
+		return Health{Failures: int(l.attempt.Load()), NextRetry: monotime.Time(l.retryAt.Load())}
+	}
+	return Health{}
+}
+
+// NextRetry returns Health().NextRetry.
+func (p *Peer) NextRetry() monotime.Time { return p.Health().NextRetry }

@@ -55,9 +55,15 @@ func backoffRun(t *testing.T, seed uint64, failures int) (delays []time.Duration
 		if i < failures {
 			// The retry is armed before the state returns to Disconnected.
 			tn.rec.waitFor(t, "dial failed", func(e event) bool { return e.kind == "state" && e.to == core.Disconnected })
+			if h := p.Health(); h.Failures != i+1 {
+				t.Errorf("health after failure %d: %+v", i+1, h)
+			}
 		}
 	}
 	tn.rec.waitFor(t, "reconnect", func(e event) bool { return e.kind == "connect" && e.id == 2 })
+	if h := p.Health(); h.Failures != 0 {
+		t.Errorf("health after a successful redial: %+v, want the failures reset", h)
+	}
 	p.Session().(*sessiontest.Session).Kill()
 	tn.rec.waitFor(t, "disconnect 2", func(e event) bool { return e.kind == "disconnect" && e.id == 2 })
 	delays = append(delays, p.NextRetry().Sub(now))
