@@ -2,7 +2,10 @@ module github.com/petrel-transport/petrel
 
 go 1.26.0
 
-require go.uber.org/goleak v1.3.0
+require (
+	github.com/puzpuzpuz/xsync/v3 v3.5.1
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	github.com/anishathalye/porcupine v1.3.1

@@ -47,21 +47,30 @@
 //     and the cancel are decided by one compare-and-swap). Each arming
 //     ends exactly once: fired, stopped, or still pending.
 //   - O(1): Add, Reset and Cancel touch a constant number of list links and
-//     allocate nothing. Advance costs O(levels) per non-empty slot it
-//     passes plus O(1) per timer it fires or cascades; each timer is
-//     cascaded at most once per level (plus once per 2^36 ticks if beyond
-//     the top level), so timers that are not yet due cost Advance nothing
-//     between their cascades.
+//     allocate nothing. Advance costs one atomic load per shard with nothing
+//     due, O(levels) per non-empty slot it passes, and O(1) per timer it
+//     fires or cascades; each arming is cascaded at most once per level
+//     (plus once per 2^36 ticks if beyond the top level, and once per slot
+//     reached after a lock-free postpone), so timers that are not yet due
+//     cost Advance nothing between their cascades.
 //
 // # Concurrency
 //
 // Add, Reset and Cancel are safe from any goroutine, also while Advance
 // runs. The wheel is split into shards, each with its own mutex and levels;
-// a Timer is bound to one shard by Init (round robin), so goroutines working
+// a Timer is bound to one shard by Init (at random), so goroutines working
 // on different timers rarely meet on a lock (see BenchmarkContention for the
 // measurement against a single global mutex). Advance must be called by one
 // goroutine at a time (it panics on concurrent or reentrant use); it
-// collects due timers under each shard's lock, then runs the callbacks with
-// no wheel lock held, so a callback may call Add, Reset and Cancel on any
-// timer, including its own.
+// collects due timers under each shard's lock (released every few hundred
+// timers during a big cascade), then runs the callbacks with no wheel lock
+// held, so a callback may call Add, Reset and Cancel on any timer,
+// including its own.
+//
+// The per-packet cases take no lock at all: Add of a pending timer ("arm
+// unless armed") is one load, and a Reset that postpones a pending timer to
+// a later deadline (an idle or loss timer pushed on by every packet) is one
+// compare-and-swap on the timer's state word. The timer stays filed at its
+// old slot, never later than the tick it wants, and Advance re-files it
+// when it reaches that slot.
 package wheel

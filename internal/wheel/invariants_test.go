@@ -45,26 +45,28 @@ func (s *shard) invariantErrorLocked() error {
 			if t.shard != s {
 				return fmt.Errorf("list %d: timer of another shard", idx)
 			}
-			if st := t.state.Load(); st != statePending {
+			word := t.word.Load()
+			if st := stateOf(word); st != statePending {
 				return fmt.Errorf("list %d: timer in state %d", idx, st)
 			}
+			want := wantOf(word)
 			switch {
 			case idx < wheelSlots:
+				// Filed at the slot of a tick in (now, want]: the slot's
+				// digit is ahead of now's, and it starts no later than want.
 				level := int(idx) / slotsPerLevel
-				if t.when <= s.now {
-					return fmt.Errorf("slot %d holds when=%d <= now=%d", idx, t.when, s.now)
+				shift := uint(level) * slotBits
+				slot := uint64(idx % slotsPerLevel)
+				begin := s.now>>(shift+slotBits)<<(shift+slotBits) | slot<<shift
+				if slot <= s.now>>shift&slotMask || begin > want {
+					return fmt.Errorf("slot %d (start %d) holds want=%d (now=%d)", idx, begin, want, s.now)
 				}
-				if got := levelFor(s.now, t.when); got != level || slotIndex(level, t.when) != idx {
-					return fmt.Errorf("slot %d holds when=%d, belongs at level %d (now=%d)", idx, t.when, got, s.now)
-				}
-			case idx == listOverflow:
-				if t.when <= s.now || levelFor(s.now, t.when) != numLevels {
-					return fmt.Errorf("overflow holds when=%d (now=%d)", t.when, s.now)
+			case idx == listOverflow, idx == listOverflow+1:
+				if idx != overflowList(s.now) || want <= s.now || levelFor(s.now, want) != numLevels {
+					return fmt.Errorf("overflow list %d holds want=%d (now=%d)", idx, want, s.now)
 				}
 			case idx == listOverdue:
-				if t.when > s.now {
-					return fmt.Errorf("overdue holds when=%d > now=%d", t.when, s.now)
-				}
+				// Any want: a postponed overdue timer is re-filed when popped.
 			case idx == listExpired:
 				return fmt.Errorf("expired list not empty outside Advance")
 			}
@@ -76,6 +78,12 @@ func (s *shard) invariantErrorLocked() error {
 				return fmt.Errorf("slot %d: occupancy bit %v, non-empty %v", idx, bit, s.heads[idx] != nil)
 			}
 		}
+	}
+	if _, start, ok := s.nextEventLocked(); ok && start < s.wake.Load() {
+		return fmt.Errorf("wake hint %d after the next event %d", s.wake.Load(), start)
+	}
+	if s.heads[listOverdue] != nil && s.wake.Load() != 0 {
+		return fmt.Errorf("overdue timers but wake hint %d", s.wake.Load())
 	}
 	if n != s.count {
 		return fmt.Errorf("count %d, lists hold %d", s.count, n)

@@ -15,12 +15,21 @@ const (
 	wheelBits  = slotBits * numLevels
 	wheelSlots = numLevels * slotsPerLevel
 
-	// Lists of a shard beyond the wheel slots.
-	listOverflow = wheelSlots     // expiry beyond the top level: re-sorted when it wraps
-	listOverdue  = wheelSlots + 1 // armed with a deadline already past: fires at the next Advance
-	listExpired  = wheelSlots + 2 // collected by Advance, callbacks not yet run
-	numLists     = wheelSlots + 3
+	// Lists of a shard beyond the wheel slots. A timer whose expiry lies
+	// beyond the top level is parked in the overflow list of the current
+	// top-level rotation (2^36 ticks) and re-sorted when that rotation ends;
+	// two lists alternate so that re-sorting never re-parks a timer in the
+	// list it is emptying.
+	listOverflow = wheelSlots     // two lists, by parity of now>>wheelBits
+	listOverdue  = wheelSlots + 2 // armed with a deadline already past: fires at the next Advance
+	listExpired  = wheelSlots + 3 // collected by Advance, callbacks not yet run
+	numLists     = wheelSlots + 4
 )
+
+// overflowList returns the overflow list for timers parked at tick now.
+func overflowList(now uint64) int32 {
+	return listOverflow + int32(now>>wheelBits&1)
+}
 
 // levelFor returns the level that holds a timer expiring at tick when, seen
 // from current tick now < when: the base-64 digit in which they first

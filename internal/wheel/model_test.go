@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
@@ -167,17 +168,20 @@ type modelRun struct {
 	now    monotime.Time // the now of the Advance running
 }
 
-const modelTick = monotime.Time(1000) // 1 µs: big jumps stay far from int64 overflow
+// modelTicks are the ticks the model runs with: small (so that big jumps
+// stay far from int64 overflow), round and odd.
+var modelTicks = []monotime.Time{1000, 1, 1499}
 
-func period(id int) monotime.Time { return monotime.Time(id/4) * 37 * modelTick }
+// period is the re-arm interval of periodic timer id.
+func (r *modelRun) period(id int) monotime.Time { return monotime.Time(id/4) * 37 * r.m.tick }
 
-func newModelRun(tb testing.TB, n, shards int) *modelRun {
+func newModelRun(tb testing.TB, n, shards int, tick monotime.Time) *modelRun {
 	const start = monotime.Time(1_000_003)
-	w, err := New(start, Config{Tick: 1000, Shards: shards})
+	w, err := New(start, Config{Tick: time.Duration(tick), Shards: shards})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &modelRun{tb: tb, w: w, m: newRefWheel(start, modelTick, n), timers: make([]Timer, n)}
+	r := &modelRun{tb: tb, w: w, m: newRefWheel(start, tick, n), timers: make([]Timer, n)}
 	for i := range r.timers {
 		r.timers[i].Init(w, func(now monotime.Time) {
 			if now != r.now {
@@ -185,7 +189,7 @@ func newModelRun(tb testing.TB, n, shards int) *modelRun {
 			}
 			r.fired = append(r.fired, i)
 			if i%4 == 0 {
-				if w.Reset(&r.timers[i], now+period(i)) {
+				if w.Reset(&r.timers[i], now+r.period(i)) {
 					tb.Fatalf("timer %d pending inside its own callback", i)
 				}
 			}
@@ -279,7 +283,7 @@ func (r *modelRun) step(s source) {
 		want := m.advance(now)
 		for _, i := range want {
 			if i%4 == 0 {
-				m.arm(i, now+period(i))
+				m.arm(i, now+r.period(i))
 			}
 		}
 		slices.Sort(r.fired)
@@ -312,8 +316,9 @@ func (r *modelRun) pendingCount() int {
 func TestAgainstReference(t *testing.T) {
 	for seed := range uint64(24) {
 		shards := []int{1, 2, 8}[seed%3]
-		t.Run(fmt.Sprintf("seed=%d/shards=%d", seed, shards), func(t *testing.T) {
-			r := newModelRun(t, 48, shards)
+		tick := modelTicks[seed/3%3]
+		t.Run(fmt.Sprintf("seed=%d/shards=%d/tick=%d", seed, shards, tick), func(t *testing.T) {
+			r := newModelRun(t, 48, shards, tick)
 			src := rngSource{rand.New(rand.NewPCG(seed, 0x5eed))}
 			for range 3000 {
 				r.step(src)
@@ -341,7 +346,7 @@ func FuzzWheel(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := &byteSource{data: data}
 		shards := 1 + int(s.byte()%4)
-		run := newModelRun(t, 16, shards)
+		run := newModelRun(t, 16, shards, modelTicks[int(s.byte())%len(modelTicks)])
 		for !s.exhausted {
 			run.step(s)
 		}

@@ -1,26 +1,43 @@
 package wheel
 
-import "sync"
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+)
 
 // shard is one independent hierarchical wheel with its own lock. Every
 // method ending in Locked requires mu.
 //
-// Guard map: w is immutable after New. mu guards everything else, and the
-// list links, when and list fields of every Timer bound to this shard.
+// Guard map: w is immutable after New; wake is atomic (written under mu).
+// mu guards everything else, and the list links and list field of every
+// Timer bound to this shard.
 type shard struct {
 	w *Wheel
 
 	mu sync.Mutex
-	// now is the last tick processed: every timer with expiry tick <= now
-	// has been moved to the expired or overdue list (or fired).
+	// now is the last tick this shard has processed: every timer with
+	// expiry tick <= now has been moved to the expired or overdue list (or
+	// fired). It lags the wheel's clock while Advance skips the shard for
+	// having nothing due, and catches up the next time it is collected.
 	now uint64
 	// count is the number of timers in the lists (state pending).
 	count int
 	// occupied has bit s of word L set iff slot s of level L is non-empty.
 	occupied [numLevels]uint64
 	// heads are the first timers of the wheel slots (level*64+slot) and of
-	// the overflow, overdue and expired lists.
+	// the two overflow lists, the overdue and the expired list.
 	heads [numLists]*Timer
+	// draining is the list collectLocked is emptying, or listNone. While
+	// it is set, that list is due at now and Advance has only paused
+	// (released mu) to bound how long it holds the lock.
+	draining int32
+	// wake is a lower bound of the first tick at which collectLocked has
+	// work (0 when the overdue list is not empty, MaxUint64 when the shard
+	// is empty). It is written under mu and read without it by Advance,
+	// which skips the shard, lock and all, while target < wake. An arming
+	// that happens before Advance starts has lowered it before unlocking.
+	wake atomic.Uint64
 	// visited counts timers moved by collectLocked (cascaded, overflowed
 	// or expired); tests use it to check Advance's complexity.
 	visited uint64
@@ -61,100 +78,151 @@ func (s *shard) unlinkLocked(t *Timer) {
 	t.list = listNone
 }
 
-// insertLocked links an armed timer (t.when set) where Advance will find it:
-// the overdue list if its tick has already been processed, else the slot of
-// the level where its expiry first differs from now, else overflow. Since
-// when > now and they agree on every digit above that level, the slot's
-// digit is strictly ahead of now's digit on the level: occupied slots never
-// lie behind the current position, so no slot is ever a full rotation away.
-func (s *shard) insertLocked(t *Timer) {
-	if t.when <= s.now {
-		s.pushLocked(t, listOverdue)
+// insertLocked links an armed timer wanting tick when where Advance will
+// find it: the overdue list if that tick has already been processed (by
+// this shard, or by the wheel: the shard's now may lag the wheel's clock),
+// else where placeLocked files it.
+func (s *shard) insertLocked(t *Timer, when uint64) {
+	if when <= s.now || when <= s.w.clock.Load() {
+		s.pushOverdueLocked(t)
 		return
 	}
-	level := levelFor(s.now, t.when)
-	if level == numLevels {
-		s.pushLocked(t, listOverflow)
-		return
-	}
-	s.pushLocked(t, slotIndex(level, t.when))
+	s.placeLocked(t, when)
 }
 
-// armLocked arms an idle timer.
+// placeLocked links t, wanting tick when > s.now, into the slot of the
+// level where when first differs from now, or into overflow. Since they
+// agree on every digit above that level, the slot's digit is strictly ahead
+// of now's digit on the level: occupied slots never lie behind the current
+// position, so no slot is ever a full rotation away.
+func (s *shard) placeLocked(t *Timer, when uint64) {
+	level := levelFor(s.now, when)
+	if level == numLevels {
+		s.pushLocked(t, overflowList(s.now))
+		s.wakeLocked((s.now>>wheelBits + 1) << wheelBits)
+		return
+	}
+	s.pushLocked(t, slotIndex(level, when))
+	s.wakeLocked(when >> (uint(level) * slotBits) << (uint(level) * slotBits)) // the slot's start
+}
+
+// pushOverdueLocked queues t to fire in the next Advance.
+func (s *shard) pushOverdueLocked(t *Timer) {
+	s.pushLocked(t, listOverdue)
+	s.wakeLocked(0)
+}
+
+// wakeLocked lowers the wake hint to tick if it is later.
+func (s *shard) wakeLocked(tick uint64) {
+	if tick < s.wake.Load() {
+		s.wake.Store(tick)
+	}
+}
+
+// armLocked arms an idle timer to fire at tick when. No one else writes
+// t.word meanwhile: both lock-free CASes need a non-idle state.
 func (s *shard) armLocked(t *Timer, when uint64) {
-	t.when = when
-	s.insertLocked(t)
+	s.insertLocked(t, when)
 	s.count++
-	t.state.Store(statePending)
+	t.word.Store(pack(statePending, when))
 }
 
 // stopLocked disarms t and reports whether it stopped a pending arming,
 // that is whether it prevented a callback from running. A timer Advance has
 // collected but not yet called is stopped by winning the firing->idle CAS.
+// The loop retries only when a lock-free postpone raced it.
 func (s *shard) stopLocked(t *Timer) bool {
-	switch t.state.Load() {
-	case statePending:
-		s.unlinkLocked(t)
-		s.count--
-		t.state.Store(stateIdle)
-		return true
-	case stateFiring:
-		return t.state.CompareAndSwap(stateFiring, stateIdle)
+	for {
+		old := t.word.Load()
+		switch stateOf(old) {
+		case statePending:
+			if t.word.CompareAndSwap(old, pack(stateIdle, wantOf(old))) {
+				s.unlinkLocked(t)
+				s.count--
+				return true
+			}
+		case stateFiring:
+			if t.word.CompareAndSwap(old, pack(stateIdle, wantOf(old))) {
+				return true
+			}
+		default:
+			return false
+		}
 	}
-	return false
 }
 
-// collectLocked advances the shard to tick target (if it is ahead) and
+// collectBudget bounds the timers collectLocked moves per call, so that
+// a large cascade holds the shard's mutex for microseconds, not
+// milliseconds, and Add, Reset and Cancel from other goroutines get in.
+const collectBudget = 256
+
+// collectLocked advances the shard towards tick target (if it is ahead) and
 // moves every timer due by then, and every overdue one, to the expired
 // list. It visits only non-empty slots: the occupancy words skip the rest.
-func (s *shard) collectLocked(target uint64) {
-	for t := s.heads[listOverdue]; t != nil; {
-		next := t.next
+// It moves at most budget timers and reports whether it finished; if not,
+// the caller releases mu and calls it again. In between, the slot being
+// drained stays a valid list, so Cancel and Reset work on its timers, and
+// nothing new can land in it: it is the slot of now's own digit.
+func (s *shard) collectLocked(target uint64, budget int) (done bool) {
+	for t := s.heads[listOverdue]; t != nil; t = s.heads[listOverdue] {
+		if budget == 0 {
+			return false
+		}
+		budget--
 		s.unlinkLocked(t)
 		s.pushLocked(t, listExpired)
 		s.visited++
-		t = next
 	}
 	for {
-		idx, start, ok := s.nextEventLocked()
-		if !ok || start > target {
-			break
+		if s.draining == listNone {
+			idx, start, ok := s.nextEventLocked()
+			if !ok || start > target {
+				break
+			}
+			s.now = start
+			s.draining = idx
 		}
-		s.now = start
-		t := s.heads[idx]
-		s.heads[idx] = nil
-		if idx < wheelSlots {
-			s.occupied[idx/slotsPerLevel] &^= 1 << (idx % slotsPerLevel)
-		}
-		for t != nil {
-			next := t.next
-			t.list = listNone
-			if t.when <= start {
+		for t := s.heads[s.draining]; t != nil; t = s.heads[s.draining] {
+			if budget == 0 {
+				return false
+			}
+			budget--
+			s.unlinkLocked(t)
+			// A postponed timer wants a later tick than its slot's; a
+			// racing postpone is caught again when the timer is popped.
+			if want := wantOf(t.word.Load()); want <= s.now {
 				s.pushLocked(t, listExpired)
 			} else {
-				s.insertLocked(t) // cascade to a lower level
+				s.placeLocked(t, want) // cascade to a lower level, or stay in overflow
 			}
 			s.visited++
-			t = next
 		}
+		s.draining = listNone
 	}
 	if target > s.now {
 		s.now = target
 	}
+	if _, start, ok := s.nextEventLocked(); ok {
+		s.wake.Store(start)
+	} else {
+		s.wake.Store(math.MaxUint64)
+	}
+	return true
 }
 
 // nextEventLocked returns the list to process next and the tick at which
 // it is due: the first occupied slot of the lowest non-empty level (a lower
 // level's slots all start before any higher level's next slot), or, when
-// the levels are empty, the overflow list at the top level's next wrap.
+// the levels are empty, the current rotation's overflow list at the top
+// level's next wrap (its timers re-park in the other list if still beyond).
 func (s *shard) nextEventLocked() (idx int32, start uint64, ok bool) {
 	for level := range numLevels {
 		if slot, start, ok := nextSlot(s.occupied[level], level, s.now); ok {
 			return int32(level*slotsPerLevel + slot), start, true
 		}
 	}
-	if s.heads[listOverflow] != nil {
-		return listOverflow, (s.now>>wheelBits + 1) << wheelBits, true
+	if idx := overflowList(s.now); s.heads[idx] != nil {
+		return idx, (s.now>>wheelBits + 1) << wheelBits, true
 	}
 	return 0, 0, false
 }

@@ -3,7 +3,9 @@ package wheel
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -12,9 +14,9 @@ import (
 )
 
 // DefaultTick is the tick used when Config.Tick is zero: fine enough for
-// delayed ACKs (RFC 9000 Section 13.2.1 max_ack_delay defaults to 25 ms,
-// RFC 9000 Section 18.2) and loss timers, coarse enough that an idle tick
-// costs nothing.
+// delayed ACKs (max_ack_delay defaults to 25 ms, RFC 9000 Section 18.2) and
+// loss timers (kGranularity is 1 ms, RFC 9002 Section 6.1.2), coarse enough
+// that an idle tick costs next to nothing.
 const DefaultTick = time.Millisecond
 
 // maxShards bounds Config.Shards; more shards only add Advance overhead.
@@ -41,16 +43,16 @@ type Config struct {
 // not usable. Add, Reset and Cancel are safe for concurrent use, also while
 // Advance runs; Advance must be called by one goroutine at a time.
 //
-// Guard map: start, tick, shards and mask are immutable after New; next and
-// advancing are atomic; batch is owned by the goroutine inside Advance.
+// Guard map: start, tick, shards and mask are immutable after New;
+// advancing and clock are atomic (clock is written only by Advance); batch is owned by the goroutine inside Advance.
 type Wheel struct {
 	start  monotime.Time
 	tick   int64
 	shards []shard
 	mask   uint32
 
-	next      atomic.Uint32 // round-robin shard choice for Init
 	advancing atomic.Bool   // set while Advance runs
+	clock     atomic.Uint64 // the largest tick Advance has moved to
 
 	batch batch
 }
@@ -82,6 +84,8 @@ func New(now monotime.Time, cfg Config) (*Wheel, error) {
 	}
 	for i := range w.shards {
 		w.shards[i].w = w
+		w.shards[i].draining = listNone
+		w.shards[i].wake.Store(math.MaxUint64)
 	}
 	return w, nil
 }
@@ -89,9 +93,11 @@ func New(now monotime.Time, cfg Config) (*Wheel, error) {
 // Tick returns the wheel's resolution.
 func (w *Wheel) Tick() time.Duration { return time.Duration(w.tick) }
 
-// pickShard chooses the shard for a new timer, round robin.
+// pickShard chooses the shard for a timer at random: the runtime's
+// per-thread generator spreads timers evenly with no shared counter for
+// concurrent Inits to fight over.
 func (w *Wheel) pickShard() *shard {
-	return &w.shards[(w.next.Add(1)-1)&w.mask]
+	return &w.shards[rand.Uint32()&w.mask]
 }
 
 // shardOf returns t's shard, panicking if t was not bound to w by Init.
@@ -104,7 +110,7 @@ func (w *Wheel) shardOf(t *Timer) *shard {
 }
 
 // expiry returns the tick at which a timer with deadline d is due: the first
-// tick whose start is >= d (tick 0 for any d <= start).
+// tick whose start is >= d (tick 0 for any d <= start), at most maxTick.
 func (w *Wheel) expiry(d monotime.Time) uint64 {
 	if d <= w.start {
 		return 0
@@ -114,19 +120,23 @@ func (w *Wheel) expiry(d monotime.Time) uint64 {
 	if delta%w.tick != 0 {
 		q++
 	}
-	return uint64(q)
+	return min(uint64(q), maxTick)
 }
 
 // Add arms t to fire at deadline if t is not pending, and reports whether
-// it did. A pending timer is left untouched (Add returns false): this is
-// "arm unless armed", as a delayed-ACK timer wants; use Reset to move a
-// pending deadline. A deadline at or before the last Advance's now makes t
-// fire in the next Advance. Add is O(1) and allocates nothing.
+// it did. A pending timer is left untouched (Add returns false, without
+// taking a lock): this is "arm unless armed", as a delayed-ACK timer wants;
+// use Reset to move a pending deadline. A deadline at or before the last
+// Advance's now makes t fire in the next Advance. Add is O(1) and allocates
+// nothing.
 func (w *Wheel) Add(t *Timer, deadline monotime.Time) bool {
 	s := w.shardOf(t)
+	if stateOf(t.word.Load()) != stateIdle {
+		return false // pending: a racing Cancel is ordered after us
+	}
 	when := w.expiry(deadline)
 	s.mu.Lock()
-	if t.state.Load() != stateIdle {
+	if stateOf(t.word.Load()) != stateIdle {
 		s.mu.Unlock()
 		return false
 	}
@@ -142,9 +152,18 @@ func (w *Wheel) Add(t *Timer, deadline monotime.Time) bool {
 // still be running or about to run; the new arming is independent of it.
 // Reset re-arms a timer that has fired, and a callback may Reset its own
 // timer (a periodic timer). Reset is O(1) and allocates nothing.
+//
+// Postponing a pending timer to a deadline after the wheel's clock (the
+// per-packet case: an idle or loss timer pushed later on every packet) is
+// one compare-and-swap, with no lock: the timer stays filed where it was
+// and Advance re-files it when it gets there.
 func (w *Wheel) Reset(t *Timer, deadline monotime.Time) bool {
 	s := w.shardOf(t)
 	when := w.expiry(deadline)
+	if old := t.word.Load(); stateOf(old) == statePending && when >= wantOf(old) &&
+		when > w.clock.Load() && t.word.CompareAndSwap(old, pack(statePending, when)) {
+		return true
+	}
 	s.mu.Lock()
 	stopped := s.stopLocked(t)
 	s.armLocked(t, when)
@@ -160,9 +179,8 @@ func (w *Wheel) Reset(t *Timer, deadline monotime.Time) bool {
 // Cancel is O(1) and allocates nothing.
 func (w *Wheel) Cancel(t *Timer) bool {
 	s := w.shardOf(t)
-	if t.state.Load() == stateIdle {
-		// Not armed: nothing to stop. A racing Add is ordered after us.
-		return false
+	if stateOf(t.word.Load()) == stateIdle {
+		return false // not armed: a racing Add is ordered after us
 	}
 	s.mu.Lock()
 	stopped := s.stopLocked(t)
@@ -170,8 +188,9 @@ func (w *Wheel) Cancel(t *Timer) bool {
 	return stopped
 }
 
-// Len returns the number of pending timers (a snapshot that other
-// goroutines may already have changed).
+// Len returns the number of pending timers, not counting those whose
+// callbacks a running Advance is about to call. It is a snapshot that other
+// goroutines may already have changed.
 func (w *Wheel) Len() int {
 	n := 0
 	for i := range w.shards {

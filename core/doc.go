@@ -1,0 +1,48 @@
+// Package core is petrel's node: who the peers are and what state each
+// connection is in. (The transport engine, wire codec and streams will join
+// it; this part is the peer table, the connection registry, the node
+// lifecycle and reconnect supervision.)
+//
+// # One entry per peer
+//
+// A Peer is the single record the node keeps for a remote peer, keyed by its
+// static public key (PeerKey): address, ring location, lifecycle State,
+// last-seen time, current Session, counters, and the estimates retained
+// across sessions. Hot fields are typed atomics. The Table holds the records
+// in an xsync.MapOf plus an address index for the receive path; Load,
+// LoadByAddr and Peer.Touch take no lock and allocate nothing.
+//
+// # Invariants
+//
+//   - One live session per peer (DESIGN.md invariant 5). A peer's session
+//     slot is one atomic pointer. Table.Swap applies the double-connection
+//     rule and installs the winner in one step under the peer's registry
+//     lock, calling build only for a winner; RemoveIfMatches empties the slot
+//     only for the session the caller holds. Each session leaves the slot
+//     exactly once, so its disconnect is announced exactly once, by whoever
+//     took it out, outside any lock. A dead session (IsAlive false) never
+//     blocks a new one.
+//   - Both ends agree: of two crossing connections, both keep the one
+//     initiated by the lower PeerKey (see registry.go for why).
+//   - Shutdown is total (DESIGN.md invariant 7): Close cancels the root
+//     context first; every timer callback and dial checks it; in-flight work
+//     is tracked by a counter that refuses new work once Close began, and
+//     drained with a bound (Config.DrainTimeout); then every session is
+//     ended. After a Close that returned nil, no goroutine of the node runs,
+//     no timer fires and no dial completes (see lifecycle.go).
+//   - Records persist, sessions are transient: a record outlives its
+//     sessions; each session has its own processing context, created on
+//     connect and cancelled on disconnect.
+//   - Timers live on the node's one wheel (internal/wheel), one per purpose
+//     per peer, embedded in the peer: reconnect backoff, and liveness
+//     (keepalive, idle reaping, forgetting). A tick costs O(timers due),
+//     never O(peers): Touch does not re-arm anything; the timer re-arms
+//     itself lazily from last-seen when it fires.
+//   - Callbacks (Config.On*) run outside every lock of the node.
+//
+// # Lock order
+//
+//	link.mu (per peer, registry writers) -> Table peers bucket -> Table byAddr bucket
+//
+// Readers take none of them.
+package core

@@ -1,0 +1,267 @@
+package core_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/petrel-transport/petrel/core"
+	"github.com/petrel-transport/petrel/core/sessiontest"
+	"github.com/petrel-transport/petrel/internal/monotime"
+	"go.uber.org/goleak"
+)
+
+var errRefused = errors.New("test: connection refused")
+
+// backoffRun connects a persistent peer, kills its session, then fails
+// `failures` redials in a row and returns the delays the supervisor chose
+// and the attempt numbers it reported. Then one redial succeeds, the session
+// dies again, and the delay after that (which must restart from the base) is
+// appended.
+func backoffRun(t *testing.T, seed uint64, failures int) (delays []time.Duration, attempts []int) {
+	t.Helper()
+	tn := newTestNode(t, keyN(1), func(c *core.Config) { c.Rand = rand.New(rand.NewPCG(seed, 9)) })
+	defer tn.Close()
+	peer := keyN(2)
+	answer := func(s core.Session, err error) {
+		c := <-tn.dialer.Calls
+		c.Return(s, err)
+	}
+	go answer(sessiontest.New(1), nil)
+	p, err := tn.AddPeer(peer, netip.MustParseAddrPort("192.0.2.1:1"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.rec.waitFor(t, "connect", func(e event) bool { return e.kind == "connect" })
+	p.Session().(*sessiontest.Session).Kill()
+	tn.rec.waitFor(t, "disconnect", func(e event) bool { return e.kind == "disconnect" })
+
+	now := tn.clk.Now()
+	for i := 0; i <= failures; i++ {
+		at := p.NextRetry()
+		delays = append(delays, at.Sub(now))
+		// The wheel fires at the deadline rounded up to its 1 ms tick.
+		at = at.Add(time.Millisecond - 1)
+		now = at
+		if i == failures {
+			go answer(sessiontest.New(2), nil)
+		} else {
+			go answer(nil, errRefused)
+		}
+		tn.advanceTo(t, at)
+		attempts = append(attempts, tn.rec.waitFor(t, "attempt", func(e event) bool { return e.kind == "attempt" }).attempt)
+		if i < failures {
+			// The retry is armed before the state returns to Disconnected.
+			tn.rec.waitFor(t, "dial failed", func(e event) bool { return e.kind == "state" && e.to == core.Disconnected })
+			if h := p.Health(); h.Failures != i+1 {
+				t.Errorf("health after failure %d: %+v", i+1, h)
+			}
+		}
+	}
+	tn.rec.waitFor(t, "reconnect", func(e event) bool { return e.kind == "connect" && e.id == 2 })
+	if h := p.Health(); h.Failures != 0 {
+		t.Errorf("health after a successful redial: %+v, want the failures reset", h)
+	}
+	p.Session().(*sessiontest.Session).Kill()
+	tn.rec.waitFor(t, "disconnect 2", func(e event) bool { return e.kind == "disconnect" && e.id == 2 })
+	delays = append(delays, p.NextRetry().Sub(now))
+	return delays, attempts
+}
+
+// TestBackoffSequence checks the supervisor's redial delays on a fake clock:
+// each within the jitter bounds of min(base*2^k, max), actually jittered,
+// reproducible from the seed, reset after a success.
+func TestBackoffSequence(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const failures = 10 // 500ms * 2^7 > 60 s: the cap is reached
+	delays, attempts := backoffRun(t, 42, failures)
+	j := core.DefaultBackoffJitter
+	jittered := false
+	for k := 0; k <= failures+1; k++ {
+		kk := k
+		if k == failures+1 {
+			kk = 0 // after the success the backoff starts over
+		}
+		nominal := min(core.DefaultBackoffBase<<kk, core.DefaultBackoffMax)
+		lo := time.Duration(float64(nominal) * (1 - j))
+		hi := time.Duration(float64(nominal) * (1 + j))
+		if d := delays[k]; d < lo || d > hi {
+			t.Errorf("delay %d = %v, want in [%v, %v] (nominal %v)", k, d, lo, hi, nominal)
+		}
+		if delays[k] != nominal {
+			jittered = true
+		}
+		if k <= failures && attempts[k] != k {
+			t.Errorf("attempt %d reported as %d", k, attempts[k])
+		}
+	}
+	if !jittered {
+		t.Error("no delay was jittered")
+	}
+	again, _ := backoffRun(t, 42, failures)
+	for k := range delays {
+		if again[k] != delays[k] {
+			t.Fatalf("same seed, different delay %d: %v vs %v", k, delays[k], again[k])
+		}
+	}
+}
+
+// TestRetentionBoundary: a session that starts less than Retention after the
+// previous one ended resumes with the kept estimates; at or past Retention it
+// starts fresh.
+func TestRetentionBoundary(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	kept := core.Estimates{RTT: 42 * time.Millisecond, Cwnd: 64 << 10}
+	tests := []struct {
+		name   string
+		after  time.Duration
+		resume bool
+	}{
+		{"immediately", 0, true},
+		{"one ns inside retention", core.DefaultRetention - 1, true},
+		{"exactly at retention", core.DefaultRetention, false},
+		{"past retention", core.DefaultRetention + time.Minute, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := newTestNode(t, keyN(1), nil)
+			defer tn.Close()
+			peer := keyN(2)
+			s1 := sessiontest.New(1)
+			s1.SetEstimates(kept)
+			tn.accept(t, peer, s1)
+			ended := tn.clk.Now().Add(time.Second)
+			tn.clk.Set(ended)
+			if ok, err := tn.Disconnect(peer); !ok || err != nil {
+				t.Fatalf("Disconnect: %v %v", ok, err)
+			}
+			p, _ := tn.Table().Load(peer)
+			if est, at := p.Retained(); est != kept || at != ended {
+				t.Fatalf("retained %+v at %v, want %+v at %v", est, at, kept, ended)
+			}
+			tn.clk.Set(ended.Add(tc.after))
+			var seen core.Estimates
+			tn.Accept(peer, netip.AddrPort{}, func() core.Session {
+				seen, _ = p.Retained() // what a new session would be seeded with
+				return sessiontest.New(2)
+			})
+			if want := (core.Estimates{}); tc.resume {
+				if seen != kept {
+					t.Fatalf("resumed with %+v, want %+v", seen, kept)
+				}
+			} else if seen != want {
+				t.Fatalf("fresh start kept %+v", seen)
+			}
+		})
+	}
+}
+
+// TestForgetAfterRetention: a disconnected record that is not persistent is
+// forgotten by its liveness timer exactly when retention ends; a persistent
+// one is kept.
+func TestForgetAfterRetention(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tn := newTestNode(t, keyN(1), func(c *core.Config) { c.BackoffBase = time.Hour; c.BackoffMax = time.Hour })
+	defer tn.Close()
+	transient, persistent := keyN(2), keyN(3)
+	tn.accept(t, transient, sessiontest.New(1))
+	tn.accept(t, persistent, sessiontest.New(2))
+	if _, err := tn.AddPeer(persistent, netip.AddrPort{}, true); err != nil {
+		t.Fatal(err)
+	}
+	tn.Disconnect(transient)
+	tn.Disconnect(persistent)
+	ended := tn.clk.Now()
+	tick := core.Config{}.Tick
+	if tick == 0 {
+		tick = time.Millisecond
+	}
+
+	tn.advanceTo(t, ended.Add(core.DefaultRetention-tick))
+	if _, ok := tn.Table().Load(transient); !ok {
+		t.Fatal("forgotten before retention ended")
+	}
+	tn.advanceTo(t, ended.Add(core.DefaultRetention))
+	if p, ok := tn.Table().Load(transient); ok {
+		t.Fatalf("not forgotten at retention end (state %v)", p.State())
+	}
+	tn.advanceTo(t, ended.Add(2*core.DefaultRetention)) // the persistent peer's redial is an hour away
+	if _, ok := tn.Table().Load(persistent); !ok {
+		t.Fatal("persistent peer forgotten")
+	}
+}
+
+// TestReaperKeepaliveAndIdle walks one connected peer through keepalive and
+// reaping on a fake clock; touches never arm timers, the timer re-arms
+// itself lazily from last-seen.
+func TestReaperKeepaliveAndIdle(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tn := newTestNode(t, keyN(1), nil)
+	defer tn.Close()
+	K, I := core.DefaultKeepaliveInterval, core.DefaultIdleTimeout
+	s := sessiontest.New(1)
+	tn.accept(t, keyN(2), s)
+	p, _ := tn.Table().Load(keyN(2))
+
+	tn.advanceTo(t, t0.Add(K-time.Millisecond))
+	if s.Keepalives() != 0 {
+		t.Fatal("keepalive before the interval")
+	}
+	tn.advanceTo(t, t0.Add(K))
+	if s.Keepalives() != 1 {
+		t.Fatalf("keepalives = %d at K, want 1", s.Keepalives())
+	}
+	seen := t0.Add(K + time.Second)
+	for range 1000 {
+		p.Touch(seen) // many packets: no timer work
+	}
+	tn.advanceTo(t, t0.Add(2*K))
+	if s.Keepalives() != 1 {
+		t.Fatal("keepalive sent although the peer was heard from recently")
+	}
+	tn.advanceTo(t, seen.Add(K))
+	if s.Keepalives() != 2 {
+		t.Fatalf("keepalives = %d, want 2", s.Keepalives())
+	}
+	tn.advanceTo(t, seen.Add(I-time.Millisecond))
+	if !s.IsAlive() {
+		t.Fatal("reaped before the idle timeout")
+	}
+	tn.advanceTo(t, seen.Add(I))
+	e := tn.rec.waitFor(t, "reap", func(e event) bool { return e.kind == "disconnect" })
+	if !errors.Is(e.reason, core.ErrIdleTimeout) || s.IsAlive() {
+		t.Fatalf("not reaped at idle timeout: %v", e.reason)
+	}
+}
+
+// TestReaperCostIsPerExpiredPeer: a wheel advance runs callbacks only for
+// the peers whose timers are due, however many peers are connected. A reaper
+// that scans the table each tick would visit all of them.
+func TestReaperCostIsPerExpiredPeer(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const peers = 400
+	tn := newTestNode(t, keyN(0), nil)
+	defer tn.Close()
+	K := core.DefaultKeepaliveInterval
+	for i := range peers {
+		tn.clk.Set(t0.Add(time.Duration(i) * time.Millisecond)) // staggered last-seen
+		tn.accept(t, keyN(uint64(i+1)), sessiontest.New(uint64(i+1)))
+	}
+	tests := []struct {
+		at   monotime.Time
+		want int
+	}{
+		{t0.Add(K / 2), 0},                    // nothing due
+		{t0.Add(K + 9*time.Millisecond), 10},  // peers 0..9
+		{t0.Add(K + 9*time.Millisecond), 0},   // same instant again: nothing
+		{t0.Add(K + 29*time.Millisecond), 20}, // peers 10..29
+		{t0.Add(K + time.Duration(peers-1)*time.Millisecond), peers - 30},
+	}
+	for _, tc := range tests {
+		if got := tn.advanceTo(t, tc.at); got != tc.want {
+			t.Fatalf("advance to %v fired %d timers, want %d (of %d peers)", tc.at.Sub(t0), got, tc.want, peers)
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package core
+
+import (
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/puzpuzpuz/xsync/v3"
+)
+
+// Table is the node's one map of peers: PeerKey -> *Peer in an xsync.MapOf,
+// plus an index from address to *Peer for the receive path, which knows only
+// the datagram's source address.
+//
+// Lookups (Load, LoadByAddr) and Peer.Touch take no lock and allocate
+// nothing: an xsync.MapOf Load is a few atomic loads over a cache-line
+// bucket.
+//
+// # Keeping the address index consistent
+//
+// Every change to the index that concerns peer p happens inside
+// peers.Compute(p.key) (creation, SetAddr, Forget), which holds the bucket
+// lock of p's key: index updates for one peer are therefore serialised and
+// ordered with that peer's insertion and removal. The lock order is
+//
+//	link.mu -> peers bucket lock -> byAddr bucket lock
+//
+// and nothing takes them in another order. An address change of p from a to
+// b runs, under that lock:
+//
+//  1. p.addr = b (readers of p.Addr() see a or b, never a torn mix);
+//  2. publish byAddr[b] = p (LoadAndStore) before retiring the old entry, so
+//     there is no instant at which p is unreachable by address (in between,
+//     both a and b lead to p);
+//  3. compare-and-delete byAddr[a] only if it still points at p: if another
+//     peer q has claimed a meanwhile, q's entry is left alone.
+//
+// An address belongs to the peer that claimed it last (a NAT rebinding hands
+// an address to whoever authenticates from it): when publishing byAddr[b]
+// displaces another peer q, q's address is cleared if it is still b
+// (addrCell.clearIf, atomic against q's own writer). Forget retires p's entry
+// with the same compare-and-delete.
+//
+// Invariant (at quiescence): byAddr[a] == p iff p is in the Table and
+// p.Addr() == a; a peer with a valid address is in byAddr under it.
+//
+// Concurrency: all methods are safe for concurrent use. Guard map: local is
+// immutable; peers and byAddr are concurrent maps; a Peer's fields follow the
+// Peer's own guard map.
+type Table struct {
+	local  PeerKey                      // immutable: this node's identity (the double-connection rule)
+	peers  *xsync.MapOf[PeerKey, *Peer] // the entries
+	byAddr *xsync.MapOf[addrKey, *Peer] // address index, see above
+
+	// initLink, if set, prepares a Peer's link before it is published
+	// (the Node binds the per-peer wheel timers there). Immutable after the
+	// owner's constructor.
+	initLink func(*Peer, *link)
+	// closed is set first thing by the owning Node's Close; swapPeer
+	// refuses to install once it is set.
+	closed atomic.Bool
+}
+
+// linkOf returns p's connection record, allocating (and initialising) it
+// once.
+func (t *Table) linkOf(p *Peer) *link {
+	if l := p.link.Load(); l != nil {
+		return l
+	}
+	l := &link{}
+	if t.initLink != nil {
+		t.initLink(p, l)
+	}
+	if p.link.CompareAndSwap(nil, l) {
+		return l
+	}
+	return p.link.Load()
+}
+
+// NewTable returns an empty Table for the node whose identity is local.
+// sizeHint presizes both maps for that many peers (0: grow on demand);
+// xsync.WithPresize is the current form of xsync.NewMapOfPresized.
+func NewTable(local PeerKey, sizeHint int) *Table {
+	return &Table{
+		local:  local,
+		peers:  xsync.NewMapOf[PeerKey, *Peer](xsync.WithPresize(sizeHint)),
+		byAddr: xsync.NewMapOf[addrKey, *Peer](xsync.WithPresize(sizeHint)),
+	}
+}
+
+// Local returns the identity of the node that owns the table.
+func (t *Table) Local() PeerKey { return t.local }
+
+// Len returns the number of peer records.
+func (t *Table) Len() int { return t.peers.Size() }
+
+// Load returns the record of key. No lock, no allocation.
+func (t *Table) Load(key PeerKey) (*Peer, bool) { return t.peers.Load(key) }
+
+// LoadByAddr returns the peer whose current address is addr. No lock, no
+// allocation. addr is normalised (IPv4-mapped unmapped, zone ignored) first.
+func (t *Table) LoadByAddr(addr netip.AddrPort) (*Peer, bool) {
+	return t.byAddr.Load(keyOf(normAddr(addr)))
+}
+
+// LoadOrCreate returns the record of key, creating it at addr if it does not
+// exist (created reports which). An existing record's address is not
+// changed; use SetAddr. addr may be the zero AddrPort (address unknown).
+func (t *Table) LoadOrCreate(key PeerKey, addr netip.AddrPort) (p *Peer, created bool) {
+	if p, ok := t.peers.Load(key); ok {
+		return p, false
+	}
+	addr = normAddr(addr)
+	p, loaded := t.peers.LoadOrCompute(key, func() *Peer {
+		np := newPeer(key, addr)
+		if addr.IsValid() {
+			t.claimLocked(np, addr)
+		}
+		return np
+	})
+	return p, !loaded
+}
+
+// SetAddr moves p to addr (see the type comment for how the index stays
+// consistent). It reports false if p is no longer in the table.
+func (t *Table) SetAddr(p *Peer, addr netip.AddrPort) bool {
+	addr = normAddr(addr)
+	ok := false
+	t.peers.Compute(p.key, func(cur *Peer, loaded bool) (*Peer, bool) {
+		if !loaded {
+			return nil, true // absent: nothing to store
+		}
+		if cur != p {
+			return cur, false
+		}
+		ok = true
+		old := p.addr.load()
+		if old == addr {
+			return cur, false
+		}
+		p.addr.store(addr)
+		if addr.IsValid() {
+			t.claimLocked(p, addr)
+		}
+		if old.IsValid() {
+			t.retireLocked(p, old)
+		}
+		return cur, false
+	})
+	return ok
+}
+
+// Forget removes record p from the table (if it is still the record of its
+// key), retires its address entry and marks it forgotten. It does not touch
+// p's session: the caller ends it. It reports whether it removed p.
+func (t *Table) Forget(p *Peer) bool {
+	return t.forgetIf(p, nil)
+}
+
+// forgetIf is Forget with a condition evaluated under the key's lock.
+func (t *Table) forgetIf(p *Peer, cond func(*Peer) bool) bool {
+	removed := false
+	t.peers.Compute(p.key, func(cur *Peer, loaded bool) (*Peer, bool) {
+		if !loaded {
+			return nil, true
+		}
+		if cur != p || (cond != nil && !cond(p)) {
+			return cur, false
+		}
+		if a := p.addr.load(); a.IsValid() {
+			t.retireLocked(p, a)
+		}
+		p.setFlag(flagForgotten)
+		removed = true
+		return nil, true
+	})
+	return removed
+}
+
+// claimLocked publishes byAddr[a] = p and clears the address of the peer it
+// displaces, if any. Called inside peers.Compute(p.key).
+func (t *Table) claimLocked(p *Peer, a netip.AddrPort) {
+	prev, loaded := t.byAddr.LoadAndStore(keyOf(a), p)
+	if loaded && prev != p {
+		prev.addr.clearIf(a)
+	}
+}
+
+// retireLocked deletes byAddr[a] if it still points at p. Called inside
+// peers.Compute(p.key).
+func (t *Table) retireLocked(p *Peer, a netip.AddrPort) {
+	k := keyOf(a)
+	if cur, ok := t.byAddr.Load(k); !ok || cur != p {
+		return
+	}
+	t.byAddr.Compute(k, func(cur *Peer, loaded bool) (*Peer, bool) {
+		if !loaded || cur == p {
+			return nil, true
+		}
+		return cur, false
+	})
+}
+
+// Range calls f for every record until f returns false. f runs with no lock
+// held (xsync copies each bucket's entries before calling f), so it may send,
+// block or call back into the table. Records added or removed during Range
+// may or may not be visited.
+func (t *Table) Range(f func(p *Peer) bool) {
+	t.peers.Range(func(_ PeerKey, p *Peer) bool { return f(p) })
+}
+
+// RangeLive calls f for every peer with a live session, with that session,
+// until f returns false. Like Range, no lock is held across f: a broadcast
+// sends from f.
+func (t *Table) RangeLive(f func(p *Peer, s Session) bool) {
+	t.peers.Range(func(_ PeerKey, p *Peer) bool {
+		if r := p.liveRef(); r != nil {
+			return f(p, r.s)
+		}
+		return true
+	})
+}
