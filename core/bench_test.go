@@ -71,6 +71,16 @@ func BenchmarkTableLoad(b *testing.B) {
 			return p
 		})
 	})
+	// nolock is not a design anyone could ship (the map is read without
+	// synchronisation, which is only sound here because nothing writes
+	// during the run): it is the ceiling, the cost of the hash lookup alone
+	// in Go's own map, so the report can show how much of rwmutex's cost is
+	// the lock at all on this machine.
+	b.Run("nolock", func(b *testing.B) {
+		run(b, func(k *core.PeerKey) *core.Peer {
+			return rw.m[*k]
+		})
+	})
 }
 
 // BenchmarkTouch is the receive path's per-datagram table work: look the
