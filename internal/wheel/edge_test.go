@@ -141,3 +141,42 @@ func TestPostpone(t *testing.T) {
 		})
 	}
 }
+
+// TestCallbackAddsOthers: a callback arms other timers. One with a future
+// deadline fires at it; one with a deadline already past does not fire in
+// the running Advance (even in a shard not yet drained) but in the next.
+func TestCallbackAddsOthers(t *testing.T) {
+	for _, shards := range []int{1, 8} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			w := newTestWheel(t, shards)
+			past := make([]*counter, 16) // spread over the shards
+			future := newCounter(w)
+			for i := range past {
+				past[i] = newCounter(w)
+			}
+			var trigger Timer
+			trigger.Init(w, func(now monotime.Time) {
+				for _, c := range past {
+					if !w.Add(&c.Timer, now-5) {
+						t.Error("Add from a callback refused an idle timer")
+					}
+				}
+				w.Add(&future.Timer, now.Add(3*testTick))
+			})
+			w.Add(&trigger, at(10))
+			if n := w.Advance(at(10)); n != 1 {
+				t.Fatalf("Advance fired %d, want only the trigger", n)
+			}
+			if n := w.Advance(at(10)); n != len(past) {
+				t.Fatalf("next Advance fired %d, want the %d past-deadline timers", n, len(past))
+			}
+			w.Advance(at(12))
+			if len(future.fires) != 0 {
+				t.Fatal("future timer fired early")
+			}
+			if w.Advance(at(13)); len(future.fires) != 1 {
+				t.Fatal("future timer did not fire at its deadline")
+			}
+		})
+	}
+}

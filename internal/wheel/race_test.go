@@ -2,6 +2,7 @@ package wheel
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,11 +37,24 @@ func (o *raceOwner) stop() { o.stopped[len(o.stopped)-1] = true }
 // of one timer are sequential), and none fired before its deadline. Bounded
 // in operations and in wall time.
 func TestConcurrentCancelResetAdvance(t *testing.T) {
+	tests := []struct {
+		name      string
+		perWorker int    // few timers: every op races the firing of its timer
+		horizon   uint64 // deadlines up to this many ticks after the clock
+	}{
+		{name: "spread", perWorker: 64, horizon: 40},
+		{name: "hot", perWorker: 2, horizon: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { raceWheel(t, tc.perWorker, tc.horizon) })
+	}
+}
+
+func raceWheel(t *testing.T, perWorker int, horizon uint64) {
 	const (
-		workers   = 4
-		perWorker = 64
-		ops       = 4000
-		budget    = 3 * time.Second
+		workers = 4
+		ops     = 4000
+		budget  = 2 * time.Second
 	)
 	w := newTestWheel(t, 4)
 	var clock atomic.Uint64 // the last tick passed to Advance
@@ -54,15 +68,22 @@ func TestConcurrentCancelResetAdvance(t *testing.T) {
 	}
 	end := time.Now().Add(budget)
 	var workersWG, loopWG sync.WaitGroup
+	begin := make(chan struct{})
 	for g := range workers {
 		workersWG.Add(1)
 		go func() {
 			defer workersWG.Done()
 			rng := rand.New(rand.NewPCG(uint64(g), 1))
 			mine := owners[g]
+			<-begin
 			for k := 0; k < ops && (k%256 != 0 || time.Now().Before(end)); k++ {
+				if k%8 == 7 { // pace the workers with the clock: a few ops per tick
+					for c := clock.Load(); clock.Load() == c && time.Now().Before(end); {
+						runtime.Gosched()
+					}
+				}
 				o := &mine[rng.IntN(len(mine))]
-				d := at(clock.Load() + uint64(rng.IntN(40)))
+				d := at(clock.Load() + rng.Uint64N(horizon))
 				switch rng.IntN(3) {
 				case 0:
 					if w.Add(&o.Timer, d) {
@@ -90,12 +111,13 @@ func TestConcurrentCancelResetAdvance(t *testing.T) {
 			w.Advance(at(tick))
 		}
 	}()
+	close(begin)
 	workersWG.Wait()
 	stop.Store(true)
 	loopWG.Wait()
 
 	// Quiescent: stop what is still pending, then check every arming.
-	armings := 0
+	armings, fires := 0, 0
 	for g := range owners {
 		for i := range owners[g] {
 			o := &owners[g][i]
@@ -118,11 +140,13 @@ func TestConcurrentCancelResetAdvance(t *testing.T) {
 				}
 			}
 			armings += len(o.deadlines)
+			fires += len(o.fires)
 		}
 	}
-	if armings == 0 {
-		t.Fatal("no timer was armed")
+	if armings == 0 || fires == 0 {
+		t.Fatalf("armings %d, fires %d: the race did not happen", armings, fires)
 	}
+	t.Logf("%d armings, %d fired", armings, fires)
 	checkInvariants(t, w)
 	if w.Len() != 0 {
 		t.Fatalf("%d timers still pending", w.Len())

@@ -58,9 +58,12 @@ type Wheel struct {
 }
 
 // New returns a Wheel whose tick 0 starts at now (pass monotime.Now(), or a
-// fake time in tests). It returns an error wrapping ErrConfig if cfg is
-// invalid.
+// fake time in tests; it must not be negative). It returns an error
+// wrapping ErrConfig if cfg or now is invalid.
 func New(now monotime.Time, cfg Config) (*Wheel, error) {
+	if now < 0 {
+		return nil, fmt.Errorf("%w: negative start %d", ErrConfig, now)
+	}
 	tick := cfg.Tick
 	if tick == 0 {
 		tick = DefaultTick

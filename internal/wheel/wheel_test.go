@@ -46,6 +46,7 @@ func pow64(l int) uint64 { return 1 << (slotBits * l) }
 func TestNewConfig(t *testing.T) {
 	tests := []struct {
 		name       string
+		start      monotime.Time // if negative, used instead of testStart
 		cfg        Config
 		wantErr    bool
 		wantTick   time.Duration
@@ -55,12 +56,17 @@ func TestNewConfig(t *testing.T) {
 		{name: "one shard", cfg: Config{Tick: 10 * time.Microsecond, Shards: 1}, wantTick: 10 * time.Microsecond, wantShards: 1},
 		{name: "max shards", cfg: Config{Shards: maxShards}, wantTick: DefaultTick, wantShards: maxShards},
 		{name: "negative tick", cfg: Config{Tick: -1}, wantErr: true},
+		{name: "negative start", start: -1, wantErr: true},
 		{name: "negative shards", cfg: Config{Shards: -1}, wantErr: true},
 		{name: "too many shards", cfg: Config{Shards: maxShards + 1}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := New(testStart, tc.cfg)
+			start := testStart
+			if tc.start < 0 {
+				start = tc.start
+			}
+			w, err := New(start, tc.cfg)
 			if tc.wantErr {
 				if !errors.Is(err, ErrConfig) {
 					t.Fatalf("err = %v, want ErrConfig", err)
