@@ -1,0 +1,124 @@
+// Package arch holds one test: the import floors of ../shared/DESIGN.md
+// ("an arrow may only point down"), checked on every non-test Go file of
+// the module, so a layering violation fails `make test`.
+package arch
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/petrel-transport/petrel"
+
+// floors maps a package (module-relative) to its floor; imports of petrel
+// packages must go to a strictly lower floor, or to the package's own
+// subtree helpers listed in allowed.
+var floors = map[string]int{
+	"internal/monotime": 0,
+	"internal/wheel":    1,
+	"congestion":        1,
+	"batchio":           1,
+	"core/wire":         1,
+	"tracker":           2,
+	"ring":              2,
+	"core":              3,
+	"bench":             4,
+	"cmd":               4,
+}
+
+// allowed lists the petrel imports each floor-2 package may make besides
+// internal/monotime (DESIGN.md: tracker may import congestion for the
+// release interface only; ring imports internal/wheel).
+var allowed = map[string][]string{
+	"tracker": {"internal/monotime"},
+	"ring":    {"internal/monotime", "internal/wheel"},
+}
+
+// floorOf returns the floor of a module-relative package path, by its
+// longest listed prefix.
+func floorOf(pkg string) (string, int, bool) {
+	best, f, ok := "", 0, false
+	for p, fl := range floors {
+		if (pkg == p || strings.HasPrefix(pkg, p+"/")) && len(p) > len(best) {
+			best, f, ok = p, fl, true
+		}
+	}
+	return best, f, ok
+}
+
+func TestImportFloors(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); n != "." && (strings.HasPrefix(n, ".") || n == "testdata" || n == "vendor") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		rel = filepath.ToSlash(rel)
+		name, floor, ok := floorOf(rel)
+		if !ok {
+			t.Errorf("%s: package %q has no floor in DESIGN.md's table; add it here", path, rel)
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, imp := range f.Imports {
+			ip, _ := strconv.Unquote(imp.Path.Value)
+			if !strings.HasPrefix(ip, module+"/") {
+				continue
+			}
+			dep := strings.TrimPrefix(ip, module+"/")
+			depName, depFloor, ok := floorOf(dep)
+			switch {
+			case !ok:
+				t.Errorf("%s imports %s, which has no floor", path, dep)
+			case depName == name:
+				// within one package's own subtree (e.g. bench/report -> bench)
+			case depFloor >= floor:
+				t.Errorf("%s (floor %d) imports %s (floor %d): arrows may only point down", path, floor, dep, depFloor)
+			case allowed[name] != nil && !contains(allowed[name], depName):
+				t.Errorf("%s imports %s; DESIGN.md allows %s only %v", path, dep, name, allowed[name])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 20 {
+		t.Fatalf("checked only %d files: is the walk rooted at the module?", checked)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("root %s is not the module root: %v", root, err)
+	}
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
