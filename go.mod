@@ -3,11 +3,8 @@ module github.com/petrel-transport/petrel
 go 1.26.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/puzpuzpuz/xsync/v3 v3.5.1
 	go.uber.org/goleak v1.3.0
-)
-
-require (
-	github.com/anishathalye/porcupine v1.3.1
 	golang.org/x/sys v0.49.0
 )
