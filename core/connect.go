@@ -233,9 +233,10 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 // persistent peer is redialled by its supervisor. It reports whether there
 // was a session to end.
 func (n *Node) Disconnect(key PeerKey) (bool, error) {
-	if n.closed.Load() {
+	if !n.work.add() { // tracked: Close waits for its callbacks
 		return false, ErrClosed
 	}
+	defer n.work.done()
 	p, ok := n.table.Load(key)
 	if !ok {
 		return false, ErrUnknownPeer
@@ -253,7 +254,13 @@ func (n *Node) Disconnect(key PeerKey) (bool, error) {
 // true for a session, and the node announces its disconnect once. It is the
 // Node-level form of Table.RemoveIfMatches: on a Node's table use this one,
 // so the disconnect pipeline (callbacks, estimates, redial) runs.
+//
+// Once Close has begun it returns false: Close's sweep ends every session.
 func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
+	if !n.work.add() { // tracked: Close waits for its callbacks
+		return false
+	}
+	defer n.work.done()
 	p, ok := n.table.Load(key)
 	if !ok {
 		return false
@@ -270,9 +277,10 @@ func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
 // ErrLocalDisconnect and its timers are cancelled. It reports whether the
 // record existed.
 func (n *Node) Forget(key PeerKey) (bool, error) {
-	if n.closed.Load() {
+	if !n.work.add() { // tracked: Close waits for its callbacks
 		return false, ErrClosed
 	}
+	defer n.work.done()
 	p, ok := n.table.Load(key)
 	if !ok {
 		return false, nil

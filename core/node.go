@@ -34,7 +34,7 @@ type Node struct {
 	ctx    context.Context    // root: cancelled first in Close
 	cancel context.CancelFunc // cancels ctx
 	closed atomic.Bool        // set at the start of Close
-	work   inflight           // dials, session goroutines, advances, accepts
+	work   inflight           // dials, session goroutines, advances, user calls that install or end sessions
 
 	advMu sync.Mutex // serialises Advance
 	rngMu sync.Mutex // guards cfg.Rand
