@@ -180,8 +180,7 @@ func (n *Node) install(p *Peer, incoming bool, build func() Session) (SwapResult
 		l := p.link.Load()
 		p.Touch(now) // a new session counts as contact
 		l.attempt.Store(0)
-		n.wheel.Cancel(&l.timers.retry)
-		n.wheel.Reset(&l.timers.liveness, now.Add(n.cfg.KeepaliveInterval))
+		n.armTimers(p, l, now)
 		if old != nil {
 			n.ended(p, old, ErrReplaced, now)
 		}
@@ -220,11 +219,11 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 	if l := p.link.Load(); l != nil {
 		l.keep(r.s.Estimates())
 		l.lastConnected.Store(int64(now))
+		// Arm the retry and publish the state before announcing: whoever
+		// observes the disconnect sees the peer Disconnected (or already
+		// reconnected) with its redial scheduled.
+		n.armTimers(p, l, now)
 	}
-	// Arm the retry and publish the state before announcing: whoever
-	// observes the disconnect sees the peer Disconnected (or already
-	// reconnected) with its redial scheduled.
-	n.afterDisconnect(p, now)
 	n.publish(p)
 	n.announceDisconnect(p, r, why)
 }

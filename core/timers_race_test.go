@@ -1,0 +1,141 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/petrel-transport/petrel/core"
+	"github.com/petrel-transport/petrel/core/sessiontest"
+	"go.uber.org/goleak"
+)
+
+// TestTimersSurviveInstallRacingRemoval: one purpose, one armed timer — and
+// it must be the right one once the actors have settled. An install (Accept)
+// races a removal (Disconnect) of a persistent peer. Whoever ends last must
+// leave the peer's timers matching its state:
+//
+//   - disconnected: a redial is scheduled (the supervisor never drops a
+//     persistent peer);
+//   - connected: the liveness timer is armed (the session gets keepalives
+//     and is reaped when idle).
+//
+// An installer that cancels the retry timer and re-arms liveness after the
+// registry decided, without re-checking, undoes the arming of a remover that
+// ended its session in between (the peer stays disconnected forever); a
+// remover that cancels liveness after checking "not connected" undoes the
+// arming of an installer that connected in between (the session is never
+// kept alive nor reaped). Each round is checked at quiescence by moving the
+// fake clock past every deadline. Bounded in rounds and time.
+func TestTimersSurviveInstallRacingRemoval(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	removers := []struct {
+		name   string
+		remove func(n *core.Node, key core.PeerKey, installed <-chan struct{}, s core.Session)
+	}{
+		// Disconnect ends whichever session is there when it runs.
+		{"Disconnect", func(n *core.Node, key core.PeerKey, _ <-chan struct{}, _ core.Session) {
+			_, _ = n.Disconnect(key)
+		}},
+		// RemoveIfMatches of the new session retries until the install has
+		// published it, so it lands right behind the registry's CAS, inside
+		// the installer's arming.
+		{"RemoveNew", func(n *core.Node, key core.PeerKey, installed <-chan struct{}, s core.Session) {
+			for !n.RemoveIfMatches(key, s) {
+				select {
+				case <-installed:
+					n.RemoveIfMatches(key, s)
+					return
+				default:
+				}
+			}
+		}},
+	}
+	for _, rm := range removers {
+		t.Run(rm.name, func(t *testing.T) {
+			var mu sync.Mutex
+			attempts := map[core.PeerKey]int{}
+			tn := newTestNode(t, keyN(1), func(c *core.Config) {
+				c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
+				c.OnReconnectAttempt = func(p *core.Peer, _ int) {
+					mu.Lock()
+					attempts[p.Key()]++
+					mu.Unlock()
+				}
+				c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
+					return nil, errors.New("refused")
+				})
+			})
+			defer func() {
+				if err := tn.Close(); err != nil {
+					t.Error(err)
+				}
+			}()
+			attempted := func(k core.PeerKey) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return attempts[k] > 0
+			}
+			more := bounded(20000, 2*time.Second)
+			for round := 0; more(round); round++ {
+				if err := timersRaceRound(tn, keyN(uint64(round+2)), rm.remove, attempted); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+		})
+	}
+}
+
+// timersRaceRound runs one round on a fresh peer record and forgets it at
+// the end (so its timers do not fire in later rounds).
+func timersRaceRound(tn *testNode, peer core.PeerKey, remove func(*core.Node, core.PeerKey, <-chan struct{}, core.Session), attempted func(core.PeerKey) bool) error {
+	defer tn.Forget(peer)
+	first, second := sessiontest.New(1), sessiontest.New(2)
+	if _, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return first }); err != nil {
+		return err
+	}
+	p, err := tn.AddPeer(peer, netip.AddrPort{}, true)
+	if err != nil {
+		return err
+	}
+	start, installed := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer close(installed)
+		<-start
+		_, _ = tn.Accept(peer, netip.AddrPort{}, func() core.Session { return second })
+	}()
+	go func() {
+		defer wg.Done()
+		<-start
+		remove(tn.Node, peer, installed, second)
+	}()
+	close(start)
+	wg.Wait()
+
+	now := tn.clk.Now()
+	if s := p.Session(); s != nil && s.IsAlive() {
+		// Connected: silence past the idle timeout must reap it.
+		if _, err := tn.Advance(tn.clk.Add(int64(core.DefaultIdleTimeout + core.DefaultKeepaliveInterval + time.Second))); err != nil {
+			return err
+		}
+		if s.IsAlive() || p.Session() != nil {
+			return errors.New("connected session not reaped after the idle timeout: no liveness timer armed")
+		}
+		return nil
+	}
+	// Disconnected: the supervisor must redial within the backoff.
+	if _, err := tn.Advance(tn.clk.Add(int64(2 * core.DefaultBackoffMax))); err != nil {
+		return err
+	}
+	if !attempted(peer) {
+		return fmt.Errorf("persistent peer disconnected at %v and no redial was attempted: retry timer lost", now)
+	}
+	return nil
+}
