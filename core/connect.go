@@ -286,7 +286,7 @@ func (n *Node) Forget(key PeerKey) (bool, error) {
 	}
 	l := n.table.linkOf(p)
 	l.mu.Lock() // lock order: link.mu -> table bucket locks
-	removed := n.table.Forget(p)
+	removed := n.table.forgetIf(p, nil)
 	r := p.session.Load()
 	if r != nil && !n.table.removeExact(p, r) {
 		r = nil

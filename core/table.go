@@ -153,11 +153,20 @@ func (t *Table) SetAddr(p *Peer, addr netip.AddrPort) bool {
 // Forget removes record p from the table (if it is still the record of its
 // key), retires its address entry and marks it forgotten. It does not touch
 // p's session: the caller ends it. It reports whether it removed p.
+//
+// Forget takes p's registry lock, so it is serialised with Swap: once it has
+// removed p no Swap installs a session into p (Swap moves on to the key's
+// new record), and p.Session() read after Forget returns is the last session
+// p will ever hold.
 func (t *Table) Forget(p *Peer) bool {
+	l := t.linkOf(p)
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return t.forgetIf(p, nil)
 }
 
-// forgetIf is Forget with a condition evaluated under the key's lock.
+// forgetIf is Forget with a condition evaluated under the key's lock. The
+// caller holds p's link.mu.
 func (t *Table) forgetIf(p *Peer, cond func(*Peer) bool) bool {
 	removed := false
 	t.peers.Compute(p.key, func(cur *Peer, loaded bool) (*Peer, bool) {
