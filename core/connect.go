@@ -22,8 +22,10 @@ import (
 // transport calls it once the handshake has authenticated the peer, so addr
 // becomes the peer's address). build constructs the Session; it runs only if
 // the new connection wins the double-connection rule (see registry.go),
-// under the peer's registry lock, and must be short. When the result is Kept
-// the caller closes the connection it offered.
+// under the peer's registry lock, and must be short (the rules of
+// Table.Swap's build apply: no Accept, Connect or Forget of the same key from
+// inside it). When the result is Kept the caller closes the connection it
+// offered.
 func (n *Node) Accept(key PeerKey, addr netip.AddrPort, build func() Session) (SwapResult, error) {
 	if key == n.cfg.Local {
 		return SwapResult{}, ErrSelf
