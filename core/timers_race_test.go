@@ -139,3 +139,57 @@ func timersRaceRound(tn *testNode, peer core.PeerKey, remove func(*core.Node, co
 	}
 	return nil
 }
+
+// TestAddPeerPersistentRacingForget: AddPeer(persistent) races the liveness
+// timer forgetting the same record at the end of its retention. Either the
+// forget wins and AddPeer supervises the key's new record, or AddPeer wins
+// and the record is kept; in both cases the key must end up with a record
+// that is in the table and persistent. If the persistent flag is set outside
+// the lock the forget check holds, the forget can remove the record right
+// after AddPeer marked it: AddPeer returns a dead record, and the key's
+// supervision is silently lost.
+func TestAddPeerPersistentRacingForget(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tn := newTestNode(t, keyN(1), func(c *core.Config) {
+		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
+		c.BackoffBase, c.BackoffMax = time.Hour, time.Hour
+		c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
+			return nil, errors.New("refused")
+		})
+	})
+	defer func() {
+		if err := tn.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	more := bounded(20000, 2*time.Second)
+	for round := 0; more(round); round++ {
+		peer := keyN(uint64(round + 2))
+		if _, err := tn.AddPeer(peer, netip.AddrPort{}, false); err != nil {
+			t.Fatal(err)
+		}
+		at := tn.clk.Add(int64(core.DefaultRetention)) // the record's forget is due
+		start := make(chan struct{})
+		var got *core.Peer
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, _ = tn.Advance(at)
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			got, _ = tn.AddPeer(peer, netip.AddrPort{}, true)
+		}()
+		close(start)
+		wg.Wait()
+		cur, ok := tn.Table().Load(peer)
+		if !ok || cur != got || !cur.Persistent() {
+			t.Fatalf("round %d: AddPeer(persistent) returned a record that is not the key's (in table %v, same %v, persistent %v)",
+				round, ok, cur == got, ok && cur.Persistent())
+		}
+		_, _ = tn.Forget(peer)
+	}
+}
