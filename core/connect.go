@@ -143,12 +143,11 @@ func (n *Node) dial(ctx context.Context, p *Peer) (Session, error) {
 func (n *Node) dialFailed(p *Peer, l *link, err error) error {
 	l.counters.dialFailures.Add(1)
 	if n.ctx.Err() == nil && p.liveRef() == nil {
-		if p.Persistent() {
-			n.scheduleRetry(p, l, n.clock.Now(), true)
-		} else {
-			n.armForget(p, l)
-		}
+		l.attempt.Add(1) // one more consecutive failure: the backoff grows
 	}
+	// armTimers, not a bare re-arm: a session installed meanwhile (an
+	// incoming connection) keeps its liveness timer.
+	n.armTimers(p, l, n.clock.Now())
 	p.clearFlag(flagDialing)
 	n.publish(p)
 	return err
@@ -221,6 +220,7 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 	if l := p.link.Load(); l != nil {
 		l.keep(r.s.Estimates())
 		l.lastConnected.Store(int64(now))
+		l.attempt.Store(0) // after a disconnect the redial waits backoff(0)
 		// Arm the retry and publish the state before announcing: whoever
 		// observes the disconnect sees the peer Disconnected (or already
 		// reconnected) with its redial scheduled.

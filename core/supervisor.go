@@ -32,16 +32,11 @@ func (n *Node) backoff(k uint32) time.Duration {
 	return d
 }
 
-// scheduleRetry arms p's retry timer. failed says a dial just failed (one
-// more consecutive failure); otherwise the session just ended.
-func (n *Node) scheduleRetry(p *Peer, l *link, now monotime.Time, failed bool) {
-	var k uint32
-	if failed {
-		k = l.attempt.Add(1)
-	} else {
-		l.attempt.Store(0)
-	}
-	at := now.Add(n.backoff(k))
+// scheduleRetry arms p's retry timer at backoff(attempt) from now. The
+// callers keep attempt: install and a session's end reset it, a failed dial
+// adds one.
+func (n *Node) scheduleRetry(l *link, now monotime.Time) {
+	at := now.Add(n.backoff(l.attempt.Load()))
 	l.retryAt.Store(int64(at))
 	n.wheel.Reset(&l.timers.retry, at)
 }
@@ -98,7 +93,7 @@ func (n *Node) armTimers(p *Peer, l *link, now monotime.Time) {
 		} else {
 			n.wheel.Cancel(&l.timers.liveness)
 			if p.Persistent() {
-				n.scheduleRetry(p, l, now, false)
+				n.scheduleRetry(l, now)
 			} else {
 				n.armForget(p, l)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,6 +190,64 @@ func TestAddPeerPersistentRacingForget(t *testing.T) {
 		if !ok || cur != got || !cur.Persistent() {
 			t.Fatalf("round %d: AddPeer(persistent) returned a record that is not the key's (in table %v, same %v, persistent %v)",
 				round, ok, cur == got, ok && cur.Persistent())
+		}
+		_, _ = tn.Forget(peer)
+	}
+}
+
+// TestDialFailureRacingAcceptKeepsLiveness: a user's Connect fails while an
+// incoming connection from the same (non-persistent) peer is installed. The
+// failed dial must not re-arm the liveness timer as the forget timer once the
+// incoming session is in: that pushes the session's keepalive and idle
+// reaping out to the end of the retention window (15 min instead of one
+// keepalive interval). Checked at quiescence of each round by moving the
+// fake clock past the idle timeout. Bounded in rounds and time.
+func TestDialFailureRacingAcceptKeepsLiveness(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var gate atomic.Pointer[chan struct{}]
+	tn := newTestNode(t, keyN(1), func(c *core.Config) {
+		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
+		c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
+			<-*gate.Load()
+			return nil, errors.New("refused")
+		})
+	})
+	defer func() {
+		if err := tn.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	more := bounded(20000, 2*time.Second)
+	for round := 0; more(round); round++ {
+		peer := keyN(uint64(round + 2))
+		p, err := tn.AddPeer(peer, netip.AddrPort{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		gate.Store(&start)
+		s := sessiontest.New(uint64(round + 1))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, _ = tn.Connect(context.Background(), peer)
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			_, _ = tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s })
+		}()
+		close(start)
+		wg.Wait()
+		if p.Session() != core.Session(s) || !s.IsAlive() {
+			t.Fatalf("round %d: the incoming session is not installed", round)
+		}
+		if _, err := tn.Advance(tn.clk.Add(int64(core.DefaultIdleTimeout + core.DefaultKeepaliveInterval + time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		if s.IsAlive() {
+			t.Fatalf("round %d: session not reaped after the idle timeout: its liveness timer was re-armed for the forget deadline", round)
 		}
 		_, _ = tn.Forget(peer)
 	}
