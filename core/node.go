@@ -159,7 +159,7 @@ func (n *Node) AddPeer(key PeerKey, addr netip.AddrPort, persistent bool) (*Peer
 	}
 	p.clearFlag(flagPersistent)
 	if p.liveRef() == nil {
-		n.armForget(p, l)
+		n.armTimers(p, l, now) // the forget check, unless a session raced in
 	}
 	return p, nil
 }

@@ -88,6 +88,7 @@ func (n *Node) armTimers(p *Peer, l *link, now monotime.Time) {
 		}
 		r := p.session.Load()
 		if r != nil {
+			l.forgetting.Store(false)
 			n.wheel.Cancel(&l.timers.retry)
 			n.wheel.Reset(&l.timers.liveness, now.Add(n.cfg.KeepaliveInterval))
 		} else {

@@ -252,3 +252,70 @@ func TestDialFailureRacingAcceptKeepsLiveness(t *testing.T) {
 		_, _ = tn.Forget(peer)
 	}
 }
+
+// TestLivenessCallbackRacingReconnect: the liveness timer (armed for the
+// connected session's keepalive) fires while the peer disconnects and
+// reconnects. Two ways to get it wrong:
+//
+//   - the callback finds the slot empty before the disconnect has recorded
+//     its end time, takes the keepalive firing for a forget check against
+//     the previous end time, and forgets the record as it disconnects,
+//     inside the retention window (the reconnect then starts fresh on a new
+//     record);
+//   - the callback re-arms itself for the forget deadline without
+//     re-checking the slot, overriding the liveness timer the new session's
+//     install has just armed: no keepalive, no idle reaping until retention
+//     ends.
+//
+// Checked at quiescence of each round. Bounded in rounds and time.
+func TestLivenessCallbackRacingReconnect(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tn := newTestNode(t, keyN(1), func(c *core.Config) {
+		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
+	})
+	defer func() {
+		if err := tn.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	K := core.DefaultKeepaliveInterval
+	more := bounded(20000, 2*time.Second)
+	for round := 0; more(round); round++ {
+		peer := keyN(uint64(round + 2))
+		s1, s2 := sessiontest.New(1), sessiontest.New(2)
+		if _, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s1 }); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := tn.Table().Load(peer)
+		at := tn.clk.Add(int64(K)) // s1's liveness timer is due
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, _ = tn.Advance(at)
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			_, _ = tn.Disconnect(peer)
+			_, _ = tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s2 })
+		}()
+		close(start)
+		wg.Wait()
+		if p.Forgotten() {
+			t.Fatalf("round %d: the record was forgotten as its session ended, inside the retention window", round)
+		}
+		if p.Session() != core.Session(s2) || !s2.IsAlive() {
+			t.Fatalf("round %d: s2 not installed", round)
+		}
+		if _, err := tn.Advance(tn.clk.Add(int64(core.DefaultIdleTimeout + K + time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		if s2.IsAlive() {
+			t.Fatalf("round %d: session not reaped after the idle timeout: its liveness timer was overridden", round)
+		}
+		_, _ = tn.Forget(peer)
+	}
+}
