@@ -3,6 +3,8 @@ package core_test
 import (
 	"errors"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -143,4 +145,89 @@ func TestCloseDrainsWithinTimeout(t *testing.T) {
 			}
 		})
 	})
+}
+
+// slowCloseSession is a session whose Close blocks until release is closed,
+// so a test can hold a remover inside the disconnect pipeline.
+type slowCloseSession struct {
+	*sessiontest.Session
+	entered chan struct{} // closed when Close is first entered
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *slowCloseSession) Close() error {
+	s.once.Do(func() { close(s.entered) })
+	<-s.release
+	return s.Session.Close()
+}
+
+// TestUserRemovalRacingCloseEndsBeforeCloseReturns: a user call that ends a
+// session (Disconnect, RemoveIfMatches, Forget) is mid-pipeline — it took
+// the session out of the slot and is closing it — when Close begins. Close
+// must wait for it, so that its callbacks (OnDisconnect, OnStateChange) run
+// before Close returns: after Close returns no callback of the node runs.
+// If these calls are not tracked work, Close drains nothing, its sweep finds
+// the slot empty, it returns, and the disconnect is announced afterwards.
+// Deterministic: testing/synctest shows whether Close returned while the
+// remover was still held.
+func TestUserRemovalRacingCloseEndsBeforeCloseReturns(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	removers := []struct {
+		name   string
+		remove func(n *core.Node, key core.PeerKey, s core.Session)
+	}{
+		{"Disconnect", func(n *core.Node, key core.PeerKey, _ core.Session) { _, _ = n.Disconnect(key) }},
+		{"RemoveIfMatches", func(n *core.Node, key core.PeerKey, s core.Session) { n.RemoveIfMatches(key, s) }},
+		{"Forget", func(n *core.Node, key core.PeerKey, _ core.Session) { _, _ = n.Forget(key) }},
+	}
+	for _, tc := range removers {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var closeReturned, lateCallback atomic.Bool
+				tn := newTestNode(t, keyN(1), func(c *core.Config) {
+					c.OnConnect, c.OnStateChange = nil, nil
+					c.OnDisconnect = func(*core.Peer, core.Session, error) {
+						if closeReturned.Load() {
+							lateCallback.Store(true)
+						}
+					}
+				})
+				peer := keyN(2)
+				s := &slowCloseSession{Session: sessiontest.New(1), entered: make(chan struct{}), release: make(chan struct{})}
+				if _, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s }); err != nil {
+					t.Fatal(err)
+				}
+				removed := make(chan struct{})
+				go func() {
+					defer close(removed)
+					tc.remove(tn.Node, peer, s)
+				}()
+				<-s.entered // the remover owns the session and is closing it
+
+				closed := make(chan error, 1)
+				go func() {
+					err := tn.Close()
+					closeReturned.Store(true)
+					closed <- err
+				}()
+				synctest.Wait() // Close has returned, or is waiting for the remover
+				select {
+				case <-closed:
+					close(s.release)
+					<-removed
+					t.Fatal("Close returned while a removal of a session was still in its disconnect pipeline")
+				default:
+				}
+				close(s.release)
+				<-removed
+				if err := <-closed; err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				if lateCallback.Load() {
+					t.Fatal("OnDisconnect ran after Close returned")
+				}
+			})
+		})
+	}
 }

@@ -22,8 +22,10 @@ import (
 // transport calls it once the handshake has authenticated the peer, so addr
 // becomes the peer's address). build constructs the Session; it runs only if
 // the new connection wins the double-connection rule (see registry.go),
-// under the peer's registry lock, and must be short. When the result is Kept
-// the caller closes the connection it offered.
+// under the peer's registry lock, and must be short (the rules of
+// Table.Swap's build apply: no Accept, Connect or Forget of the same key from
+// inside it). When the result is Kept the caller closes the connection it
+// offered.
 func (n *Node) Accept(key PeerKey, addr netip.AddrPort, build func() Session) (SwapResult, error) {
 	if key == n.cfg.Local {
 		return SwapResult{}, ErrSelf
@@ -141,12 +143,11 @@ func (n *Node) dial(ctx context.Context, p *Peer) (Session, error) {
 func (n *Node) dialFailed(p *Peer, l *link, err error) error {
 	l.counters.dialFailures.Add(1)
 	if n.ctx.Err() == nil && p.liveRef() == nil {
-		if p.Persistent() {
-			n.scheduleRetry(p, l, n.clock.Now(), true)
-		} else {
-			n.armForget(p, l)
-		}
+		l.attempt.Add(1) // one more consecutive failure: the backoff grows
 	}
+	// armTimers, not a bare re-arm: a session installed meanwhile (an
+	// incoming connection) keeps its liveness timer.
+	n.armTimers(p, l, n.clock.Now())
 	p.clearFlag(flagDialing)
 	n.publish(p)
 	return err
@@ -180,8 +181,7 @@ func (n *Node) install(p *Peer, incoming bool, build func() Session) (SwapResult
 		l := p.link.Load()
 		p.Touch(now) // a new session counts as contact
 		l.attempt.Store(0)
-		n.wheel.Cancel(&l.timers.retry)
-		n.wheel.Reset(&l.timers.liveness, now.Add(n.cfg.KeepaliveInterval))
+		n.armTimers(p, l, now)
 		if old != nil {
 			n.ended(p, old, ErrReplaced, now)
 		}
@@ -220,11 +220,12 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 	if l := p.link.Load(); l != nil {
 		l.keep(r.s.Estimates())
 		l.lastConnected.Store(int64(now))
+		l.attempt.Store(0) // after a disconnect the redial waits backoff(0)
+		// Arm the retry and publish the state before announcing: whoever
+		// observes the disconnect sees the peer Disconnected (or already
+		// reconnected) with its redial scheduled.
+		n.armTimers(p, l, now)
 	}
-	// Arm the retry and publish the state before announcing: whoever
-	// observes the disconnect sees the peer Disconnected (or already
-	// reconnected) with its redial scheduled.
-	n.afterDisconnect(p, now)
 	n.publish(p)
 	n.announceDisconnect(p, r, why)
 }
@@ -233,9 +234,10 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 // persistent peer is redialled by its supervisor. It reports whether there
 // was a session to end.
 func (n *Node) Disconnect(key PeerKey) (bool, error) {
-	if n.closed.Load() {
+	if !n.work.add() { // tracked: Close waits for its callbacks
 		return false, ErrClosed
 	}
+	defer n.work.done()
 	p, ok := n.table.Load(key)
 	if !ok {
 		return false, ErrUnknownPeer
@@ -253,7 +255,13 @@ func (n *Node) Disconnect(key PeerKey) (bool, error) {
 // true for a session, and the node announces its disconnect once. It is the
 // Node-level form of Table.RemoveIfMatches: on a Node's table use this one,
 // so the disconnect pipeline (callbacks, estimates, redial) runs.
+//
+// Once Close has begun it returns false: Close's sweep ends every session.
 func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
+	if !n.work.add() { // tracked: Close waits for its callbacks
+		return false
+	}
+	defer n.work.done()
 	p, ok := n.table.Load(key)
 	if !ok {
 		return false
@@ -270,16 +278,17 @@ func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
 // ErrLocalDisconnect and its timers are cancelled. It reports whether the
 // record existed.
 func (n *Node) Forget(key PeerKey) (bool, error) {
-	if n.closed.Load() {
+	if !n.work.add() { // tracked: Close waits for its callbacks
 		return false, ErrClosed
 	}
+	defer n.work.done()
 	p, ok := n.table.Load(key)
 	if !ok {
 		return false, nil
 	}
 	l := n.table.linkOf(p)
 	l.mu.Lock() // lock order: link.mu -> table bucket locks
-	removed := n.table.Forget(p)
+	removed := n.table.forgetIf(p, nil)
 	r := p.session.Load()
 	if r != nil && !n.table.removeExact(p, r) {
 		r = nil

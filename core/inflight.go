@@ -6,9 +6,10 @@ import (
 )
 
 // inflight counts the Node's work in flight (dials, session processing
-// goroutines, timer-wheel advances, Accept calls) so Close can wait for it,
-// with a bound. Unlike a sync.WaitGroup it refuses new work once closing has
-// begun, so no work can start after Close decided to wait.
+// goroutines, timer-wheel advances, and the user calls that install or end
+// sessions: Accept, Connect, Disconnect, RemoveIfMatches, Forget) so Close
+// can wait for it, with a bound. Unlike a sync.WaitGroup it refuses new work
+// once closing has begun, so no work can start after Close decided to wait.
 //
 // Guard map: mu guards every field; it is held only for counter updates,
 // never across the work itself or the wait.

@@ -33,6 +33,12 @@ type link struct {
 	lastConnected atomic.Int64  // monotime.Time the last session ended (or the record was added)
 
 	timers peerTimers
+	// forgetting says what the liveness timer is armed for: true for the
+	// forget-after-retention check (armForget), false for the keepalive and
+	// idle check of an installed session (armTimers). Written just before
+	// each arming, so a firing that finds the slot empty can tell a forget
+	// check from a keepalive arming that outlived its session.
+	forgetting atomic.Bool
 }
 
 func (l *link) estimates() Estimates {

@@ -34,7 +34,7 @@ type Node struct {
 	ctx    context.Context    // root: cancelled first in Close
 	cancel context.CancelFunc // cancels ctx
 	closed atomic.Bool        // set at the start of Close
-	work   inflight           // dials, session goroutines, advances, accepts
+	work   inflight           // dials, session goroutines, advances, user calls that install or end sessions
 
 	advMu sync.Mutex // serialises Advance
 	rngMu sync.Mutex // guards cfg.Rand
@@ -124,16 +124,32 @@ func (n *Node) AddPeer(key PeerKey, addr netip.AddrPort, persistent bool) (*Peer
 		return nil, ErrNoDialer
 	}
 	now := n.clock.Now()
-	p, created := n.table.LoadOrCreate(key, addr)
-	if !created && addr.IsValid() {
-		n.table.SetAddr(p, addr)
-	}
-	l := n.table.linkOf(p)
-	if created {
-		l.lastConnected.Store(int64(now)) // retention counts from the record's birth
+	var p *Peer
+	var l *link
+	for {
+		var created bool
+		p, created = n.table.LoadOrCreate(key, addr)
+		if !created && addr.IsValid() {
+			n.table.SetAddr(p, addr)
+		}
+		l = n.table.linkOf(p)
+		if created {
+			l.lastConnected.Store(int64(now)) // retention counts from the record's birth
+		}
+		// The forget check decides under l.mu: marking the record under
+		// it too means the record is either forgotten before (and we
+		// retry on the key's new one) or kept because it is persistent.
+		l.mu.Lock()
+		forgotten := p.Forgotten()
+		if !forgotten && persistent {
+			p.setFlag(flagPersistent)
+		}
+		l.mu.Unlock()
+		if !forgotten {
+			break
+		}
 	}
 	if persistent {
-		p.setFlag(flagPersistent) // the forget check skips persistent records
 		if p.liveRef() == nil {
 			if err := n.startDial(p); err != nil && err != ErrDialInProgress {
 				return p, err
@@ -143,7 +159,7 @@ func (n *Node) AddPeer(key PeerKey, addr netip.AddrPort, persistent bool) (*Peer
 	}
 	p.clearFlag(flagPersistent)
 	if p.liveRef() == nil {
-		n.armForget(p, l)
+		n.armTimers(p, l, now) // the forget check, unless a session raced in
 	}
 	return p, nil
 }

@@ -29,7 +29,14 @@ func (n *Node) onLiveness(p *Peer, now monotime.Time) {
 	l := p.link.Load()
 	r := p.session.Load()
 	if r == nil {
-		n.checkForget(p, l, now)
+		if l.forgetting.Load() {
+			n.checkForget(p, l, now)
+		}
+		// Otherwise this is a keepalive arming firing after its session
+		// left the slot: the remover arms the forget check once it has
+		// recorded the end time (armTimers), so judging retention here,
+		// against the previous end time, could forget a record as it
+		// disconnects.
 		return
 	}
 	ls := p.LastSeen()
@@ -47,14 +54,26 @@ func (n *Node) onLiveness(p *Peer, now monotime.Time) {
 	case idle >= n.cfg.KeepaliveInterval:
 		_ = r.s.Keepalive(now)
 		next := min(now.Add(n.cfg.KeepaliveInterval), ls.Add(n.cfg.IdleTimeout))
-		n.wheel.Reset(&l.timers.liveness, next)
+		n.rearmLiveness(p, l, r, next, now)
 	default:
-		n.wheel.Reset(&l.timers.liveness, ls.Add(n.cfg.KeepaliveInterval))
+		n.rearmLiveness(p, l, r, ls.Add(n.cfg.KeepaliveInterval), now)
+	}
+}
+
+// rearmLiveness re-arms the liveness timer at next for the installed session
+// r, then re-checks the slot: if r has left it meanwhile, the re-arm may have
+// overridden what its remover (or a new installer) armed, so armTimers arms
+// for the slot's current state (see armTimers).
+func (n *Node) rearmLiveness(p *Peer, l *link, r *sessionRef, next, now monotime.Time) {
+	n.wheel.Reset(&l.timers.liveness, next)
+	if p.session.Load() != r {
+		n.armTimers(p, l, now)
 	}
 }
 
 // armForget arms the liveness timer to forget p when its retention ends.
 func (n *Node) armForget(p *Peer, l *link) {
+	l.forgetting.Store(true)
 	n.wheel.Reset(&l.timers.liveness, monotime.Time(l.lastConnected.Load()).Add(n.cfg.Retention))
 }
 
@@ -65,6 +84,9 @@ func (n *Node) checkForget(p *Peer, l *link, now monotime.Time) {
 	due := monotime.Time(l.lastConnected.Load()).Add(n.cfg.Retention)
 	if now.Before(due) {
 		n.wheel.Reset(&l.timers.liveness, due)
+		if p.session.Load() != nil {
+			n.armTimers(p, l, now) // an install raced the re-arm: arm for it
+		}
 		return
 	}
 	l.mu.Lock()

@@ -75,7 +75,9 @@ func (t *Table) newWins(remote PeerKey, curIncoming, newIncoming bool) bool {
 // close.
 //
 // build runs while the peer's registry lock is held: it must be short, must
-// not block, must not return nil and must not call Swap for the same key.
+// not block, must not return nil and must not call Swap or Forget for the
+// same key (Table's or Node's: both take that lock, which is not
+// reentrant). Lookups, Touch and other keys are fine.
 func (t *Table) Swap(key PeerKey, incoming bool, build func() Session) SwapResult {
 	for {
 		p, _ := t.LoadOrCreate(key, netip.AddrPort{})

@@ -264,3 +264,51 @@ func TestRangeLiveHoldsNoLock(t *testing.T) {
 		t.Fatalf("stats after the churn: %+v", st)
 	}
 }
+
+// TestForgetRacingSwapLeavesNoOrphan: Table.Forget races Table.Swap on the
+// same key. Forget's contract is that the caller ends the session of the
+// record it removed; that is only sound if no Swap can install a session
+// into the record after Forget removed it. Otherwise the session is orphaned
+// in a record that is no longer in the table while the next Swap creates a
+// new record for the key: two live sessions for one peer (invariant 5).
+// Swap decides under the peer's registry lock, so Forget must take it too.
+// Bounded in rounds and time; checked at quiescence of each round.
+func TestForgetRacingSwapLeavesNoOrphan(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	local, remote := keyN(1), keyN(2)
+	tab := core.NewTable(local, 0)
+	more := bounded(20000, 2*time.Second)
+	for round := 0; more(round); round++ {
+		p, _ := tab.LoadOrCreate(remote, addrN(1))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			tab.Swap(remote, false, func() core.Session { return sessiontest.New(uint64(round)) })
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			if tab.Forget(p) {
+				if s := p.Session(); s != nil {
+					_ = s.Close() // the caller ends the session of the record it removed
+				}
+			}
+		}()
+		close(start)
+		wg.Wait()
+		if p.Forgotten() {
+			if s := p.Session(); s != nil && s.IsAlive() {
+				t.Fatalf("round %d: a live session was installed into a forgotten record", round)
+			}
+		}
+		if cur, ok := tab.Load(remote); ok {
+			if s := cur.Session(); s != nil {
+				_ = s.Close()
+			}
+			tab.Forget(cur)
+		}
+	}
+}

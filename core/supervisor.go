@@ -32,16 +32,11 @@ func (n *Node) backoff(k uint32) time.Duration {
 	return d
 }
 
-// scheduleRetry arms p's retry timer. failed says a dial just failed (one
-// more consecutive failure); otherwise the session just ended.
-func (n *Node) scheduleRetry(p *Peer, l *link, now monotime.Time, failed bool) {
-	var k uint32
-	if failed {
-		k = l.attempt.Add(1)
-	} else {
-		l.attempt.Store(0)
-	}
-	at := now.Add(n.backoff(k))
+// scheduleRetry arms p's retry timer at backoff(attempt) from now. The
+// callers keep attempt: install and a session's end reset it, a failed dial
+// adds one.
+func (n *Node) scheduleRetry(l *link, now monotime.Time) {
+	at := now.Add(n.backoff(l.attempt.Load()))
 	l.retryAt.Store(int64(at))
 	n.wheel.Reset(&l.timers.retry, at)
 }
@@ -69,19 +64,45 @@ func (n *Node) onRetry(p *Peer, now monotime.Time) {
 	}
 }
 
-// afterDisconnect arms what follows a session's end: a redial for a
-// persistent peer, the forget timer for any other.
-func (n *Node) afterDisconnect(p *Peer, now monotime.Time) {
-	if n.ctx.Err() != nil || p.Forgotten() || p.liveRef() != nil {
-		return
+// armTimers arms p's two timers for the state of its session slot:
+//
+//   - a session installed: no redial (retry cancelled), the liveness timer
+//     armed for keepalive and idle reaping (it also reaps a zombie);
+//   - the slot empty: liveness cancelled, then a redial for a persistent
+//     peer, the forget timer for any other.
+//
+// Every actor that changes the slot (an install, each remover) calls it
+// afterwards. It re-reads the slot after arming and goes again if the slot
+// changed meanwhile. That is what makes the last writer of each timer right:
+// the wheel operations and the slot CAS are not one atomic step, so without
+// the re-check an installer could cancel the redial a concurrent remover had
+// just armed (a persistent peer left disconnected for good), or a remover
+// could cancel the liveness timer a concurrent installer had just armed (a
+// session never kept alive nor reaped). With it, the last operation on each
+// timer comes from a pass that saw the slot's final value before and after
+// arming: any later change of the slot is followed by its actor's own pass.
+func (n *Node) armTimers(p *Peer, l *link, now monotime.Time) {
+	for {
+		if n.ctx.Err() != nil || p.Forgotten() {
+			return // Close's sweep or Forget cancels the timers
+		}
+		r := p.session.Load()
+		if r != nil {
+			l.forgetting.Store(false)
+			n.wheel.Cancel(&l.timers.retry)
+			n.wheel.Reset(&l.timers.liveness, now.Add(n.cfg.KeepaliveInterval))
+		} else {
+			n.wheel.Cancel(&l.timers.liveness)
+			if p.Persistent() {
+				n.scheduleRetry(l, now)
+			} else {
+				n.armForget(p, l)
+			}
+		}
+		if p.session.Load() == r {
+			return
+		}
 	}
-	l := p.link.Load()
-	n.wheel.Cancel(&l.timers.liveness)
-	if p.Persistent() {
-		n.scheduleRetry(p, l, now, false)
-		return
-	}
-	n.armForget(p, l)
 }
 
 // Health is a snapshot of a peer's reconnect health tracker.

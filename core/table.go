@@ -37,7 +37,8 @@ import (
 // An address belongs to the peer that claimed it last (a NAT rebinding hands
 // an address to whoever authenticates from it): when publishing byAddr[b]
 // displaces another peer q, q's address is cleared if it is still b
-// (addrCell.clearIf, atomic against q's own writer). Forget retires p's entry
+// (addrCell.clearIf, atomic against q's own writer), inside byAddr[b]'s
+// compute so that it is ordered with every other claim of b. Forget retires p's entry
 // with the same compare-and-delete.
 //
 // Invariant (at quiescence): byAddr[a] == p iff p is in the Table and
@@ -152,11 +153,20 @@ func (t *Table) SetAddr(p *Peer, addr netip.AddrPort) bool {
 // Forget removes record p from the table (if it is still the record of its
 // key), retires its address entry and marks it forgotten. It does not touch
 // p's session: the caller ends it. It reports whether it removed p.
+//
+// Forget takes p's registry lock, so it is serialised with Swap: once it has
+// removed p no Swap installs a session into p (Swap moves on to the key's
+// new record), and p.Session() read after Forget returns is the last session
+// p will ever hold.
 func (t *Table) Forget(p *Peer) bool {
+	l := t.linkOf(p)
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return t.forgetIf(p, nil)
 }
 
-// forgetIf is Forget with a condition evaluated under the key's lock.
+// forgetIf is Forget with a condition evaluated under the key's lock. The
+// caller holds p's link.mu.
 func (t *Table) forgetIf(p *Peer, cond func(*Peer) bool) bool {
 	removed := false
 	t.peers.Compute(p.key, func(cur *Peer, loaded bool) (*Peer, bool) {
@@ -178,11 +188,20 @@ func (t *Table) forgetIf(p *Peer, cond func(*Peer) bool) bool {
 
 // claimLocked publishes byAddr[a] = p and clears the address of the peer it
 // displaces, if any. Called inside peers.Compute(p.key).
+//
+// The displaced peer's address is cleared inside the index entry's own
+// compute, not after it: the entry's lock is what orders claims of a, so the
+// clear cannot land after the displaced peer has moved away and re-claimed a
+// (which would leave byAddr[a] pointing at a peer whose address was wiped).
+// The clear only spins on the displaced peer's addrCell writer, which never
+// waits for an index lock, so this nests no lock the wrong way.
 func (t *Table) claimLocked(p *Peer, a netip.AddrPort) {
-	prev, loaded := t.byAddr.LoadAndStore(keyOf(a), p)
-	if loaded && prev != p {
-		prev.addr.clearIf(a)
-	}
+	t.byAddr.Compute(keyOf(a), func(prev *Peer, loaded bool) (*Peer, bool) {
+		if loaded && prev != p {
+			prev.addr.clearIf(a)
+		}
+		return p, false
+	})
 }
 
 // retireLocked deletes byAddr[a] if it still points at p. Called inside

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/internal/monotime"
@@ -211,5 +212,47 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 	}
 	if p.LastSeen() != now {
 		t.Fatal("Touch did not store last-seen")
+	}
+}
+
+// TestTableAddrClaimDoesNotClearAReclaim is the ABA of address displacement:
+// p claims address a from q while q moves away from a and back. If p clears
+// q's address after publishing byAddr[a] = p but outside the index entry's
+// lock, the clear can land after q's re-claim (byAddr[a] = q again) and wipe
+// q's new address, leaving byAddr[a] = q with q.Addr() invalid: the receive
+// path then finds q by an address q no longer has, and q is unreachable by
+// the address it does have. The displacement must be atomic with the index
+// entry it displaces. Bounded in rounds and time; each round is checked at
+// quiescence.
+func TestTableAddrClaimDoesNotClearAReclaim(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tab := core.NewTable(keyN(0), 0)
+	a, b, c := addrN(1), addrN(2), addrN(3)
+	p, _ := tab.LoadOrCreate(keyN(1), c)
+	q, _ := tab.LoadOrCreate(keyN(2), a)
+	more := bounded(20000, 3*time.Second)
+	for round := 0; more(round); round++ {
+		tab.SetAddr(p, c)
+		tab.SetAddr(q, a)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); <-start; tab.SetAddr(p, a) }()
+		go func() { defer wg.Done(); <-start; tab.SetAddr(q, b); tab.SetAddr(q, a) }()
+		close(start)
+		wg.Wait()
+
+		owner, ok := tab.LoadByAddr(a)
+		if !ok {
+			t.Fatalf("round %d: address %v claimed by both, indexed for neither", round, a)
+		}
+		if owner.Addr() != a {
+			t.Fatalf("round %d: index maps %v to %v, whose address is %v", round, a, owner.Key(), owner.Addr())
+		}
+		for _, x := range []*core.Peer{p, q} {
+			if x != owner && x.Addr() == a {
+				t.Fatalf("round %d: %v and %v both hold %v", round, x.Key(), owner.Key(), a)
+			}
+		}
 	}
 }
