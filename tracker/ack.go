@@ -102,7 +102,7 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult, largestGen *Generation) {
 					break
 				}
 				sent := monotime.Time(e.sent.Load())
-				n, ok := t.resolve(c, e, s, phaseAcked)
+				n, ok := t.resolve(c, e, pn, s, phaseAcked)
 				if !ok {
 					continue // refreshed or resolved under us: look again
 				}

@@ -194,7 +194,7 @@ func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, gen Genera
 				continue
 			}
 			if gen >= t.maxRetx {
-				if n, ok := t.resolve(c, e, s, phaseAbandoned); ok {
+				if n, ok := t.resolve(c, e, pn, s, phaseAbandoned); ok {
 					res.Abandoned++
 					res.AbandonedBytes += n
 				}

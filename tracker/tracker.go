@@ -211,7 +211,7 @@ func (t *Tracker) Abandon(pn uint64) uint64 {
 		if !word(s).inFlightAs(pn) {
 			return 0
 		}
-		if n, ok := t.resolve(c, e, s, phaseAbandoned); ok {
+		if n, ok := t.resolve(c, e, pn, s, phaseAbandoned); ok {
 			return n
 		}
 	}
@@ -260,7 +260,7 @@ func (t *Tracker) drop(pn uint64) uint64 {
 		if !word(s).inFlightAs(pn) {
 			return 0
 		}
-		if n, ok := t.resolve(c, e, s, phaseDropped); ok {
+		if n, ok := t.resolve(c, e, pn, s, phaseDropped); ok {
 			return n
 		}
 	}
