@@ -101,7 +101,7 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult, largestGen *Generation) {
 				if !word(s).inFlightAs(pn) {
 					break
 				}
-				sent := monotime.Time(e.sent.Load())
+				sent := monotime.Time(e.sentAt(s))
 				n, ok := t.resolve(c, e, pn, s, phaseAcked)
 				if !ok {
 					continue // refreshed or resolved under us: look again

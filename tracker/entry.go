@@ -66,13 +66,21 @@ func (w word) inFlightAs(pn uint64) bool {
 // pnindex.go) and are recycled when their chunk is.
 //
 // Guard map: every field is atomic. state is the entry's identity and
-// phase; sent, stream and size are written by OnSent while the phase is
-// Writing (before the entry is published as InFlight) and sent again by the
-// winner of a Refresh; readers load state, then the fields, then state again
-// and use the fields only if state did not change. 32 bytes.
+// phase; sent[0], stream and size are written by OnSent while the phase is
+// Writing (before the entry is published as InFlight). sent is indexed by
+// generation parity: sent[g&1] is the send time of the copy of generation
+// g, and Refresh(g) writes sent[(g+1)&1] before the compare-and-swap that
+// publishes g+1, so every field a reader needs for the state word it
+// loaded was written before that word was. Readers load state, then the
+// fields (sent[gen&1] for the word's gen), then state again and use the
+// fields only if state did not change. 40 bytes.
 type entry struct {
 	state  atomic.Uint64
-	sent   atomic.Int64  // monotime.Time of the latest copy sent
-	stream atomic.Uint64 // StreamID
-	size   atomic.Uint32 // bytes counted in the Flight
+	sent   [2]atomic.Int64 // monotime.Time of the copy of each generation parity
+	stream atomic.Uint64   // StreamID
+	size   atomic.Uint32   // bytes counted in the Flight
 }
+
+// sentAt returns the send time of the copy of the generation in the state
+// word s, which the caller loaded from e.
+func (e *entry) sentAt(s uint64) int64 { return e.sent[word(s).gen()&1].Load() }

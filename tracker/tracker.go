@@ -145,7 +145,7 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.T
 			break
 		}
 	}
-	e.sent.Store(int64(now))
+	e.sent[0].Store(int64(now))
 	e.stream.Store(uint64(stream))
 	e.size.Store(size)
 	t.inflightBytes.Add(uint64(size))
@@ -188,10 +188,24 @@ func (t *Tracker) Refresh(pn uint64, gen Generation, now monotime.Time) bool {
 		return false
 	}
 	defer t.pns.unref(c)
-	if !e.state.CompareAndSwap(pack(phaseInFlight, gen, pn), pack(phaseInFlight, gen+1, pn)) {
+	// Stamp the copy's send time before publishing its generation (see
+	// entry). Only once the slot is seen to hold this packet in flight at
+	// gen: the chunk is pinned, so it cannot start another life after this
+	// check, and nobody reads sent[(gen+1)&1] for this packet until the
+	// compare-and-swap below publishes gen+1. If that compare-and-swap
+	// loses to a concurrent Refresh(pn, gen), both copies went out and
+	// either time is true; if it loses to a resolution, the time is unused.
+	from := pack(phaseInFlight, gen, pn)
+	if e.state.Load() != from {
 		return false
 	}
-	e.sent.Store(int64(now))
+	e.sent[(gen+1)&1].Store(int64(now))
+	if !e.state.CompareAndSwap(from, pack(phaseInFlight, gen+1, pn)) {
+		return false
+	}
+	if testHookRefreshed != nil {
+		testHookRefreshed()
+	}
 	storeMax(&t.lastSent, int64(now))
 	t.retransmits.add(uint64(e.size.Load()))
 	return true
@@ -265,6 +279,11 @@ func (t *Tracker) drop(pn uint64) uint64 {
 		}
 	}
 }
+
+// testHookRefreshed, if set (by tests only), runs in Refresh right after
+// the compare-and-swap that moved the packet to its next generation, so a
+// test can observe the entry from another operation at exactly that point.
+var testHookRefreshed func()
 
 // storeMax raises a to v if v is larger.
 func storeMax(a *atomic.Int64, v int64) {
