@@ -183,3 +183,21 @@ func TestRetransmitLifecycle(t *testing.T) {
 	}
 	r.checkBooks(t)
 }
+
+// TestPTOFromLatestSend: writers register packets concurrently, so send
+// times can reach OnSent out of order. The probe timeout runs from the
+// latest ack-eliciting send (RFC 9002 section 6.2.1), not from whichever
+// packet was registered last.
+func TestPTOFromLatestSend(t *testing.T) {
+	r := newRig(t, Config{})
+	r.send(t, 0, 1, 100, 50*ms)
+	r.send(t, 1, 2, 100, 40*ms) // registered after packet 0, sent before it
+	// PTO = 10 + max(4*5, 1) + 25 = 55ms after the latest send at 50ms.
+	if got, res := r.t.DueForResend(nil, 104*ms, rtt10); len(got) != 0 || res.PTO || res.Next != 105*ms {
+		t.Fatalf("at 104ms: handed out %v, %+v; want nothing before the PTO at 105ms", pnsOf(got), res)
+	}
+	if got, res := r.t.DueForResend(nil, 105*ms, rtt10); !res.PTO || len(got) != 2 {
+		t.Fatalf("at 105ms: handed out %v, %+v; want the probe timeout", pnsOf(got), res)
+	}
+	r.checkBooks(t)
+}
