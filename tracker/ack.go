@@ -45,9 +45,12 @@ type AckResult struct {
 // the caller's and is not retained), received at now with the peer's
 // reported ackDelay. Every named packet still InFlight moves to Acked and
 // its bytes are released. Packets already acked, dropped or abandoned are
-// skipped (they release nothing). A range naming a packet number never
-// sent fails the whole frame with ErrAckUnsent before anything changes.
-// It allocates nothing.
+// skipped (they release nothing). A malformed range, or one reaching the
+// sending frontier (a packet number above every one sent), fails the whole
+// frame with ErrAckUnsent before anything changes. A packet number below
+// the frontier that was never sent (skipped by the sender) is not detected:
+// nothing is tracked for it, so acking it changes nothing. It allocates
+// nothing.
 //
 // Its cost is the number of chunks the ranges overlap that still hold
 // packets in flight, times the chunk size, at most.

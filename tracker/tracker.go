@@ -47,9 +47,10 @@ var (
 	// ErrWindow: OnSent was given a packet number 2^28 or more away from
 	// the oldest packet still tracked.
 	ErrWindow = errors.New("tracker: packet number too far from the packets in flight")
-	// ErrAckUnsent: an ACK range names a packet number never sent, or is
-	// malformed (Smallest > Largest). RFC 9000 section 13.1 makes the
-	// former a PROTOCOL_VIOLATION.
+	// ErrAckUnsent: an ACK range names a packet number above every one sent,
+	// or is malformed (Smallest > Largest). RFC 9000 section 13.1 makes the
+	// former a PROTOCOL_VIOLATION. (Gaps below the largest sent are not
+	// detected; see OnAck.)
 	ErrAckUnsent = errors.New("tracker: ACK of a packet number never sent")
 )
 
