@@ -35,3 +35,30 @@ func TestDirectoryFollowsWindow(t *testing.T) {
 	}
 	r.checkBooks(t)
 }
+
+// TestTryRef: a chunk whose last reference is gone is being freed (or is
+// in the pool); nothing may take a reference on it and resurrect it.
+func TestTryRef(t *testing.T) {
+	tests := []struct {
+		name string
+		refs int64
+		ok   bool
+	}{
+		{"dead", 0, false},
+		{"one slot", 1, true},
+		{"frontier only", frontierRef, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := new(chunk)
+			c.refs.Store(tc.refs)
+			want := tc.refs
+			if tc.ok {
+				want++
+			}
+			if ok := c.tryRef(); ok != tc.ok || c.refs.Load() != want {
+				t.Fatalf("tryRef on refs=%d: %v, refs now %d; want %v, %d", tc.refs, ok, c.refs.Load(), tc.ok, want)
+			}
+		})
+	}
+}
