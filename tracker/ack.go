@@ -66,14 +66,14 @@ func (t *Tracker) OnAck(ranges []AckRange, ackDelay time.Duration, now monotime.
 	if len(ranges) == 0 {
 		return res, nil
 	}
-	var largestGen Generation
+	var largestResent bool
 	for _, r := range ranges {
-		t.ackRange(r, &res, &largestGen)
+		t.ackRange(r, &res, &largestResent)
 	}
 	storeMaxU(&t.largestAcked, res.LargestAcked+1)
 	if res.NewlyAcked > 0 {
 		res.AckEliciting = true
-		if res.LargestNewlyAcked == res.LargestAcked && largestGen == 0 {
+		if res.LargestNewlyAcked == res.LargestAcked && !largestResent {
 			res.RTTValid = true
 			res.LatestRTT = now.Sub(res.LargestNewlySent)
 		}
@@ -83,7 +83,7 @@ func (t *Tracker) OnAck(ranges []AckRange, ackDelay time.Duration, now monotime.
 
 // ackRange acks the in-flight packets of r, chunk by chunk, skipping chunks
 // that hold none.
-func (t *Tracker) ackRange(r AckRange, res *AckResult, largestGen *Generation) {
+func (t *Tracker) ackRange(r AckRange, res *AckResult, largestResent *bool) {
 	lo := r.Smallest
 	if t.pns.live.Load() == 0 {
 		return
@@ -104,7 +104,7 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult, largestGen *Generation) {
 				if !word(s).inFlightAs(pn) {
 					break
 				}
-				sent := monotime.Time(e.sentAt(s))
+				sent, resent := e.sentFor(s)
 				n, ok := t.resolve(c, e, pn, s, phaseAcked)
 				if !ok {
 					continue // refreshed or resolved under us: look again
@@ -115,7 +115,7 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult, largestGen *Generation) {
 				if res.NewlyAcked == 1 || pn > res.LargestNewlyAcked {
 					res.LargestNewlyAcked = pn
 					res.LargestNewlySent = sent
-					*largestGen = word(s).gen()
+					*largestResent = resent
 				}
 				break
 			}

@@ -2,6 +2,8 @@ package tracker
 
 import (
 	"sync/atomic"
+
+	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
 // The state word of an entry (64 bits):
@@ -66,21 +68,28 @@ func (w word) inFlightAs(pn uint64) bool {
 // pnindex.go) and are recycled when their chunk is.
 //
 // Guard map: every field is atomic. state is the entry's identity and
-// phase; sent[0], stream and size are written by OnSent while the phase is
-// Writing (before the entry is published as InFlight). sent is indexed by
-// generation parity: sent[g&1] is the send time of the copy of generation
-// g, and Refresh(g) writes sent[(g+1)&1] before the compare-and-swap that
-// publishes g+1, so every field a reader needs for the state word it
-// loaded was written before that word was. Readers load state, then the
-// fields (sent[gen&1] for the word's gen), then state again and use the
-// fields only if state did not change. 40 bytes.
+// phase; sent, stream, size and resent are written by OnSent while the
+// phase is Writing (before the entry is published as InFlight). Refresh,
+// once it has seen the slot hold its packet in flight, sets resent, then
+// stores the new copy's send time, then publishes the next generation with
+// its compare-and-swap: so a reader that loaded a word of generation g+1
+// finds that copy's send time in sent, and a reader of generation 0 that
+// may have read a refreshed copy's send time finds resent set. Readers
+// load state, then the fields, then state again and use the fields only if
+// state did not change. 32 bytes.
 type entry struct {
 	state  atomic.Uint64
-	sent   [2]atomic.Int64 // monotime.Time of the copy of each generation parity
-	stream atomic.Uint64   // StreamID
-	size   atomic.Uint32   // bytes counted in the Flight
+	sent   atomic.Int64  // monotime.Time of the latest copy sent
+	stream atomic.Uint64 // StreamID
+	size   atomic.Uint32 // bytes counted in the Flight
+	resent atomic.Bool   // a Refresh began: more than one copy may be out
 }
 
-// sentAt returns the send time of the copy of the generation in the state
-// word s, which the caller loaded from e.
-func (e *entry) sentAt(s uint64) int64 { return e.sent[word(s).gen()&1].Load() }
+// sentFor returns the send time a reader that loaded state word s from e
+// may use, and whether the packet was retransmitted: a later generation, or
+// a Refresh of generation 0 under way (its copy was sent, and sent may
+// already be that copy's). Karn's rule takes no RTT sample from either.
+func (e *entry) sentFor(s uint64) (sent monotime.Time, resent bool) {
+	sent = monotime.Time(e.sent.Load())
+	return sent, word(s).gen() > 0 || e.resent.Load()
+}

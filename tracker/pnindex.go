@@ -34,7 +34,7 @@ const (
 
 	minDirSize = 16
 	// maxPoolSize is how many freed chunks a tracker keeps for reuse
-	// (8 x 40 KiB). Chunks are pooled per tracker, never across trackers:
+	// (8 x 32 KiB). Chunks are pooled per tracker, never across trackers:
 	// packet numbers identify entries only within one connection, so a
 	// chunk passed to another tracker could be mistaken for this one's by
 	// a stale reader.

@@ -17,7 +17,7 @@ type Stats struct {
 	PTOs            uint64 // probe timeouts seen by DueForResend
 	Retransmits     uint64 // successful Refresh calls
 
-	Chunks  int64 // packet-number chunks allocated (40 KiB each)
+	Chunks  int64 // packet-number chunks allocated (32 KiB each)
 	Streams int   // streams with a packet list
 }
 

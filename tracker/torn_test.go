@@ -24,8 +24,12 @@ func TestRefreshPublishesSendTime(t *testing.T) {
 		seen []Resend
 		res  LossResult
 	)
-	testHookRefreshed = func() { seen, res = r.t.DueForResend(nil, now, rtt10) }
-	defer func() { testHookRefreshed = nil }()
+	testHookRefresh = func(published bool) {
+		if published {
+			seen, res = r.t.DueForResend(nil, now, rtt10)
+		}
+	}
+	defer func() { testHookRefresh = nil }()
 	if !r.t.Refresh(0, 0, now) { // the resend of packet 0 went out at now
 		t.Fatal("Refresh failed")
 	}
@@ -44,8 +48,12 @@ func TestAckRightAfterRefresh(t *testing.T) {
 	r := newRig(t, Config{})
 	r.send(t, 0, 1, 100, ms)
 	var ack AckResult
-	testHookRefreshed = func() { ack = r.ack(t, 50*ms, rng(0, 0)) }
-	defer func() { testHookRefreshed = nil }()
+	testHookRefresh = func(published bool) {
+		if published {
+			ack = r.ack(t, 50*ms, rng(0, 0))
+		}
+	}
+	defer func() { testHookRefresh = nil }()
 	if !r.t.Refresh(0, 0, 40*ms) {
 		t.Fatal("Refresh failed")
 	}
@@ -72,6 +80,33 @@ func TestFailedRefreshLeavesSendTime(t *testing.T) {
 	}
 	if ack := r.ack(t, 100*ms, rng(0, 0)); ack.LargestNewlySent != 20*ms {
 		t.Fatalf("acked copy sent at %v, want 20ms (the failed refreshes changed it)", ack.LargestNewlySent)
+	}
+	r.checkBooks(t)
+}
+
+// TestAckDuringRefresh: an ACK that resolves the packet while a Refresh
+// of its first copy is under way (the resend is on the wire, its time
+// stamped, its generation not yet published) acks an ambiguous packet: no
+// RTT sample (Karn), whichever copy's send time it read. The Refresh then
+// fails and nothing comes back.
+func TestAckDuringRefresh(t *testing.T) {
+	r := newRig(t, Config{})
+	r.send(t, 0, 1, 100, ms)
+	var ack AckResult
+	testHookRefresh = func(published bool) {
+		if !published {
+			ack = r.ack(t, 50*ms, rng(0, 0))
+		}
+	}
+	defer func() { testHookRefresh = nil }()
+	if r.t.Refresh(0, 0, 40*ms) {
+		t.Fatal("Refresh succeeded on a packet acked under it")
+	}
+	if ack.NewlyAcked != 1 || ack.AckedBytes != 100 || ack.RTTValid {
+		t.Fatalf("ACK during a refresh: %+v, want the packet acked without an RTT sample", ack)
+	}
+	if r.t.InFlight(0) {
+		t.Fatal("acked packet came back")
 	}
 	r.checkBooks(t)
 }

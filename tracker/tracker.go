@@ -146,7 +146,8 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.T
 			break
 		}
 	}
-	e.sent[0].Store(int64(now))
+	e.sent.Store(int64(now))
+	e.resent.Store(false)
 	e.stream.Store(uint64(stream))
 	e.size.Store(size)
 	t.inflightBytes.Add(uint64(size))
@@ -190,22 +191,25 @@ func (t *Tracker) Refresh(pn uint64, gen Generation, now monotime.Time) bool {
 	}
 	defer t.pns.unref(c)
 	// Stamp the copy's send time before publishing its generation (see
-	// entry). Only once the slot is seen to hold this packet in flight at
-	// gen: the chunk is pinned, so it cannot start another life after this
-	// check, and nobody reads sent[(gen+1)&1] for this packet until the
-	// compare-and-swap below publishes gen+1. If that compare-and-swap
-	// loses to a concurrent Refresh(pn, gen), both copies went out and
-	// either time is true; if it loses to a resolution, the time is unused.
+	// entry), and only once the slot is seen to hold this packet in flight
+	// at gen: the chunk is pinned, so it cannot start another life after
+	// this check. If the compare-and-swap then loses to a concurrent
+	// Refresh(pn, gen), both copies went out and either time is true; if
+	// it loses to a resolution, the time is unused.
 	from := pack(phaseInFlight, gen, pn)
 	if e.state.Load() != from {
 		return false
 	}
-	e.sent[(gen+1)&1].Store(int64(now))
+	e.resent.Store(true)
+	e.sent.Store(int64(now))
+	if testHookRefresh != nil {
+		testHookRefresh(false)
+	}
 	if !e.state.CompareAndSwap(from, pack(phaseInFlight, gen+1, pn)) {
 		return false
 	}
-	if testHookRefreshed != nil {
-		testHookRefreshed()
+	if testHookRefresh != nil {
+		testHookRefresh(true)
 	}
 	storeMax(&t.lastSent, int64(now))
 	t.retransmits.add(uint64(e.size.Load()))
@@ -281,10 +285,11 @@ func (t *Tracker) drop(pn uint64) uint64 {
 	}
 }
 
-// testHookRefreshed, if set (by tests only), runs in Refresh right after
-// the compare-and-swap that moved the packet to its next generation, so a
-// test can observe the entry from another operation at exactly that point.
-var testHookRefreshed func()
+// testHookRefresh, if set (by tests only), runs in Refresh right before
+// (published false) and right after (published true) the compare-and-swap
+// that moves the packet to its next generation, so a test can run another
+// operation at exactly those points.
+var testHookRefresh func(published bool)
 
 // storeMax raises a to v if v is larger.
 func storeMax(a *atomic.Int64, v int64) {
