@@ -1,6 +1,9 @@
 package tracker
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestStaleChunkPointer is the ABA case the packet number in the state word
 // exists for: a reader (an ACK, a DropStream, an Abandon) looks up packet 5,
@@ -46,4 +49,27 @@ func TestStaleChunkPointer(t *testing.T) {
 			r.checkBooks(t)
 		})
 	}
+}
+
+// TestRecycledSlotForgetsRetransmission: a slot whose packet was
+// retransmitted is recycled for a new packet; that packet's first copy is
+// not a retransmission, so its ACK gives an RTT sample.
+func TestRecycledSlotForgetsRetransmission(t *testing.T) {
+	r := newRig(t, Config{})
+	const old, reborn = 5, 2<<chunkBits | 5
+	r.send(t, old, 1, 100, ms)
+	if !r.t.Refresh(old, 0, 2*ms) {
+		t.Fatal("Refresh failed")
+	}
+	c0, _ := r.t.pns.lookup(old)
+	r.ack(t, 3*ms, rng(old, old))
+	r.send(t, 1<<chunkBits, 2, 10, 4*ms) // chunk 0 freed, pooled
+	r.send(t, reborn, 3, 70, 10*ms)
+	if c, _ := r.t.pns.lookup(reborn); c != c0 {
+		t.Fatal("precondition: chunk 0 was not recycled for chunk 2")
+	}
+	if res := r.ack(t, 30*ms, rng(reborn, reborn)); !res.RTTValid || res.LatestRTT != 20*time.Millisecond {
+		t.Fatalf("ACK of a first copy in a recycled slot: %+v, want an RTT sample of 20ms", res)
+	}
+	r.checkBooks(t)
 }
