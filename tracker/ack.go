@@ -45,9 +45,12 @@ type AckResult struct {
 // the caller's and is not retained), received at now with the peer's
 // reported ackDelay. Every named packet still InFlight moves to Acked and
 // its bytes are released. Packets already acked, dropped or abandoned are
-// skipped (they release nothing). A range naming a packet number never
-// sent fails the whole frame with ErrAckUnsent before anything changes.
-// It allocates nothing.
+// skipped (they release nothing). A malformed range, or one reaching the
+// sending frontier (a packet number above every one sent), fails the whole
+// frame with ErrAckUnsent before anything changes. A packet number below
+// the frontier that was never sent (skipped by the sender) is not detected:
+// nothing is tracked for it, so acking it changes nothing. It allocates
+// nothing.
 //
 // Its cost is the number of chunks the ranges overlap that still hold
 // packets in flight, times the chunk size, at most.
@@ -63,14 +66,14 @@ func (t *Tracker) OnAck(ranges []AckRange, ackDelay time.Duration, now monotime.
 	if len(ranges) == 0 {
 		return res, nil
 	}
-	var largestGen Generation
+	var largestResent bool
 	for _, r := range ranges {
-		t.ackRange(r, &res, &largestGen)
+		t.ackRange(r, &res, &largestResent)
 	}
 	storeMaxU(&t.largestAcked, res.LargestAcked+1)
 	if res.NewlyAcked > 0 {
 		res.AckEliciting = true
-		if res.LargestNewlyAcked == res.LargestAcked && largestGen == 0 {
+		if res.LargestNewlyAcked == res.LargestAcked && !largestResent {
 			res.RTTValid = true
 			res.LatestRTT = now.Sub(res.LargestNewlySent)
 		}
@@ -80,7 +83,7 @@ func (t *Tracker) OnAck(ranges []AckRange, ackDelay time.Duration, now monotime.
 
 // ackRange acks the in-flight packets of r, chunk by chunk, skipping chunks
 // that hold none.
-func (t *Tracker) ackRange(r AckRange, res *AckResult, largestGen *Generation) {
+func (t *Tracker) ackRange(r AckRange, res *AckResult, largestResent *bool) {
 	lo := r.Smallest
 	if t.pns.live.Load() == 0 {
 		return
@@ -101,8 +104,8 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult, largestGen *Generation) {
 				if !word(s).inFlightAs(pn) {
 					break
 				}
-				sent := monotime.Time(e.sent.Load())
-				n, ok := t.resolve(c, e, s, phaseAcked)
+				sent, resent := e.sentFor(s)
+				n, ok := t.resolve(c, e, pn, s, phaseAcked)
 				if !ok {
 					continue // refreshed or resolved under us: look again
 				}
@@ -112,7 +115,7 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult, largestGen *Generation) {
 				if res.NewlyAcked == 1 || pn > res.LargestNewlyAcked {
 					res.LargestNewlyAcked = pn
 					res.LargestNewlySent = sent
-					*largestGen = word(s).gen()
+					*largestResent = resent
 				}
 				break
 			}

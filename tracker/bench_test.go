@@ -29,7 +29,7 @@ func (t *Tracker) dropStreamScan(stream StreamID) uint64 {
 			e := &c.entries[i]
 			s := e.state.Load()
 			if word(s).inFlightAs(k<<chunkBits|uint64(i)) && StreamID(e.stream.Load()) == stream {
-				if n, ok := t.resolve(c, e, s, phaseDropped); ok {
+				if n, ok := t.resolve(c, e, k<<chunkBits|uint64(i), s, phaseDropped); ok {
 					total += n
 				}
 			}

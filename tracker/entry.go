@@ -2,6 +2,8 @@ package tracker
 
 import (
 	"sync/atomic"
+
+	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
 // The state word of an entry (64 bits):
@@ -66,13 +68,28 @@ func (w word) inFlightAs(pn uint64) bool {
 // pnindex.go) and are recycled when their chunk is.
 //
 // Guard map: every field is atomic. state is the entry's identity and
-// phase; sent, stream and size are written by OnSent while the phase is
-// Writing (before the entry is published as InFlight) and sent again by the
-// winner of a Refresh; readers load state, then the fields, then state again
-// and use the fields only if state did not change. 32 bytes.
+// phase; sent, stream, size and resent are written by OnSent while the
+// phase is Writing (before the entry is published as InFlight). Refresh,
+// once it has seen the slot hold its packet in flight, sets resent, then
+// stores the new copy's send time, then publishes the next generation with
+// its compare-and-swap: so a reader that loaded a word of generation g+1
+// finds that copy's send time in sent, and a reader of generation 0 that
+// may have read a refreshed copy's send time finds resent set. Readers
+// load state, then the fields, then state again and use the fields only if
+// state did not change. 32 bytes.
 type entry struct {
 	state  atomic.Uint64
 	sent   atomic.Int64  // monotime.Time of the latest copy sent
 	stream atomic.Uint64 // StreamID
 	size   atomic.Uint32 // bytes counted in the Flight
+	resent atomic.Bool   // a Refresh began: more than one copy may be out
+}
+
+// sentFor returns the send time a reader that loaded state word s from e
+// may use, and whether the packet was retransmitted: a later generation, or
+// a Refresh of generation 0 under way (its copy was sent, and sent may
+// already be that copy's). Karn's rule takes no RTT sample from either.
+func (e *entry) sentFor(s uint64) (sent monotime.Time, resent bool) {
+	sent = monotime.Time(e.sent.Load())
+	return sent, word(s).gen() > 0 || e.resent.Load()
 }

@@ -18,6 +18,13 @@ import (
 //   - time threshold (section 6.1.2): its latest copy was sent at least
 //     max(kTimeThreshold * max(smoothed_rtt, latest_rtt), kGranularity) ago.
 //
+// Loss detection scans packet numbers up to the largest acknowledged only
+// (what keeps it proportional to the packets below the ACK frontier, not to
+// the whole window on every call). So a retransmitted copy whose packet
+// number is above the largest acknowledged is not declared lost by the time
+// threshold even if an acknowledged copy was sent after it: the probe
+// timeout recovers it.
+//
 // When nothing is pending on the loss timer and the probe timeout
 // (section 6.2.1) has passed since the last ack-eliciting send, the oldest
 // packets in flight are handed out as probes (section 6.2.4).
@@ -194,7 +201,7 @@ func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, gen Genera
 				continue
 			}
 			if gen >= t.maxRetx {
-				if n, ok := t.resolve(c, e, s, phaseAbandoned); ok {
+				if n, ok := t.resolve(c, e, pn, s, phaseAbandoned); ok {
 					res.Abandoned++
 					res.AbandonedBytes += n
 				}

@@ -183,3 +183,47 @@ func TestRetransmitLifecycle(t *testing.T) {
 	}
 	r.checkBooks(t)
 }
+
+// TestPTOFromLatestSend: writers register packets concurrently, so send
+// times can reach OnSent out of order. The probe timeout runs from the
+// latest ack-eliciting send (RFC 9002 section 6.2.1), not from whichever
+// packet was registered last.
+func TestPTOFromLatestSend(t *testing.T) {
+	r := newRig(t, Config{})
+	r.send(t, 0, 1, 100, 50*ms)
+	r.send(t, 1, 2, 100, 40*ms) // registered after packet 0, sent before it
+	// PTO = 10 + max(4*5, 1) + 25 = 55ms after the latest send at 50ms.
+	if got, res := r.t.DueForResend(nil, 104*ms, rtt10); len(got) != 0 || res.PTO || res.Next != 105*ms {
+		t.Fatalf("at 104ms: handed out %v, %+v; want nothing before the PTO at 105ms", pnsOf(got), res)
+	}
+	if got, res := r.t.DueForResend(nil, 105*ms, rtt10); !res.PTO || len(got) != 2 {
+		t.Fatalf("at 105ms: handed out %v, %+v; want the probe timeout", pnsOf(got), res)
+	}
+	r.checkBooks(t)
+}
+
+// TestCopyLostOnlyAfterLaterAck: a retransmitted copy is lost only if it
+// was sent before an acknowledged packet (RFC 9002 section 6.1); however
+// old it grows, with no acknowledged packet sent after it only the probe
+// timeout may resend it. Once a packet sent after it is acknowledged, the
+// time threshold applies.
+func TestCopyLostOnlyAfterLaterAck(t *testing.T) {
+	r := newRig(t, Config{})
+	r.send(t, 0, 1, 100, ms)
+	r.send(t, 1, 1, 100, ms)
+	r.ack(t, 2*ms, rng(1, 1))
+	if !r.t.Refresh(0, 0, 5*ms) {
+		t.Fatal("Refresh failed")
+	}
+	// 25ms after the copy, far past the loss delay (11.25ms), but nothing
+	// sent after the copy was acknowledged: wait for the PTO at 5 + 55ms.
+	if got, res := r.t.DueForResend(nil, 30*ms, rtt10); len(got) != 0 || res.Lost != 0 || res.Next != 60*ms {
+		t.Fatalf("at 30ms: handed out %v, %+v; want nothing, next at the PTO (60ms)", pnsOf(got), res)
+	}
+	r.send(t, 2, 1, 100, 31*ms)
+	r.ack(t, 40*ms, rng(2, 2))
+	if got, res := r.t.DueForResend(nil, 40*ms, rtt10); len(got) != 1 || got[0].PN != 0 || got[0].Gen != 1 || res.Lost != 1 {
+		t.Fatalf("at 40ms, after the ack of a later packet: handed out %+v, %+v; want packet 0's copy lost", got, res)
+	}
+	r.checkBooks(t)
+}

@@ -47,9 +47,10 @@ var (
 	// ErrWindow: OnSent was given a packet number 2^28 or more away from
 	// the oldest packet still tracked.
 	ErrWindow = errors.New("tracker: packet number too far from the packets in flight")
-	// ErrAckUnsent: an ACK range names a packet number never sent, or is
-	// malformed (Smallest > Largest). RFC 9000 section 13.1 makes the
-	// former a PROTOCOL_VIOLATION.
+	// ErrAckUnsent: an ACK range names a packet number above every one sent,
+	// or is malformed (Smallest > Largest). RFC 9000 section 13.1 makes the
+	// former a PROTOCOL_VIOLATION. (Gaps below the largest sent are not
+	// detected; see OnAck.)
 	ErrAckUnsent = errors.New("tracker: ACK of a packet number never sent")
 )
 
@@ -146,6 +147,7 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.T
 		}
 	}
 	e.sent.Store(int64(now))
+	e.resent.Store(false)
 	e.stream.Store(uint64(stream))
 	e.size.Store(size)
 	t.inflightBytes.Add(uint64(size))
@@ -188,10 +190,27 @@ func (t *Tracker) Refresh(pn uint64, gen Generation, now monotime.Time) bool {
 		return false
 	}
 	defer t.pns.unref(c)
-	if !e.state.CompareAndSwap(pack(phaseInFlight, gen, pn), pack(phaseInFlight, gen+1, pn)) {
+	// Stamp the copy's send time before publishing its generation (see
+	// entry), and only once the slot is seen to hold this packet in flight
+	// at gen: the chunk is pinned, so it cannot start another life after
+	// this check. If the compare-and-swap then loses to a concurrent
+	// Refresh(pn, gen), both copies went out and either time is true; if
+	// it loses to a resolution, the time is unused.
+	from := pack(phaseInFlight, gen, pn)
+	if e.state.Load() != from {
 		return false
 	}
+	e.resent.Store(true)
 	e.sent.Store(int64(now))
+	if testHookRefresh != nil {
+		testHookRefresh(false)
+	}
+	if !e.state.CompareAndSwap(from, pack(phaseInFlight, gen+1, pn)) {
+		return false
+	}
+	if testHookRefresh != nil {
+		testHookRefresh(true)
+	}
 	storeMax(&t.lastSent, int64(now))
 	t.retransmits.add(uint64(e.size.Load()))
 	return true
@@ -211,7 +230,7 @@ func (t *Tracker) Abandon(pn uint64) uint64 {
 		if !word(s).inFlightAs(pn) {
 			return 0
 		}
-		if n, ok := t.resolve(c, e, s, phaseAbandoned); ok {
+		if n, ok := t.resolve(c, e, pn, s, phaseAbandoned); ok {
 			return n
 		}
 	}
@@ -260,11 +279,17 @@ func (t *Tracker) drop(pn uint64) uint64 {
 		if !word(s).inFlightAs(pn) {
 			return 0
 		}
-		if n, ok := t.resolve(c, e, s, phaseDropped); ok {
+		if n, ok := t.resolve(c, e, pn, s, phaseDropped); ok {
 			return n
 		}
 	}
 }
+
+// testHookRefresh, if set (by tests only), runs in Refresh right before
+// (published false) and right after (published true) the compare-and-swap
+// that moves the packet to its next generation, so a test can run another
+// operation at exactly those points.
+var testHookRefresh func(published bool)
 
 // storeMax raises a to v if v is larger.
 func storeMax(a *atomic.Int64, v int64) {
