@@ -30,11 +30,14 @@ func (n *Node) Accept(key PeerKey, addr netip.AddrPort, build func() Session) (S
 	if key == n.cfg.Local {
 		return SwapResult{}, ErrSelf
 	}
-	if !n.work.add() {
+	if !n.enter() {
 		return SwapResult{}, ErrClosed
 	}
 	defer n.work.done()
-	p, created := n.table.LoadOrCreate(key, addr)
+	p, created, ok := n.table.loadOrCreate(key, addr)
+	if !ok {
+		return SwapResult{}, ErrClosed
+	}
 	if !created && addr.IsValid() && p.Addr() != normAddr(addr) {
 		n.table.SetAddr(p, addr)
 	}
@@ -52,14 +55,14 @@ func (n *Node) Connect(ctx context.Context, key PeerKey) (Session, error) {
 	if n.cfg.Dialer == nil {
 		return nil, ErrNoDialer
 	}
+	if !n.enter() {
+		return nil, ErrClosed
+	}
+	defer n.work.done()
 	p, ok := n.table.Load(key)
 	if !ok {
 		return nil, ErrUnknownPeer
 	}
-	if !n.work.add() {
-		return nil, ErrClosed
-	}
-	defer n.work.done()
 	if !p.setFlag(flagDialing) {
 		return nil, ErrDialInProgress
 	}
@@ -73,7 +76,7 @@ func (n *Node) startDial(p *Peer) error {
 	if !p.setFlag(flagDialing) {
 		return ErrDialInProgress
 	}
-	if !n.work.add() {
+	if !n.enter() {
 		p.clearFlag(flagDialing)
 		return ErrClosed
 	}
@@ -171,7 +174,10 @@ func (n *Node) install(p *Peer, incoming bool, build func() Session) (SwapResult
 		if err == errForgotten {
 			// Forgotten between lookup and lock: the key's current record
 			// (a new one if need be) takes the session.
-			p, _ = n.table.LoadOrCreate(p.key, p.Addr())
+			var ok bool
+			if p, _, ok = n.table.loadOrCreate(p.key, p.Addr()); !ok {
+				return SwapResult{}, ErrClosed
+			}
 			continue
 		}
 		if err != nil || res.Kept {
@@ -234,7 +240,7 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 // persistent peer is redialled by its supervisor. It reports whether there
 // was a session to end.
 func (n *Node) Disconnect(key PeerKey) (bool, error) {
-	if !n.work.add() { // tracked: Close waits for its callbacks
+	if !n.enter() { // tracked: Close waits for its callbacks
 		return false, ErrClosed
 	}
 	defer n.work.done()
@@ -258,7 +264,7 @@ func (n *Node) Disconnect(key PeerKey) (bool, error) {
 //
 // Once Close has begun it returns false: Close's sweep ends every session.
 func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
-	if !n.work.add() { // tracked: Close waits for its callbacks
+	if !n.enter() { // tracked: Close waits for its callbacks
 		return false
 	}
 	defer n.work.done()
@@ -278,7 +284,7 @@ func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
 // ErrLocalDisconnect and its timers are cancelled. It reports whether the
 // record existed.
 func (n *Node) Forget(key PeerKey) (bool, error) {
-	if !n.work.add() { // tracked: Close waits for its callbacks
+	if !n.enter() { // tracked: Close waits for its callbacks
 		return false, ErrClosed
 	}
 	defer n.work.done()

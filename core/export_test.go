@@ -1,0 +1,10 @@
+package core
+
+// TimersPending reports whether p's liveness and retry timers are armed.
+// Test-only export (this file is compiled only into the package's tests).
+func TimersPending(p *Peer) (liveness, retry bool) {
+	if l := p.link.Load(); l != nil {
+		return l.timers.liveness.Pending(), l.timers.retry.Pending()
+	}
+	return false, false
+}
