@@ -50,7 +50,9 @@ func (n *Node) Accept(key PeerKey, addr netip.AddrPort, build func() Session) (S
 // ctx, Config.DialTimeout (wall-clock time) and Close. It returns the
 // existing session and ErrKept if the peer already had a live session that
 // won the double-connection rule (the dialled one is closed), and
-// ErrDialInProgress if another dial to the peer is in flight.
+// ErrDialInProgress if another dial to the peer is in flight. If the peer is
+// forgotten (Forget) while the dial is in flight, the dialled session is
+// closed, the key gets no record back, and Connect returns ErrUnknownPeer.
 func (n *Node) Connect(ctx context.Context, key PeerKey) (Session, error) {
 	if n.cfg.Dialer == nil {
 		return nil, ErrNoDialer
@@ -172,8 +174,15 @@ func (n *Node) install(p *Peer, incoming bool, build func() Session) (SwapResult
 			dialer = nil
 		}
 		if err == errForgotten {
-			// Forgotten between lookup and lock: the key's current record
-			// (a new one if need be) takes the session.
+			if !incoming {
+				// An outgoing dial belongs to the record that started it,
+				// and Forget ended that record: its late session must not
+				// bring the key back (the caller closes it).
+				return SwapResult{}, ErrUnknownPeer
+			}
+			// An incoming connection forgotten between lookup and lock:
+			// the remote chose to connect, so the key's current record (a
+			// new one if need be) takes the session.
 			var ok bool
 			if p, _, ok = n.table.loadOrCreate(p.key, p.Addr()); !ok {
 				return SwapResult{}, ErrClosed
@@ -281,8 +290,9 @@ func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
 }
 
 // Forget removes peer key's record: its session (if any) is ended with
-// ErrLocalDisconnect and its timers are cancelled. It reports whether the
-// record existed.
+// ErrLocalDisconnect and its timers are cancelled; a dial to it in flight
+// has its session closed and discarded when it completes (it recreates no
+// record). It reports whether the record existed.
 func (n *Node) Forget(key PeerKey) (bool, error) {
 	if !n.enter() { // tracked: Close waits for its callbacks
 		return false, ErrClosed

@@ -1,0 +1,96 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/petrel-transport/petrel/core"
+	"github.com/petrel-transport/petrel/core/sessiontest"
+	"go.uber.org/goleak"
+)
+
+// TestDialStartedBeforeForgetDoesNotResurrect: a dial to a peer is in flight
+// (the supervisor's, or a user's Connect) when the user forgets the peer;
+// then the handshake completes. Forget ended that record's life: the dial's
+// session must be closed and discarded, not installed into a new record for
+// the key (a zombie entry the user removed, brought back connected and no
+// longer supervised). An incoming connection after Forget is another story
+// (the remote chose to connect) and still creates a record.
+func TestDialStartedBeforeForgetDoesNotResurrect(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tests := []struct {
+		name string
+		// start begins a dial to key and returns a channel that yields its
+		// error once it has ended (nil channel: the dial is the node's own).
+		start func(t *testing.T, tn *testNode, key core.PeerKey) <-chan error
+	}{
+		{"supervisor", func(t *testing.T, tn *testNode, key core.PeerKey) <-chan error {
+			if _, err := tn.AddPeer(key, netip.AddrPort{}, true); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}},
+		{"Connect", func(t *testing.T, tn *testNode, key core.PeerKey) <-chan error {
+			if _, err := tn.AddPeer(key, netip.AddrPort{}, false); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := tn.Connect(context.Background(), key)
+				done <- err
+			}()
+			return done
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := newTestNode(t, keyN(1), nil)
+			peer := keyN(2)
+			calls := make(chan *sessiontest.Call, 1)
+			go func() { calls <- <-tn.dialer.Calls }()
+			done := tc.start(t, tn, peer)
+			c := <-calls // the dial is in flight
+			if ok, err := tn.Forget(peer); !ok || err != nil {
+				t.Fatalf("Forget: %v %v", ok, err)
+			}
+			late := sessiontest.New(1)
+			c.Return(late, nil)
+			if done != nil {
+				if err := <-done; !errors.Is(err, core.ErrUnknownPeer) {
+					t.Errorf("Connect of a peer forgotten mid-dial: %v, want ErrUnknownPeer", err)
+				}
+			}
+			// The dial has ended once the forgotten record leaves
+			// Connecting (its dialing flag is cleared after the install).
+			tn.rec.waitFor(t, "dial ended", func(e event) bool { return e.kind == "state" && e.from == core.Connecting })
+			if err := tn.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if conns, _ := tn.rec.counts(1); conns != 0 {
+				t.Error("the dial's session was installed (OnConnect) after its peer was forgotten")
+			}
+			if p, ok := tn.Table().Load(peer); ok {
+				t.Errorf("the dial recreated the forgotten peer's record (state %v, persistent %v)", p.State(), p.Persistent())
+			}
+			if late.IsAlive() {
+				t.Error("the dial's session was not closed")
+			}
+		})
+	}
+	t.Run("incoming after Forget", func(t *testing.T) {
+		tn := newTestNode(t, keyN(1), nil)
+		defer tn.Close()
+		peer := keyN(2)
+		tn.accept(t, peer, sessiontest.New(1))
+		if ok, err := tn.Forget(peer); !ok || err != nil {
+			t.Fatalf("Forget: %v %v", ok, err)
+		}
+		s := sessiontest.New(2)
+		tn.accept(t, peer, s)
+		if p, ok := tn.Table().Load(peer); !ok || p.Session() != core.Session(s) {
+			t.Fatal("an incoming connection after Forget was not installed in a new record")
+		}
+	})
+}
