@@ -3,7 +3,9 @@ package core_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 
 	"github.com/petrel-transport/petrel/core"
@@ -93,4 +95,51 @@ func TestDialStartedBeforeForgetDoesNotResurrect(t *testing.T) {
 			t.Fatal("an incoming connection after Forget was not installed in a new record")
 		}
 	})
+}
+
+// TestNoTimerArmedAfterForget: a remover (Disconnect of a persistent peer)
+// is paused inside the arming of the redial — after its "forgotten?" check,
+// before the wheel call (hook rand source: the jitter draw) — while Forget
+// removes the record and cancels its timers. When the remover resumes, its
+// arming must not survive: a forgotten record keeps no timer (otherwise the
+// wheel holds it, and runs its callbacks, for up to a retention window).
+func TestNoTimerArmedAfterForget(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	src := &hookSource{Source: rand.NewPCG(1, 2)}
+	tn := newTestNode(t, keyN(1), func(c *core.Config) {
+		c.Rand = rand.New(src)
+		c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
+			return nil, errRefused
+		})
+	})
+	defer tn.Close()
+	peer := keyN(2)
+	tn.accept(t, peer, sessiontest.New(1))
+	p, err := tn.AddPeer(peer, netip.AddrPort{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var fired atomic.Bool
+	h := func() {
+		if fired.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	}
+	src.hook.Store(&h)
+	removed := make(chan struct{})
+	go func() {
+		defer close(removed)
+		_, _ = tn.Disconnect(peer)
+	}()
+	<-entered // the remover is about to arm the redial
+	if ok, err := tn.Forget(peer); !ok || err != nil {
+		t.Fatalf("Forget: %v %v", ok, err)
+	}
+	close(release)
+	<-removed
+	if live, retry := core.TimersPending(p); live || retry {
+		t.Fatalf("timer armed on a forgotten record (liveness %v, retry %v)", live, retry)
+	}
 }

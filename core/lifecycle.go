@@ -50,15 +50,16 @@ func (n *Node) enter() bool {
 	return true
 }
 
-// arm sets timer t to fire at at, unless Close has begun. The re-check after
-// the wheel call is what makes it total: Close sets closed before its sweep
-// cancels the timers, so an arming that raced the sweep (a caller paused
-// between its own "closed?" check and the wheel call, past the drain
-// timeout) sees closed here and cancels what it armed. Every timer arming of
-// the Node goes through arm.
-func (n *Node) arm(t *wheel.Timer, at monotime.Time) {
+// arm sets p's timer t to fire at at, unless Close has begun or p has been
+// forgotten. The re-check after the wheel call is what makes it total: Close
+// sets closed before its sweep cancels the timers, and Forget marks the
+// record forgotten before it cancels them, so an arming that raced either
+// (a caller paused between its own check and the wheel call) sees the flag
+// here and cancels what it armed. Every timer arming of the Node goes
+// through arm.
+func (n *Node) arm(p *Peer, t *wheel.Timer, at monotime.Time) {
 	n.wheel.Reset(t, at)
-	if n.closed.Load() {
+	if n.closed.Load() || p.Forgotten() {
 		n.wheel.Cancel(t)
 	}
 }

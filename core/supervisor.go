@@ -47,10 +47,10 @@ func (n *Node) backoff(k uint32) time.Duration {
 // scheduleRetry arms p's retry timer at backoff(attempt) from now. The
 // callers keep attempt: install and a session's end reset it, a failed dial
 // adds one.
-func (n *Node) scheduleRetry(l *link, now monotime.Time) {
+func (n *Node) scheduleRetry(p *Peer, l *link, now monotime.Time) {
 	at := now.Add(n.backoff(l.attempt.Load()))
 	l.retryAt.Store(int64(at))
-	n.arm(&l.timers.retry, at)
+	n.arm(p, &l.timers.retry, at)
 }
 
 // onRetry is the retry timer's callback, on the wheel's goroutine.
@@ -72,7 +72,7 @@ func (n *Node) onRetry(p *Peer, now monotime.Time) {
 		// A dial (a user's Connect) is in flight: if it fails it
 		// reschedules, if it succeeds install cancels this timer; re-arm in
 		// case it ends some other way, so supervision is never dropped.
-		n.arm(&l.timers.retry, now.Add(n.backoff(l.attempt.Load())))
+		n.arm(p, &l.timers.retry, now.Add(n.backoff(l.attempt.Load())))
 	}
 }
 
@@ -102,11 +102,11 @@ func (n *Node) armTimers(p *Peer, l *link, now monotime.Time) {
 		if r != nil {
 			l.forgetting.Store(false)
 			n.wheel.Cancel(&l.timers.retry)
-			n.arm(&l.timers.liveness, now.Add(n.cfg.KeepaliveInterval))
+			n.arm(p, &l.timers.liveness, now.Add(n.cfg.KeepaliveInterval))
 		} else {
 			n.wheel.Cancel(&l.timers.liveness)
 			if p.Persistent() {
-				n.scheduleRetry(l, now)
+				n.scheduleRetry(p, l, now)
 			} else {
 				n.armForget(p, l)
 			}
