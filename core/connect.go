@@ -153,10 +153,26 @@ func (n *Node) dialFailed(p *Peer, l *link, err error) error {
 	// armTimers, not a bare re-arm: a session installed meanwhile (an
 	// incoming connection) keeps its liveness timer.
 	n.armTimers(p, l, n.clock.Now())
+	if testHookDialFailedArmed != nil {
+		testHookDialFailedArmed(p)
+	}
 	p.clearFlag(flagDialing)
+	if !p.Persistent() {
+		// The forget check skips a dialing record without re-arming: one
+		// that fired since the arming above saw the flag still set, so arm
+		// it again now that the flag is clear, or the record past its
+		// retention is never forgotten. (A persistent peer's redial stays
+		// armed before the flag clears, as said above.)
+		n.armTimers(p, l, n.clock.Now())
+	}
 	n.publish(p)
 	return err
 }
+
+// testHookDialFailedArmed, if set (tests only, see export_test.go), runs in
+// dialFailed between the arming of the timers and the clearing of the
+// dialing flag.
+var testHookDialFailedArmed func(p *Peer)
 
 // install offers a session to p through the registry and, if it was
 // installed, runs the connect half of the pipeline.

@@ -8,3 +8,11 @@ func TimersPending(p *Peer) (liveness, retry bool) {
 	}
 	return false, false
 }
+
+// SetTestHookDialFailedArmed sets the hook dialFailed runs between arming
+// the peer's timers and clearing its dialing flag, and returns a function
+// that removes it. Tests that use it must not run in parallel.
+func SetTestHookDialFailedArmed(f func(*Peer)) (restore func()) {
+	testHookDialFailedArmed = f
+	return func() { testHookDialFailedArmed = nil }
+}

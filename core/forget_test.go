@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/sessiontest"
@@ -141,5 +142,50 @@ func TestNoTimerArmedAfterForget(t *testing.T) {
 	<-removed
 	if live, retry := core.TimersPending(p); live || retry {
 		t.Fatalf("timer armed on a forgotten record (liveness %v, retry %v)", live, retry)
+	}
+}
+
+// TestForgetCheckRacingFailedDialStillForgets: a non-persistent record past
+// its retention is dialled (Connect) and the dial fails. The forget check
+// skips a record that is dialing; the failed dial re-arms it. If that
+// re-arming is the last one and comes before the dialing flag is cleared, a
+// check firing in between skips the record and nobody arms it again: a
+// record past retention, not persistent, kept forever. The test hook runs
+// the wheel exactly there (the window is a few instructions wide: a stress
+// loop did not hit it).
+func TestForgetCheckRacingFailedDialStillForgets(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tn := newTestNode(t, keyN(1), func(c *core.Config) {
+		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
+		c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
+			return nil, errRefused
+		})
+	})
+	defer func() {
+		if err := tn.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	peer := keyN(2)
+	p, err := tn.AddPeer(peer, netip.AddrPort{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := tn.clk.Add(int64(core.DefaultRetention + time.Millisecond)) // its forget is due
+	fired := -1
+	defer core.SetTestHookDialFailedArmed(func(*core.Peer) {
+		fired, _ = tn.Advance(at) // the forget check fires while the record still reads dialing
+	})()
+	if _, err := tn.Connect(context.Background(), peer); !errors.Is(err, errRefused) {
+		t.Fatalf("Connect: %v", err)
+	}
+	if fired != 1 || p.Forgotten() {
+		t.Fatalf("the hook's advance fired %d timers (forgotten %v), want the one forget check, skipped", fired, p.Forgotten())
+	}
+	if _, err := tn.Advance(tn.clk.Add(int64(time.Millisecond))); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Forgotten() {
+		t.Fatalf("record past retention, not persistent, not dialing, still kept (state %v): its forget check was lost", p.State())
 	}
 }
