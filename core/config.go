@@ -34,7 +34,7 @@ const (
 	DefaultBackoffBase = 500 * time.Millisecond
 	DefaultBackoffMax  = 60 * time.Second
 	// DefaultBackoffJitter spreads each delay uniformly over
-	// [d*(1-j), d*(1+j)], the jitter of gRPC's connection backoff
+	// [d*(1-j), min(d*(1+j), BackoffMax)], the jitter of gRPC's connection backoff
 	// (grpc/doc/connection-backoff.md, JITTER = 0.2), so peers that lost a
 	// common link do not redial in lockstep.
 	DefaultBackoffJitter = 0.2
@@ -86,11 +86,12 @@ type Config struct {
 	// up to BackoffMax; a successful connect resets it. Zero:
 	// DefaultBackoffBase (500 ms).
 	BackoffBase time.Duration
-	// BackoffMax caps the un-jittered delay. Zero: DefaultBackoffMax (60 s).
+	// BackoffMax caps every reconnect delay, jitter included: no redial
+	// waits longer. Zero: DefaultBackoffMax (60 s).
 	BackoffMax time.Duration
 	// BackoffJitter is the jitter fraction j in [0, 1): a delay d becomes
-	// uniform in [d*(1-j), d*(1+j)]. Zero: DefaultBackoffJitter (0.2); set
-	// NoJitter for none.
+	// uniform in [d*(1-j), min(d*(1+j), BackoffMax)]. Zero:
+	// DefaultBackoffJitter (0.2); set NoJitter for none.
 	BackoffJitter float64
 	// NoJitter disables jitter (exact doubling). Zero: jitter on.
 	NoJitter bool

@@ -30,11 +30,14 @@ func (n *Node) Accept(key PeerKey, addr netip.AddrPort, build func() Session) (S
 	if key == n.cfg.Local {
 		return SwapResult{}, ErrSelf
 	}
-	if !n.work.add() {
+	if !n.enter() {
 		return SwapResult{}, ErrClosed
 	}
 	defer n.work.done()
-	p, created := n.table.LoadOrCreate(key, addr)
+	p, created, ok := n.table.loadOrCreate(key, addr)
+	if !ok {
+		return SwapResult{}, ErrClosed
+	}
 	if !created && addr.IsValid() && p.Addr() != normAddr(addr) {
 		n.table.SetAddr(p, addr)
 	}
@@ -47,19 +50,21 @@ func (n *Node) Accept(key PeerKey, addr netip.AddrPort, build func() Session) (S
 // ctx, Config.DialTimeout (wall-clock time) and Close. It returns the
 // existing session and ErrKept if the peer already had a live session that
 // won the double-connection rule (the dialled one is closed), and
-// ErrDialInProgress if another dial to the peer is in flight.
+// ErrDialInProgress if another dial to the peer is in flight. If the peer is
+// forgotten (Forget) while the dial is in flight, the dialled session is
+// closed, the key gets no record back, and Connect returns ErrUnknownPeer.
 func (n *Node) Connect(ctx context.Context, key PeerKey) (Session, error) {
 	if n.cfg.Dialer == nil {
 		return nil, ErrNoDialer
 	}
+	if !n.enter() {
+		return nil, ErrClosed
+	}
+	defer n.work.done()
 	p, ok := n.table.Load(key)
 	if !ok {
 		return nil, ErrUnknownPeer
 	}
-	if !n.work.add() {
-		return nil, ErrClosed
-	}
-	defer n.work.done()
 	if !p.setFlag(flagDialing) {
 		return nil, ErrDialInProgress
 	}
@@ -73,7 +78,7 @@ func (n *Node) startDial(p *Peer) error {
 	if !p.setFlag(flagDialing) {
 		return ErrDialInProgress
 	}
-	if !n.work.add() {
+	if !n.enter() {
 		p.clearFlag(flagDialing)
 		return ErrClosed
 	}
@@ -148,10 +153,26 @@ func (n *Node) dialFailed(p *Peer, l *link, err error) error {
 	// armTimers, not a bare re-arm: a session installed meanwhile (an
 	// incoming connection) keeps its liveness timer.
 	n.armTimers(p, l, n.clock.Now())
+	if testHookDialFailedArmed != nil {
+		testHookDialFailedArmed(p)
+	}
 	p.clearFlag(flagDialing)
+	if !p.Persistent() {
+		// The forget check skips a dialing record without re-arming: one
+		// that fired since the arming above saw the flag still set, so arm
+		// it again now that the flag is clear, or the record past its
+		// retention is never forgotten. (A persistent peer's redial stays
+		// armed before the flag clears, as said above.)
+		n.armTimers(p, l, n.clock.Now())
+	}
 	n.publish(p)
 	return err
 }
+
+// testHookDialFailedArmed, if set (tests only, see export_test.go), runs in
+// dialFailed between the arming of the timers and the clearing of the
+// dialing flag.
+var testHookDialFailedArmed func(p *Peer)
 
 // install offers a session to p through the registry and, if it was
 // installed, runs the connect half of the pipeline.
@@ -169,9 +190,19 @@ func (n *Node) install(p *Peer, incoming bool, build func() Session) (SwapResult
 			dialer = nil
 		}
 		if err == errForgotten {
-			// Forgotten between lookup and lock: the key's current record
-			// (a new one if need be) takes the session.
-			p, _ = n.table.LoadOrCreate(p.key, p.Addr())
+			if !incoming {
+				// An outgoing dial belongs to the record that started it,
+				// and Forget ended that record: its late session must not
+				// bring the key back (the caller closes it).
+				return SwapResult{}, ErrUnknownPeer
+			}
+			// An incoming connection forgotten between lookup and lock:
+			// the remote chose to connect, so the key's current record (a
+			// new one if need be) takes the session.
+			var ok bool
+			if p, _, ok = n.table.loadOrCreate(p.key, p.Addr()); !ok {
+				return SwapResult{}, ErrClosed
+			}
 			continue
 		}
 		if err != nil || res.Kept {
@@ -234,7 +265,7 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 // persistent peer is redialled by its supervisor. It reports whether there
 // was a session to end.
 func (n *Node) Disconnect(key PeerKey) (bool, error) {
-	if !n.work.add() { // tracked: Close waits for its callbacks
+	if !n.enter() { // tracked: Close waits for its callbacks
 		return false, ErrClosed
 	}
 	defer n.work.done()
@@ -258,7 +289,7 @@ func (n *Node) Disconnect(key PeerKey) (bool, error) {
 //
 // Once Close has begun it returns false: Close's sweep ends every session.
 func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
-	if !n.work.add() { // tracked: Close waits for its callbacks
+	if !n.enter() { // tracked: Close waits for its callbacks
 		return false
 	}
 	defer n.work.done()
@@ -275,10 +306,11 @@ func (n *Node) RemoveIfMatches(key PeerKey, s Session) bool {
 }
 
 // Forget removes peer key's record: its session (if any) is ended with
-// ErrLocalDisconnect and its timers are cancelled. It reports whether the
-// record existed.
+// ErrLocalDisconnect and its timers are cancelled; a dial to it in flight
+// has its session closed and discarded when it completes (it recreates no
+// record). It reports whether the record existed.
 func (n *Node) Forget(key PeerKey) (bool, error) {
-	if !n.work.add() { // tracked: Close waits for its callbacks
+	if !n.enter() { // tracked: Close waits for its callbacks
 		return false, ErrClosed
 	}
 	defer n.work.done()

@@ -29,7 +29,10 @@
 //     is tracked by a counter that refuses new work once Close began, and
 //     drained with a bound (Config.DrainTimeout); then every session is
 //     ended. After a Close that returned nil, no goroutine of the node runs,
-//     no timer fires and no dial completes (see lifecycle.go).
+//     no timer fires and no dial completes (see lifecycle.go). Once Close has
+//     begun every Node call returns ErrClosed and no record is created; when
+//     it returns every record is Closed, holds no session and has no timer
+//     armed.
 //   - Records persist, sessions are transient: a record outlives its
 //     sessions; each session has its own processing context, created on
 //     connect and cancelled on disconnect.
@@ -38,7 +41,9 @@
 //     (keepalive, idle reaping, forgetting). A tick costs O(timers due),
 //     never O(peers): Touch does not re-arm anything; the timer re-arms
 //     itself lazily from last-seen when it fires.
-//   - Callbacks (Config.On*) run outside every lock of the node.
+//   - Callbacks (Config.On*) run outside every lock of the node. (Those run
+//     by a timer run inside Node.Advance, which is serialised: they must not
+//     call Advance.)
 //
 // # Lock order
 //

@@ -6,8 +6,9 @@ import (
 )
 
 // inflight counts the Node's work in flight (dials, session processing
-// goroutines, timer-wheel advances, and the user calls that install or end
-// sessions: Accept, Connect, Disconnect, RemoveIfMatches, Forget) so Close
+// goroutines, timer-wheel advances, and the user calls that create records
+// or install or end sessions: AddPeer, Accept, Connect, Disconnect,
+// RemoveIfMatches, Forget; see Node.enter) so Close
 // can wait for it, with a bound. Unlike a sync.WaitGroup it refuses new work
 // once closing has begun, so no work can start after Close decided to wait.
 //

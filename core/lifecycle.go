@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/petrel-transport/petrel/internal/monotime"
+	"github.com/petrel-transport/petrel/internal/wheel"
 )
 
 // Shutdown (invariant 7 of DESIGN.md: after Close returns no goroutine of
@@ -23,7 +24,45 @@ import (
 //
 // A session installed concurrently with Close is either refused (swapPeer
 // sees closed under the peer's lock) or installed before the sweep takes that
-// lock, and then the sweep removes it.
+// lock, and then the sweep removes it. A record is never created once Close
+// has begun: the Node's calls fail at enter, and the table itself refuses
+// to create (table.closed, checked inside the key's compute, so a record
+// created before it is set is in the map when the sweep's Range passes that
+// bucket). A timer is never armed after the sweep (arm re-checks closed).
+// So when Close returns every record in the table is Closed, with no
+// session and no timer armed.
+
+// enter admits one unit of a Node call's work: it reports false once Close
+// has begun (the caller returns ErrClosed), and otherwise registers the work
+// so Close waits for it (the caller defers n.work.done()). Close begins with
+// closed.Store(true): a call that passed enter either sees the node open and
+// is drained before Close's sweep, or had its work.add refused; a call that
+// checks after closed is set always fails. So "Close has begun" is one
+// atomic instant that every Node method agrees on.
+func (n *Node) enter() bool {
+	if n.closed.Load() || !n.work.add() {
+		return false
+	}
+	if n.closed.Load() {
+		n.work.done()
+		return false
+	}
+	return true
+}
+
+// arm sets p's timer t to fire at at, unless Close has begun or p has been
+// forgotten. The re-check after the wheel call is what makes it total: Close
+// sets closed before its sweep cancels the timers, and Forget marks the
+// record forgotten before it cancels them, so an arming that raced either
+// (a caller paused between its own check and the wheel call) sees the flag
+// here and cancels what it armed. Every timer arming of the Node goes
+// through arm.
+func (n *Node) arm(p *Peer, t *wheel.Timer, at monotime.Time) {
+	n.wheel.Reset(t, at)
+	if n.closed.Load() || p.Forgotten() {
+		n.wheel.Cancel(t)
+	}
+}
 
 // Close shuts the node down: it cancels the root context, waits (at most
 // Config.DrainTimeout) for in-flight work, and ends every session. It returns
@@ -44,8 +83,8 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) shutdown() error {
-	n.closed.Store(true)
-	n.table.closed.Store(true)
+	n.table.closed.Store(true) // from here the table creates no record
+	n.closed.Store(true)       // Close has begun: enter fails, arm undoes
 	n.cancel()
 	var err error
 	if !n.work.drain(n.cfg.DrainTimeout) {
@@ -87,7 +126,7 @@ func (n *Node) sweep(p *Peer, now monotime.Time) {
 // After Close it returns ErrClosed and fires nothing. Calls are serialised;
 // it must not be called from a callback (that would deadlock).
 func (n *Node) Advance(now monotime.Time) (int, error) {
-	if !n.work.add() {
+	if !n.enter() {
 		return 0, ErrClosed
 	}
 	defer n.work.done()

@@ -112,23 +112,27 @@ func (n *Node) Broadcast(f func(p *Peer, s Session) bool) { n.table.RangeLive(f)
 // peer is supervised: the node dials it now if it is not connected, redials
 // after every disconnect with backoff, and never forgets it. A record that
 // is not persistent is forgotten once it has been disconnected for
-// Config.Retention.
+// Config.Retention. Once Close has begun it returns ErrClosed and creates
+// nothing.
 func (n *Node) AddPeer(key PeerKey, addr netip.AddrPort, persistent bool) (*Peer, error) {
-	if n.closed.Load() {
-		return nil, ErrClosed
-	}
 	if key == n.cfg.Local {
 		return nil, ErrSelf
 	}
 	if persistent && n.cfg.Dialer == nil {
 		return nil, ErrNoDialer
 	}
+	if !n.enter() { // tracked: Close's sweep comes after it, or it fails
+		return nil, ErrClosed
+	}
+	defer n.work.done()
 	now := n.clock.Now()
 	var p *Peer
 	var l *link
 	for {
-		var created bool
-		p, created = n.table.LoadOrCreate(key, addr)
+		var created, ok bool
+		if p, created, ok = n.table.loadOrCreate(key, addr); !ok {
+			return nil, ErrClosed // Close has begun: no new record
+		}
 		if !created && addr.IsValid() {
 			n.table.SetAddr(p, addr)
 		}

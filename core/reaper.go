@@ -65,7 +65,7 @@ func (n *Node) onLiveness(p *Peer, now monotime.Time) {
 // overridden what its remover (or a new installer) armed, so armTimers arms
 // for the slot's current state (see armTimers).
 func (n *Node) rearmLiveness(p *Peer, l *link, r *sessionRef, next, now monotime.Time) {
-	n.wheel.Reset(&l.timers.liveness, next)
+	n.arm(p, &l.timers.liveness, next)
 	if p.session.Load() != r {
 		n.armTimers(p, l, now)
 	}
@@ -74,7 +74,7 @@ func (n *Node) rearmLiveness(p *Peer, l *link, r *sessionRef, next, now monotime
 // armForget arms the liveness timer to forget p when its retention ends.
 func (n *Node) armForget(p *Peer, l *link) {
 	l.forgetting.Store(true)
-	n.wheel.Reset(&l.timers.liveness, monotime.Time(l.lastConnected.Load()).Add(n.cfg.Retention))
+	n.arm(p, &l.timers.liveness, monotime.Time(l.lastConnected.Load()).Add(n.cfg.Retention))
 }
 
 // checkForget forgets p if it is past retention, not persistent, not
@@ -83,7 +83,7 @@ func (n *Node) armForget(p *Peer, l *link) {
 func (n *Node) checkForget(p *Peer, l *link, now monotime.Time) {
 	due := monotime.Time(l.lastConnected.Load()).Add(n.cfg.Retention)
 	if now.Before(due) {
-		n.wheel.Reset(&l.timers.liveness, due)
+		n.arm(p, &l.timers.liveness, due)
 		if p.session.Load() != nil {
 			n.armTimers(p, l, now) // an install raced the re-arm: arm for it
 		}

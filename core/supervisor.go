@@ -12,33 +12,45 @@ import (
 // by every installed session. After a disconnect the redial waits
 // backoff(0); after the k-th consecutive failure it waits backoff(k):
 //
-//	backoff(k) = min(BackoffBase * 2^k, BackoffMax), jittered uniformly
-//	             over [d*(1-j), d*(1+j)] with j = BackoffJitter.
+//	d          = min(BackoffBase * 2^k, BackoffMax)
+//	backoff(k) = uniform over [d*(1-j), min(d*(1+j), BackoffMax)]
+//	             with j = BackoffJitter
+//
+// BackoffMax bounds the final delay, jitter included: no redial ever waits
+// longer than the cap. Below the cap the jitter is symmetric around d; at
+// the cap its upper half is cut off, so capped delays spread over
+// [BackoffMax*(1-j), BackoffMax] (uniformly: clamping after jittering would
+// put half of them exactly at the cap, back in lockstep).
 //
 // The backoff is per peer and counts failed dials, never lost packets (the
 // "10 losses -> 60 s" lesson of DESIGN.md).
 
-// backoff returns the jittered delay after k consecutive failures.
+// backoff returns the jittered delay after k consecutive failures; it never
+// exceeds BackoffMax.
 func (n *Node) backoff(k uint32) time.Duration {
-	d := n.cfg.BackoffMax
+	maxD := n.cfg.BackoffMax
+	d := maxD
 	if k < 63 {
 		if b := n.cfg.BackoffBase << k; b>>k == n.cfg.BackoffBase && b < d {
 			d = b
 		}
 	}
-	if j := n.cfg.BackoffJitter; j > 0 {
-		d = time.Duration(float64(d) * (1 + j*(2*n.randFloat()-1)))
+	j := n.cfg.BackoffJitter
+	if j <= 0 {
+		return d
 	}
-	return d
+	lo := float64(d) * (1 - j)
+	hi := min(float64(d)*(1+j), float64(maxD))
+	return min(time.Duration(lo+(hi-lo)*n.randFloat()), maxD)
 }
 
 // scheduleRetry arms p's retry timer at backoff(attempt) from now. The
 // callers keep attempt: install and a session's end reset it, a failed dial
 // adds one.
-func (n *Node) scheduleRetry(l *link, now monotime.Time) {
+func (n *Node) scheduleRetry(p *Peer, l *link, now monotime.Time) {
 	at := now.Add(n.backoff(l.attempt.Load()))
 	l.retryAt.Store(int64(at))
-	n.wheel.Reset(&l.timers.retry, at)
+	n.arm(p, &l.timers.retry, at)
 }
 
 // onRetry is the retry timer's callback, on the wheel's goroutine.
@@ -60,7 +72,7 @@ func (n *Node) onRetry(p *Peer, now monotime.Time) {
 		// A dial (a user's Connect) is in flight: if it fails it
 		// reschedules, if it succeeds install cancels this timer; re-arm in
 		// case it ends some other way, so supervision is never dropped.
-		n.wheel.Reset(&l.timers.retry, now.Add(n.backoff(l.attempt.Load())))
+		n.arm(p, &l.timers.retry, now.Add(n.backoff(l.attempt.Load())))
 	}
 }
 
@@ -90,11 +102,11 @@ func (n *Node) armTimers(p *Peer, l *link, now monotime.Time) {
 		if r != nil {
 			l.forgetting.Store(false)
 			n.wheel.Cancel(&l.timers.retry)
-			n.wheel.Reset(&l.timers.liveness, now.Add(n.cfg.KeepaliveInterval))
+			n.arm(p, &l.timers.liveness, now.Add(n.cfg.KeepaliveInterval))
 		} else {
 			n.wheel.Cancel(&l.timers.liveness)
 			if p.Persistent() {
-				n.scheduleRetry(l, now)
+				n.scheduleRetry(p, l, now)
 			} else {
 				n.armForget(p, l)
 			}

@@ -71,8 +71,11 @@ func backoffRun(t *testing.T, seed uint64, failures int) (delays []time.Duration
 }
 
 // TestBackoffSequence checks the supervisor's redial delays on a fake clock:
-// each within the jitter bounds of min(base*2^k, max), actually jittered,
-// reproducible from the seed, reset after a success.
+// each within the jitter bounds of d = min(base*2^k, max), that is
+// [d*(1-j), min(d*(1+j), max)] — the cap bounds the final delay, so no redial
+// waits past it — actually jittered, reproducible from the seed, reset after
+// a success. (Seed 42 draws above the cap for capped delays, which a cap
+// applied before jitter turns into delays of up to 72 s.)
 func TestBackoffSequence(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const failures = 10 // 500ms * 2^7 > 60 s: the cap is reached
@@ -86,9 +89,10 @@ func TestBackoffSequence(t *testing.T) {
 		}
 		nominal := min(core.DefaultBackoffBase<<kk, core.DefaultBackoffMax)
 		lo := time.Duration(float64(nominal) * (1 - j))
-		hi := time.Duration(float64(nominal) * (1 + j))
+		hi := min(time.Duration(float64(nominal)*(1+j)), core.DefaultBackoffMax)
 		if d := delays[k]; d < lo || d > hi {
-			t.Errorf("delay %d = %v, want in [%v, %v] (nominal %v)", k, d, lo, hi, nominal)
+			t.Errorf("delay %d = %v, want in [%v, %v] (nominal %v; the cap %v bounds the jittered delay)",
+				k, d, lo, hi, nominal, core.DefaultBackoffMax)
 		}
 		if delays[k] != nominal {
 			jittered = true
@@ -263,5 +267,90 @@ func TestReaperCostIsPerExpiredPeer(t *testing.T) {
 		if got := tn.advanceTo(t, tc.at); got != tc.want {
 			t.Fatalf("advance to %v fired %d timers, want %d (of %d peers)", tc.at.Sub(t0), got, tc.want, peers)
 		}
+	}
+}
+
+// TestReaperCostIndependentOfLivePeers is the issue's "reaping costs
+// O(expired peers) per tick, never O(all peers)" as a comparison: the same
+// E stale peers sit among n and then 10n live peers, and the Advance that
+// reaps them (and the earlier one that sends them their keepalive) must
+// visit exactly E peers in both cases: the timers fired per Advance (each
+// one a liveness callback, i.e. one peer visited) and the sessions reaped
+// are equal for n and 10n, and no live peer is touched. A reaper that scans
+// the table per tick would visit n+E, then 10n+E.
+func TestReaperCostIndependentOfLivePeers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const stale = 10
+	K, I := core.DefaultKeepaliveInterval, core.DefaultIdleTimeout
+	type cost struct{ keepaliveTick, reapTick, reaped, liveKeepalives int }
+	run := func(t *testing.T, live int) cost {
+		tn := newTestNode(t, keyN(0), func(c *core.Config) { c.OnStateChange = nil })
+		defer tn.Close()
+		for i := range stale { // silent from t0 on
+			tn.accept(t, keyN(uint64(1+i)), sessiontest.New(uint64(1+i)))
+		}
+		// The live peers connect half an interval later and stay busy, so
+		// their timers are never due at the stale peers' instants
+		// (t0+K, t0+I = t0+4K versus t0+K/2+mK).
+		tn.clk.Set(t0.Add(K / 2))
+		liveSess := make([]*sessiontest.Session, live)
+		livePeers := make([]*core.Peer, live)
+		for i := range live {
+			key := keyN(uint64(1000 + i))
+			liveSess[i] = sessiontest.New(uint64(1000 + i))
+			tn.accept(t, key, liveSess[i])
+			livePeers[i], _ = tn.Table().Load(key)
+		}
+		var c cost
+		c.keepaliveTick = tn.advanceTo(t, t0.Add(K))
+		// Walk to one tick before the reap, keeping the live peers busy.
+		for at := t0.Add(K); at < t0.Add(I-time.Millisecond); {
+			at = min(at.Add(K/4), t0.Add(I-time.Millisecond))
+			for _, p := range livePeers {
+				p.Touch(at)
+			}
+			tn.advanceTo(t, at)
+		}
+		before := 0
+		for _, s := range liveSess {
+			before += s.Keepalives()
+		}
+		c.reapTick = tn.advanceTo(t, t0.Add(I))
+		for i := range stale {
+			_, d := tn.rec.counts(uint64(1 + i))
+			c.reaped += d
+		}
+		for _, s := range liveSess {
+			c.liveKeepalives += s.Keepalives()
+			if !s.IsAlive() {
+				t.Fatal("a live peer was reaped")
+			}
+		}
+		c.liveKeepalives -= before
+		return c
+	}
+	const n = 100
+	small := run(t, n)
+	big := run(t, 10*n)
+	t.Logf("n=%d: %+v; 10n=%d: %+v", n, small, 10*n, big)
+	for _, tc := range []struct {
+		name string
+		c    cost
+	}{{"n", small}, {"10n", big}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.c.keepaliveTick != stale || tc.c.reapTick != stale {
+				t.Errorf("peers visited: %d at the keepalive tick, %d at the reap tick; want %d each (the stale peers only)",
+					tc.c.keepaliveTick, tc.c.reapTick, stale)
+			}
+			if tc.c.reaped != stale {
+				t.Errorf("%d stale peers reaped, want %d", tc.c.reaped, stale)
+			}
+			if tc.c.liveKeepalives != 0 {
+				t.Errorf("the reap tick sent %d keepalives to live peers", tc.c.liveKeepalives)
+			}
+		})
+	}
+	if small.reapTick != big.reapTick || small.keepaliveTick != big.keepaliveTick {
+		t.Errorf("cost per tick grew with the live peers: n -> %+v, 10n -> %+v", small, big)
 	}
 }

@@ -106,19 +106,45 @@ func (t *Table) LoadByAddr(addr netip.AddrPort) (*Peer, bool) {
 // LoadOrCreate returns the record of key, creating it at addr if it does not
 // exist (created reports which). An existing record's address is not
 // changed; use SetAddr. addr may be the zero AddrPort (address unknown).
+//
+// On the table of a Node that has begun closing it creates nothing: for a
+// key with no record it returns a detached record that is not in the table,
+// already Closed (created false), on which Swap installs nothing.
 func (t *Table) LoadOrCreate(key PeerKey, addr netip.AddrPort) (p *Peer, created bool) {
+	p, created, ok := t.loadOrCreate(key, addr)
+	if !ok {
+		p = newPeer(key, normAddr(addr))
+		p.setFlag(flagClosed)
+		p.state.Store(uint32(Closed))
+	}
+	return p, created
+}
+
+// loadOrCreate is LoadOrCreate that reports ok false, and creates nothing,
+// for an absent key once the owning Node has begun closing. closed is read
+// inside the key's compute, under its bucket lock: a record created because
+// closed was still false is in the map before closed is set, so Close's
+// sweep (a Range after setting it, which takes each bucket lock) visits it.
+func (t *Table) loadOrCreate(key PeerKey, addr netip.AddrPort) (p *Peer, created, ok bool) {
 	if p, ok := t.peers.Load(key); ok {
-		return p, false
+		return p, false, true
 	}
 	addr = normAddr(addr)
-	p, loaded := t.peers.LoadOrCompute(key, func() *Peer {
-		np := newPeer(key, addr)
-		if addr.IsValid() {
-			t.claimLocked(np, addr)
+	t.peers.Compute(key, func(cur *Peer, loaded bool) (*Peer, bool) {
+		if loaded {
+			p = cur
+			return cur, false
 		}
-		return np
+		if t.closed.Load() {
+			return nil, true // absent and closing: store nothing
+		}
+		p, created = newPeer(key, addr), true
+		if addr.IsValid() {
+			t.claimLocked(p, addr)
+		}
+		return p, false
 	})
-	return p, !loaded
+	return p, created, p != nil
 }
 
 // SetAddr moves p to addr (see the type comment for how the index stays
