@@ -3,6 +3,7 @@ GO                 ?= go
 STATICCHECK        ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 FUZZTIME           ?= 15s
 BENCHTIME          ?= 1s
+BENCHCOUNT         ?= 3
 TEST_TIMEOUT       ?= 18m
 
 .DEFAULT_GOAL := help
@@ -25,7 +26,7 @@ test: ## go vet, then every test with the race detector (shuffled, uncached)
 race: test ## alias of test (the suite always runs with -race)
 
 bench: ## run the benchmarks and regenerate BENCHMARKS.md from the run
-	$(GO) run ./bench/report -benchtime $(BENCHTIME) -o BENCHMARKS.md
+	$(GO) run ./bench/report -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -o BENCHMARKS.md
 
 fuzz: ## run every fuzzer for FUZZTIME each (default 15s)
 	./scripts/fuzz.sh $(FUZZTIME)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"sort"
 )
 
 // claim is one target an issue sets for a benchmark, checked against lines of
@@ -49,12 +50,45 @@ type verdict struct {
 	Met   bool
 }
 
-// evaluate checks every claim against results, by benchmark name.
-func evaluate(cs []claim, rs []result) []verdict {
-	byName := make(map[string]result, len(rs))
+// medians folds repeated runs (go test -count) of each benchmark into one
+// result per name whose every metric is the median of that metric's values.
+func medians(rs []result) map[string]result {
+	vals := map[string]map[string][]float64{}
 	for _, r := range rs {
-		byName[r.Name] = r
+		m := vals[r.Name]
+		if m == nil {
+			m = map[string][]float64{}
+			vals[r.Name] = m
+		}
+		for unit, v := range r.Metrics {
+			m[unit] = append(m[unit], v)
+		}
 	}
+	out := make(map[string]result, len(vals))
+	for name, m := range vals {
+		r := result{Name: name, Metrics: map[string]float64{}}
+		for unit, vs := range m {
+			r.Metrics[unit] = median(vs)
+		}
+		out[name] = r
+	}
+	return out
+}
+
+func median(vs []float64) float64 {
+	s := append([]float64(nil), vs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// evaluate checks every claim against the medians of results, by benchmark
+// name.
+func evaluate(cs []claim, rs []result) []verdict {
+	byName := medians(rs)
 	out := make([]verdict, 0, len(cs))
 	for _, c := range cs {
 		v := verdict{claim: c}

@@ -26,3 +26,18 @@ func TestEvaluate(t *testing.T) {
 		}
 	}
 }
+
+func TestEvaluateUsesMedians(t *testing.T) {
+	rs := []result{
+		{Name: "B/base", Metrics: map[string]float64{"ns/op": 100}},
+		{Name: "B/fast", Metrics: map[string]float64{"ns/op": 10}},
+		{Name: "B/fast", Metrics: map[string]float64{"ns/op": 90}}, // a noisy outlier
+		{Name: "B/fast", Metrics: map[string]float64{"ns/op": 20}},
+		{Name: "B/base", Metrics: map[string]float64{"ns/op": 200}},
+	}
+	v := evaluate([]claim{{Num: "B/base", Den: "B/fast", Unit: "ns/op", Target: 7}}, rs)[0]
+	// median base = 150 (even count), median fast = 20
+	if !v.Found || v.Value != 7.5 || !v.Met {
+		t.Fatalf("got %+v, want ratio 7.5 met", v)
+	}
+}

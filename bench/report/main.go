@@ -8,23 +8,25 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
 
 func main() {
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime for every benchmark")
+	count := flag.Int("count", 3, "go test -count: runs of each benchmark; claims use the median")
 	bench := flag.String("bench", ".", "go test -bench regexp")
 	pkgs := flag.String("pkg", "./...", "packages to benchmark")
 	out := flag.String("o", "BENCHMARKS.md", "report file to write")
 	flag.Parse()
-	if err := run(*pkgs, *bench, *benchtime, *out); err != nil {
+	if err := run(*pkgs, *bench, *benchtime, *count, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(pkgPattern, bench, benchtime, outPath string) error {
+func run(pkgPattern, bench, benchtime string, count int, outPath string) error {
 	list, err := exec.Command("go", "list", pkgPattern).Output()
 	if err != nil {
 		return fmt.Errorf("go list: %w", err)
@@ -41,7 +43,7 @@ func run(pkgPattern, bench, benchtime, outPath string) error {
 		fmt.Fprintf(os.Stderr, "== %s\n", pkg)
 		var buf bytes.Buffer
 		cmd := exec.Command("go", "test", "-run", "^$", "-bench", bench, "-benchmem",
-			"-benchtime", benchtime, "-timeout", "30m", pkg)
+			"-benchtime", benchtime, "-count", strconv.Itoa(count), "-timeout", "30m", pkg)
 		cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
 		cmd.Stderr = io.MultiWriter(&buf, os.Stderr)
 		if err := cmd.Run(); err != nil {
@@ -51,7 +53,7 @@ func run(pkgPattern, bench, benchtime, outPath string) error {
 		all = append(all, parse(pkg, &buf)...)
 	}
 	var doc bytes.Buffer
-	writeReport(&doc, started, time.Since(started), benchtime, evaluate(claims, all), raw.String(), failed)
+	writeReport(&doc, started, time.Since(started), fmt.Sprintf("%s, count %d (claims use the median of the %d runs)", benchtime, count, count), evaluate(claims, all), raw.String(), failed)
 	if err := os.WriteFile(outPath, doc.Bytes(), 0o644); err != nil {
 		return err
 	}
