@@ -108,6 +108,62 @@ func BenchmarkTouch(b *testing.B) {
 	})
 }
 
+// BenchmarkTouchStore is BenchmarkTouch with the clock moving
+// core.TouchGranularity per op, so every Touch stores: the worst case, a
+// peer heard from less often than once per granularity. (BenchmarkTouch's
+// clock moves 1 ns per op, so there a peer is revisited about 50 µs later
+// and most touches are the load alone; in real time, at this spread over
+// 100,000 peers, they would be this benchmark.)
+func BenchmarkTouchStore(b *testing.B) {
+	tab := core.NewTable(keyN(1<<40), benchPeers)
+	for i := range benchPeers {
+		tab.LoadOrCreate(keyN(uint64(i)), addrN(uint32(i)))
+	}
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(seed.Add(1), 5))
+		now := monotime.Now()
+		for pb.Next() {
+			p, ok := tab.LoadByAddr(addrN(uint32(r.IntN(benchPeers))))
+			if !ok {
+				b.Error("miss")
+				return
+			}
+			now = now.Add(core.TouchGranularity)
+			p.Touch(now)
+		}
+	})
+}
+
+// BenchmarkTouchHot is the busy-peer case: every P touches the same 8
+// peers (a bulk transfer arriving on several receive loops), with the
+// clock moving 1 ns per op. The Peer lines are shared between the cores.
+func BenchmarkTouchHot(b *testing.B) {
+	const hot = 8
+	tab := core.NewTable(keyN(1<<40), hot)
+	for i := range hot {
+		tab.LoadOrCreate(keyN(uint64(i)), addrN(uint32(i)))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		now := monotime.Now()
+		i := uint32(0)
+		for pb.Next() {
+			p, ok := tab.LoadByAddr(addrN(i % hot))
+			if !ok {
+				b.Error("miss")
+				return
+			}
+			i++
+			now++
+			p.Touch(now)
+		}
+	})
+}
+
 // BenchmarkTableMemory reports the heap bytes per peer of a Table holding
 // 1,000,000 peers, each with an address (both maps, map entries and Peer
 // records; no sessions). Target: at most 256 B/peer.

@@ -16,3 +16,6 @@ func SetTestHookDialFailedArmed(f func(*Peer)) (restore func()) {
 	testHookDialFailedArmed = f
 	return func() { testHookDialFailedArmed = nil }
 }
+
+// TouchGranularity exports touchGranularity to the benchmarks.
+const TouchGranularity = touchGranularity

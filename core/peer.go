@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/petrel-transport/petrel/internal/monotime"
+	"github.com/petrel-transport/petrel/internal/wheel"
 	"github.com/petrel-transport/petrel/ring"
 )
 
@@ -71,11 +72,34 @@ func (p *Peer) SetLocation(l ring.Location) { p.loc.Store(uint64(l)) }
 // LastSeen returns the time of the last Touch (zero if never touched).
 func (p *Peer) LastSeen() monotime.Time { return monotime.Time(p.lastSeen.Load()) }
 
-// Touch records that a packet from the peer arrived at now: one atomic store,
-// no lock, no allocation. Concurrent touches from several receive loops may
-// store slightly out of order; the reaper tolerates that because it only
-// compares against timeouts of seconds.
-func (p *Peer) Touch(now monotime.Time) { p.lastSeen.Store(int64(now)) }
+// touchGranularity is how far LastSeen may lag the latest Touch: Touch
+// skips the store when last-seen is already less than this much older than
+// now. It is the timer wheel's default resolution, the finest step at which
+// keepalive and reaping act on last-seen anyway (their intervals are
+// seconds).
+const touchGranularity = wheel.DefaultTick
+
+// Touch records that a packet from the peer arrived at now. No lock, no
+// allocation: one atomic load, plus one atomic store only when last-seen is
+// zero (never touched) or at least touchGranularity older than now.
+//
+// So after Touch(now), LastSeen() > now-touchGranularity unless a
+// concurrent Touch from another receive loop stored a time that was itself
+// current. A Touch with a time older than last-seen stores nothing, so
+// receive loops delivering out of order do not move last-seen backwards
+// (up to racing stores, each of which passed the check).
+//
+// Why not store every time: an atomic store is a full barrier (XCHG on
+// amd64) that waits for the Peer's cache line and takes it exclusive, per
+// datagram. The line also holds the session, state and link words that the
+// send path and other receive loops read, so a store per packet from a busy
+// peer bounces that line between cores. A busy peer is touched far more
+// often than once per touchGranularity, and then Touch is a plain load.
+func (p *Peer) Touch(now monotime.Time) {
+	if old := p.lastSeen.Load(); old == 0 || int64(now)-old >= int64(touchGranularity) {
+		p.lastSeen.Store(int64(now))
+	}
+}
 
 // Session returns the installed session, or nil. The result may be dead
 // (IsAlive false) until the registry removes or replaces it.

@@ -5,7 +5,8 @@ import "github.com/petrel-transport/petrel/internal/monotime"
 // Keepalive, stale-peer reaping and forgetting, on the wheel.
 //
 // Each peer with a link has one liveness timer. Touch never touches it
-// (Touch is one atomic store on the receive path); instead the timer is
+// (Touch is one atomic load, and a store at most once per
+// touchGranularity, on the receive path); instead the timer is
 // re-armed lazily: when it fires it reads last-seen and either acts or
 // re-arms itself for the remainder. So a tick costs O(timers due), never
 // O(all peers), and a busy peer's timer fires about once per keepalive

@@ -98,9 +98,12 @@ func (t *Table) Len() int { return t.peers.Size() }
 func (t *Table) Load(key PeerKey) (*Peer, bool) { return t.peers.Load(key) }
 
 // LoadByAddr returns the peer whose current address is addr. No lock, no
-// allocation. addr is normalised (IPv4-mapped unmapped, zone ignored) first.
+// allocation. addr is matched normalised (IPv4-mapped unmapped, zone
+// ignored): keyOf already maps addr and normAddr(addr) to the same key (As16
+// maps IPv4 to ::ffff:a.b.c.d and drops the zone), so the receive path
+// skips normAddr's Unmap and WithZone.
 func (t *Table) LoadByAddr(addr netip.AddrPort) (*Peer, bool) {
-	return t.byAddr.Load(keyOf(normAddr(addr)))
+	return t.byAddr.Load(keyOf(addr))
 }
 
 // LoadOrCreate returns the record of key, creating it at addr if it does not

@@ -256,3 +256,40 @@ func TestTableAddrClaimDoesNotClearAReclaim(t *testing.T) {
 		}
 	}
 }
+
+// TestTouchGranularity pins Touch's contract: the first touch stores, a
+// touch less than TouchGranularity after last-seen stores nothing, one at
+// least that much later stores, and an older time never moves last-seen
+// backwards.
+func TestTouchGranularity(t *testing.T) {
+	const g = core.TouchGranularity
+	base := monotime.Time(12345)
+	tests := []struct {
+		name    string
+		touches []monotime.Time
+		want    monotime.Time
+	}{
+		{"first touch stores, even near zero", []monotime.Time{base}, base},
+		{"within granularity is skipped", []monotime.Time{base, base.Add(g - 1)}, base},
+		{"at granularity stores", []monotime.Time{base, base.Add(g)}, base.Add(g)},
+		{"past granularity stores", []monotime.Time{base, base.Add(3 * g)}, base.Add(3 * g)},
+		{"older time does not go back", []monotime.Time{base.Add(5 * g), base}, base.Add(5 * g)},
+		{"lag stays under granularity", []monotime.Time{base, base.Add(g / 2), base.Add(g), base.Add(g + g/2)}, base.Add(g)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := core.NewTable(keyN(1<<40), 0)
+			p, _ := tab.LoadOrCreate(keyN(1), addrN(1))
+			for _, at := range tc.touches {
+				p.Touch(at)
+			}
+			if got := p.LastSeen(); got != tc.want {
+				t.Fatalf("LastSeen = %d, want %d", got, tc.want)
+			}
+			last := tc.touches[len(tc.touches)-1]
+			if got := p.LastSeen(); last.Sub(got) >= g {
+				t.Fatalf("LastSeen %d lags the last touch %d by %v >= %v", got, last, last.Sub(got), g)
+			}
+		})
+	}
+}
