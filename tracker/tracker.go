@@ -54,7 +54,8 @@ var (
 	ErrAckUnsent = errors.New("tracker: ACK of a packet number never sent")
 )
 
-// counter is a padded pair of packet and byte counts.
+// counter is a padded pair of packet and byte counts. Guard map: both
+// fields are atomic; the pair is not read as one snapshot.
 type counter struct {
 	pkts  atomic.Uint64
 	bytes atomic.Uint64
@@ -95,8 +96,8 @@ type Tracker struct {
 
 	ctr         [phaseDropped + 1]counter // by final phase: acked, abandoned, dropped
 	lost        counter                   // handed out as lost by DueForResend
-	probes      counter                   // handed out as PTO probes
-	retransmits counter                   // successful Refreshes
+	probes      counter                   // handed out as PTO probes (pkts only)
+	retransmits counter                   // successful Refreshes (pkts only)
 	ptos        atomic.Uint64             // PTO expirations seen by DueForResend
 }
 
@@ -212,7 +213,7 @@ func (t *Tracker) Refresh(pn uint64, gen Generation, now monotime.Time) bool {
 		testHookRefresh(true)
 	}
 	storeMax(&t.lastSent, int64(now))
-	t.retransmits.add(uint64(e.size.Load()))
+	t.retransmits.pkts.Add(1) // Stats reports retransmits by count only
 	return true
 }
 
