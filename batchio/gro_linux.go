@@ -140,13 +140,14 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 		return err
 	}
 	var got, coalesced, truncated uint64
+	drops, dropsOK := uint32(0), false // the latest SO_RXQ_OVFL count, stored once per batch
 	for i := range r.hdrs[:n] {
 		h := &r.hdrs[i]
 		s := &r.slots[i]
 		off := i * recvCmsgSpace
 		meta := parseRecvCmsgs(r.ctrl[off : off+min(int(h.hdr.Controllen), recvCmsgSpace)])
 		if meta.dropsOK {
-			c.stats.kernelDrops.Store(uint64(meta.drops))
+			drops, dropsOK = meta.drops, true
 		}
 		// MSG_TRUNC: the datagram did not fit the slot. MSG_CTRUNC on a
 		// GRO socket without a UDP_GRO message: the kernel had no room left
@@ -168,6 +169,9 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 		}
 	}
 	r.n, r.next, r.off = n, 0, 0
+	if dropsOK {
+		c.stats.kernelDrops.Store(uint64(drops))
+	}
 	c.stats.recvCalls.Add(1)
 	c.stats.received.Add(got)
 	if coalesced > 0 {

@@ -31,22 +31,19 @@ type sysLayer interface {
 
 // recvmmsgFD is one recvmmsg(2) on a non-blocking fd, retried on EINTR.
 func recvmmsgFD(fd uintptr, h []mmsghdr) (int, syscall.Errno) {
-	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(n), 0
-	}
+	return mmsgFD(unix.SYS_RECVMMSG, fd, h)
 }
 
 // sendmmsgFD is one sendmmsg(2) on a non-blocking fd, retried on EINTR.
 func sendmmsgFD(fd uintptr, h []mmsghdr) (int, syscall.Errno) {
+	return mmsgFD(unix.SYS_SENDMMSG, fd, h)
+}
+
+// mmsgFD is one recvmmsg(2) or sendmmsg(2) (trap) with MSG_DONTWAIT over h,
+// retried on EINTR. The two calls take the same arguments.
+func mmsgFD(trap, fd uintptr, h []mmsghdr) (int, syscall.Errno) {
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
+		n, _, e := unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EINTR {
 			continue
 		}

@@ -97,9 +97,9 @@ func (p *Pacer) MaxBurst(rate uint64) uint64 {
 // maxTokens is MaxBurst in token units, saturating.
 func (p *Pacer) maxTokens(rate uint64) uint64 { return satMul(p.MaxBurst(rate), nsPerSecond) }
 
-// tokensAt returns the bucket at now for rate, without changing it.
-func (p *Pacer) tokensAt(now monotime.Time, rate uint64) uint64 {
-	limit := p.maxTokens(rate)
+// tokensAt returns the bucket at now for rate, without changing it; limit
+// is maxTokens(rate), which the caller has at hand.
+func (p *Pacer) tokensAt(now monotime.Time, rate, limit uint64) uint64 {
 	if p.last.IsZero() {
 		return limit
 	}
@@ -112,7 +112,8 @@ func (p *Pacer) tokensAt(now monotime.Time, rate uint64) uint64 {
 
 // Budget returns how many bytes may leave at now without waiting.
 func (p *Pacer) Budget(now monotime.Time) uint64 {
-	return p.tokensAt(now, p.src.PacingRate()) / nsPerSecond
+	rate := p.src.PacingRate()
+	return p.tokensAt(now, rate, p.maxTokens(rate)) / nsPerSecond
 }
 
 // NextSendTime returns when a packet of size bytes may leave: now if the
@@ -125,7 +126,7 @@ func (p *Pacer) NextSendTime(now monotime.Time, size uint64) monotime.Time {
 	}
 	limit := p.maxTokens(rate)
 	need := min(satMul(size, nsPerSecond), limit)
-	have := p.tokensAt(now, rate)
+	have := p.tokensAt(now, rate, limit)
 	if have >= need {
 		return now
 	}
@@ -146,7 +147,7 @@ func (p *Pacer) NextSendTime(now monotime.Time, size uint64) monotime.Time {
 // does the same), so a sender is never punished twice for one burst.
 func (p *Pacer) OnPacketSent(now monotime.Time, size uint64) {
 	rate := p.src.PacingRate()
-	tok := p.tokensAt(now, rate)
+	tok := p.tokensAt(now, rate, p.maxTokens(rate))
 	spend := satMul(size, nsPerSecond)
 	if spend >= tok {
 		tok = 0

@@ -35,15 +35,15 @@ import (
 // enter admits one unit of a Node call's work: it reports false once Close
 // has begun (the caller returns ErrClosed), and otherwise registers the work
 // so Close waits for it (the caller defers n.work.done()). Close begins with
-// closed.Store(true): a call that passed enter either sees the node open and
-// is drained before Close's sweep, or had its work.add refused; a call that
-// checks after closed is set always fails. So "Close has begun" is one
+// table.closed.Store(true): a call that passed enter either sees the node
+// open and is drained before Close's sweep, or had its work.add refused; a
+// call that checks after closed is set always fails. So "Close has begun" is one
 // atomic instant that every Node method agrees on.
 func (n *Node) enter() bool {
-	if n.closed.Load() || !n.work.add() {
+	if n.table.closed.Load() || !n.work.add() {
 		return false
 	}
-	if n.closed.Load() {
+	if n.table.closed.Load() {
 		n.work.done()
 		return false
 	}
@@ -59,7 +59,7 @@ func (n *Node) enter() bool {
 // through arm.
 func (n *Node) arm(p *Peer, t *wheel.Timer, at monotime.Time) {
 	n.wheel.Reset(t, at)
-	if n.closed.Load() || p.Forgotten() {
+	if n.table.closed.Load() || p.Forgotten() {
 		n.wheel.Cancel(t)
 	}
 }
@@ -83,8 +83,9 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) shutdown() error {
-	n.table.closed.Store(true) // from here the table creates no record
-	n.closed.Store(true)       // Close has begun: enter fails, arm undoes
+	// Close has begun: from here the table creates no record, enter
+	// fails and arm undoes.
+	n.table.closed.Store(true)
 	n.cancel()
 	var err error
 	if !n.work.drain(n.cfg.DrainTimeout) {

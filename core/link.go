@@ -9,7 +9,7 @@ import (
 // link is the part of a Peer that only a peer that has connected (or is
 // supervised) needs: registry serialisation, counters, the estimates retained
 // across sessions and the supervision state. Allocated once per Peer by
-// ensureLink and never replaced.
+// Table.linkOf and never replaced.
 //
 // Guard map: mu serialises Table.Swap for this peer (it is held across the
 // rule decision, build and the install CAS, and across nothing else) and

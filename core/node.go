@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 
 	"github.com/petrel-transport/petrel/internal/monotime"
 	"github.com/petrel-transport/petrel/internal/wheel"
@@ -21,8 +20,9 @@ import (
 // Concurrency: every method is safe for concurrent use.
 //
 // Guard map: cfg, table, wheel, clock, ctx and cancel are immutable after
-// New. closed is atomic. work has its own lock (inflight). advMu serialises
-// Advance (the wheel allows one advancing goroutine). rngMu guards cfg.Rand.
+// New. Whether Close has begun is table.closed (atomic; the Node keeps no
+// copy). work has its own lock (inflight). advMu serialises Advance (the
+// wheel allows one advancing goroutine). rngMu guards cfg.Rand.
 // closeOnce/closeErr belong to Close. No lock of the Node is held across a
 // callback, a dial, a session method or a wheel call.
 type Node struct {
@@ -33,7 +33,6 @@ type Node struct {
 
 	ctx    context.Context    // root: cancelled first in Close
 	cancel context.CancelFunc // cancels ctx
-	closed atomic.Bool        // set at the start of Close
 	work   inflight           // dials, session goroutines, advances, user calls that install or end sessions
 
 	advMu sync.Mutex // serialises Advance

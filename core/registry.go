@@ -175,10 +175,7 @@ func (t *Table) removeRef(p *Peer, s Session) *sessionRef {
 		if cur == nil || cur.s != s {
 			return nil
 		}
-		if p.session.CompareAndSwap(cur, nil) {
-			if l := p.link.Load(); l != nil {
-				l.counters.disconnects.Add(1)
-			}
+		if t.removeExact(p, cur) {
 			return cur
 		}
 	}

@@ -56,8 +56,9 @@ type Table struct {
 	// (the Node binds the per-peer wheel timers there). Immutable after the
 	// owner's constructor.
 	initLink func(*Peer, *link)
-	// closed is set first thing by the owning Node's Close; swapPeer
-	// refuses to install once it is set.
+	// closed is set first thing by the owning Node's Close and is the
+	// Node's one "Close has begun" flag (enter, arm); swapPeer refuses to
+	// install once it is set.
 	closed atomic.Bool
 }
 

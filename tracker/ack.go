@@ -66,14 +66,19 @@ func (t *Tracker) OnAck(ranges []AckRange, ackDelay time.Duration, now monotime.
 	if len(ranges) == 0 {
 		return res, nil
 	}
-	var largestResent bool
-	for _, r := range ranges {
-		t.ackRange(r, &res, &largestResent)
+	var st ackScan
+	if t.pns.live.Load() != 0 {
+		for _, r := range ranges {
+			t.ackRange(r, &res, &st)
+		}
+	}
+	if res.NewlyAcked > 0 {
+		storeMax(&t.ackedSentMax, int64(st.sentMax))
 	}
 	storeMaxU(&t.largestAcked, res.LargestAcked+1)
 	if res.NewlyAcked > 0 {
 		res.AckEliciting = true
-		if res.LargestNewlyAcked == res.LargestAcked && !largestResent {
+		if res.LargestNewlyAcked == res.LargestAcked && !st.largestResent {
 			res.RTTValid = true
 			res.LatestRTT = now.Sub(res.LargestNewlySent)
 		}
@@ -81,13 +86,19 @@ func (t *Tracker) OnAck(ranges []AckRange, ackDelay time.Duration, now monotime.
 	return res, nil
 }
 
+// ackScan is what OnAck gathers across an ACK frame's ranges besides the
+// AckResult: whether the largest newly acked packet was retransmitted, and
+// the latest send time of the packets acked (stored in ackedSentMax once
+// per frame, not once per packet).
+type ackScan struct {
+	largestResent bool
+	sentMax       monotime.Time
+}
+
 // ackRange acks the in-flight packets of r, chunk by chunk, skipping chunks
 // that hold none.
-func (t *Tracker) ackRange(r AckRange, res *AckResult, largestResent *bool) {
+func (t *Tracker) ackRange(r AckRange, res *AckResult, st *ackScan) {
 	lo := r.Smallest
-	if t.pns.live.Load() == 0 {
-		return
-	}
 	if floor := t.pns.lo.Load() << chunkBits; lo < floor {
 		lo = floor
 	}
@@ -111,11 +122,11 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult, largestResent *bool) {
 				}
 				res.NewlyAcked++
 				res.AckedBytes += n
-				storeMax(&t.ackedSentMax, int64(sent))
+				st.sentMax = max(st.sentMax, sent)
 				if res.NewlyAcked == 1 || pn > res.LargestNewlyAcked {
 					res.LargestNewlyAcked = pn
 					res.LargestNewlySent = sent
-					*largestResent = resent
+					st.largestResent = resent
 				}
 				break
 			}

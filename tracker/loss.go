@@ -210,7 +210,7 @@ func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, gen Genera
 			dst = append(dst, Resend{PN: pn, Gen: gen, Stream: stream, Size: size, Probe: probe})
 			if probe {
 				res.Probes++
-				t.probes.add(uint64(size))
+				t.probes.pkts.Add(1) // Stats reports probes by count only
 			} else {
 				res.Lost++
 				res.LostBytes += uint64(size)

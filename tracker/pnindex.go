@@ -69,9 +69,23 @@ func (c *chunk) tryRef() bool {
 // occupied reports whether any slot of the chunk may be InFlight.
 func (c *chunk) occupied() bool { return c.refs.Load()&occupiedMask != 0 }
 
+// directory is a power-of-two ring of chunk pointers.
+//
+// Guard map: mask and the slots slice are immutable after newDirectory; each
+// slot is atomic, read without a lock and stored only under pnIndex.mu.
 type directory struct {
 	mask  uint64
 	slots []atomic.Pointer[chunk]
+}
+
+// get returns the chunk installed in d for chunk number k, or nil (a slot
+// may hold a chunk of another number that shares it).
+func (d *directory) get(k uint64) *chunk {
+	c := d.slots[k&d.mask].Load()
+	if c == nil || c.index.Load() != k {
+		return nil
+	}
+	return c
 }
 
 func newDirectory(n int) *directory {
@@ -97,14 +111,7 @@ func (p *pnIndex) init() { p.dir.Store(newDirectory(minDirSize)) }
 
 // chunkOf returns the chunk currently installed for chunk number k, or nil.
 // The result may be freed at any moment; callers validate entry states.
-func (p *pnIndex) chunkOf(k uint64) *chunk {
-	d := p.dir.Load()
-	c := d.slots[k&d.mask].Load()
-	if c == nil || c.index.Load() != k {
-		return nil
-	}
-	return c
-}
+func (p *pnIndex) chunkOf(k uint64) *chunk { return p.dir.Load().get(k) }
 
 // lookup returns the entry slot for pn and its chunk, or nil. The slot may
 // belong to another packet (validate its state word).
@@ -211,10 +218,10 @@ func (p *pnIndex) free(c *chunk) {
 	}
 	if p.live.Add(-1) > 0 {
 		lo, hi := p.lo.Load(), p.hi.Load()
-		for lo < hi && p.installedLocked(d, lo) == nil {
+		for lo < hi && d.get(lo) == nil {
 			lo++
 		}
-		for hi > lo && p.installedLocked(d, hi) == nil {
+		for hi > lo && d.get(hi) == nil {
 			hi--
 		}
 		p.lo.Store(lo)
@@ -223,14 +230,6 @@ func (p *pnIndex) free(c *chunk) {
 	if len(p.pool) < maxPoolSize {
 		p.pool = append(p.pool, c)
 	}
-}
-
-func (p *pnIndex) installedLocked(d *directory, k uint64) *chunk {
-	c := d.slots[k&d.mask].Load()
-	if c == nil || c.index.Load() != k {
-		return nil
-	}
-	return c
 }
 
 // advance records that pn was sent and drops the frontier reference of
@@ -261,7 +260,7 @@ func (p *pnIndex) passFrontier(from, to uint64) {
 		from, to = max(from, p.lo.Load()), min(to, p.hi.Load()+1)
 		d := p.dir.Load()
 		for k := from; k < to; k++ {
-			c := p.installedLocked(d, k)
+			c := d.get(k)
 			if c == nil || !c.frontier {
 				continue
 			}

@@ -54,7 +54,8 @@ var (
 	ErrAckUnsent = errors.New("tracker: ACK of a packet number never sent")
 )
 
-// counter is a padded pair of packet and byte counts.
+// counter is a padded pair of packet and byte counts. Guard map: both
+// fields are atomic; the pair is not read as one snapshot.
 type counter struct {
 	pkts  atomic.Uint64
 	bytes atomic.Uint64
@@ -95,8 +96,8 @@ type Tracker struct {
 
 	ctr         [phaseDropped + 1]counter // by final phase: acked, abandoned, dropped
 	lost        counter                   // handed out as lost by DueForResend
-	probes      counter                   // handed out as PTO probes
-	retransmits counter                   // successful Refreshes
+	probes      counter                   // handed out as PTO probes (pkts only)
+	retransmits counter                   // successful Refreshes (pkts only)
 	ptos        atomic.Uint64             // PTO expirations seen by DueForResend
 }
 
@@ -212,7 +213,7 @@ func (t *Tracker) Refresh(pn uint64, gen Generation, now monotime.Time) bool {
 		testHookRefresh(true)
 	}
 	storeMax(&t.lastSent, int64(now))
-	t.retransmits.add(uint64(e.size.Load()))
+	t.retransmits.pkts.Add(1) // Stats reports retransmits by count only
 	return true
 }
 
@@ -221,19 +222,7 @@ func (t *Tracker) Refresh(pn uint64, gen Generation, now monotime.Time) bool {
 // packet was not in flight). DueForResend abandons packets by itself after
 // MaxRetransmits; Abandon is for callers that give up earlier.
 func (t *Tracker) Abandon(pn uint64) uint64 {
-	c, e := t.pns.lookup(pn)
-	if e == nil {
-		return 0
-	}
-	for {
-		s := e.state.Load()
-		if !word(s).inFlightAs(pn) {
-			return 0
-		}
-		if n, ok := t.resolve(c, e, pn, s, phaseAbandoned); ok {
-			return n
-		}
-	}
+	return t.resolveInFlight(pn, phaseAbandoned)
 }
 
 // DropStream removes every packet of stream from the tracker, releasing the
@@ -261,15 +250,17 @@ func (t *Tracker) DropStream(stream StreamID) uint64 {
 		}
 		i += n
 		for _, pn := range buf[:n] {
-			total += t.drop(pn)
+			total += t.resolveInFlight(pn, phaseDropped)
 		}
 	}
 	t.streams.endDrop(stream, r)
 	return total
 }
 
-// drop resolves packet pn as Dropped if it is in flight.
-func (t *Tracker) drop(pn uint64) uint64 {
+// resolveInFlight moves packet pn to phase to if it is in flight, retrying
+// while a concurrent Refresh changes its generation, and returns the bytes
+// released (0 if the packet was not in flight or another transition won).
+func (t *Tracker) resolveInFlight(pn uint64, to phase) uint64 {
 	c, e := t.pns.lookup(pn)
 	if e == nil {
 		return 0
@@ -279,7 +270,7 @@ func (t *Tracker) drop(pn uint64) uint64 {
 		if !word(s).inFlightAs(pn) {
 			return 0
 		}
-		if n, ok := t.resolve(c, e, pn, s, phaseDropped); ok {
+		if n, ok := t.resolve(c, e, pn, s, to); ok {
 			return n
 		}
 	}
