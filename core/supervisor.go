@@ -72,7 +72,7 @@ func (n *Node) onRetry(p *Peer, now monotime.Time) {
 		// A dial (a user's Connect) is in flight: if it fails it
 		// reschedules, if it succeeds install cancels this timer; re-arm in
 		// case it ends some other way, so supervision is never dropped.
-		n.arm(p, &l.timers.retry, now.Add(n.backoff(l.attempt.Load())))
+		n.scheduleRetry(p, l, now)
 	}
 }
 

@@ -354,3 +354,38 @@ func TestReaperCostIndependentOfLivePeers(t *testing.T) {
 		t.Errorf("cost per tick grew with the live peers: n -> %+v, 10n -> %+v", small, big)
 	}
 }
+
+// TestRetryDuringUserDialReportsNextRetry: when the retry timer fires while
+// a user's Connect is still dialling, the supervisor re-arms the retry, and
+// Health().NextRetry must say when that re-armed retry is due, not the time
+// that has just passed.
+func TestRetryDuringUserDialReportsNextRetry(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tn := newTestNode(t, keyN(1), nil)
+	defer tn.Close()
+	peer := keyN(2)
+	go func() { (<-tn.dialer.Calls).Return(sessiontest.New(1), nil) }()
+	p, err := tn.AddPeer(peer, netip.MustParseAddrPort("192.0.2.1:1"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.rec.waitFor(t, "connect", func(e event) bool { return e.kind == "connect" })
+	p.Session().(*sessiontest.Session).Kill()
+	tn.rec.waitFor(t, "disconnect", func(e event) bool { return e.kind == "disconnect" })
+
+	first := p.NextRetry()
+	connectDone := make(chan error, 1)
+	go func() { _, err := tn.Connect(t.Context(), peer); connectDone <- err }()
+	userDial := <-tn.dialer.Calls // the user's dial is now in flight, unanswered
+
+	due := first.Add(time.Millisecond - 1) // the wheel fires on its 1 ms grid
+	tn.advanceTo(t, due)
+	tn.rec.waitFor(t, "attempt", func(e event) bool { return e.kind == "attempt" })
+	if next := p.NextRetry(); !next.After(due) {
+		t.Errorf("NextRetry = %v after the retry fired at %v during a dial: want the re-armed time, after it", next, due)
+	}
+	userDial.Return(nil, errRefused)
+	if err := <-connectDone; err == nil {
+		t.Fatal("Connect succeeded with a refused dial")
+	}
+}
