@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -17,19 +18,19 @@ func normAddr(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap().WithZone(""), a.Port())
 }
 
-// addrKey is the address index's map key: 18 bytes, so an index entry (key
-// plus *Peer) fits the 32-byte allocation class where a netip.AddrPort key
-// (32 bytes on its own) would need 48. It is injective over normalised
-// addresses: IPv4 a.b.c.d is stored as ::ffff:a.b.c.d, and normalisation has
-// already mapped any IPv6 ::ffff:a.b.c.d to that same IPv4 address.
-type addrKey struct {
-	ip   [16]byte
-	port uint16
-}
+// addrKey is the address index's key: the address as IPv4-mapped IPv6 in
+// two big-endian words, then the port, so an index slot (key plus *Peer) is
+// 32 bytes. It is injective over normalised addresses: IPv4 a.b.c.d is
+// stored as ::ffff:a.b.c.d, and normalisation has already mapped any IPv6
+// ::ffff:a.b.c.d to that same IPv4 address.
+type addrKey = [3]uint64
 
-// keyOf returns the index key of a normalised address.
+// keyOf returns the index key of an address. It maps addr and normAddr(addr)
+// to the same key (As16 maps IPv4 to ::ffff:a.b.c.d and drops the zone), so
+// the receive path need not normalise.
 func keyOf(a netip.AddrPort) addrKey {
-	return addrKey{ip: a.Addr().As16(), port: a.Port()}
+	ip := a.Addr().As16()
+	return addrKey{binary.BigEndian.Uint64(ip[:8]), binary.BigEndian.Uint64(ip[8:]), uint64(a.Port())}
 }
 
 // Address families stored in addrCell.meta.

@@ -67,8 +67,11 @@ func TestPeerLayout(t *testing.T) {
 	if got := unsafe.Sizeof(Peer{}); got != 96 {
 		t.Fatalf("sizeof(Peer) = %d, want 96", got)
 	}
-	if got := unsafe.Sizeof(addrKey{}); got != 18 {
-		t.Fatalf("sizeof(addrKey) = %d, want 18", got)
+	if got := unsafe.Sizeof(indexSlot[addrKey, Peer]{}); got != 32 {
+		t.Fatalf("sizeof(address index slot) = %d, want 32", got)
+	}
+	if got := unsafe.Sizeof(indexSlot[[4]uint64, Peer]{}); got != 40 {
+		t.Fatalf("sizeof(key index slot) = %d, want 40", got)
 	}
 }
 

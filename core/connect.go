@@ -319,7 +319,7 @@ func (n *Node) Forget(key PeerKey) (bool, error) {
 		return false, nil
 	}
 	l := n.table.linkOf(p)
-	l.mu.Lock() // lock order: link.mu -> table bucket locks
+	l.mu.Lock() // lock order: link.mu -> table shard locks
 	removed := n.table.forgetIf(p, nil)
 	r := p.session.Load()
 	if r != nil && !n.table.removeExact(p, r) {

@@ -9,7 +9,8 @@
 // static public key (PeerKey): address, ring location, lifecycle State,
 // last-seen time, current Session, counters, and the estimates retained
 // across sessions. Hot fields are typed atomics. The Table holds the records
-// in an xsync.MapOf plus an address index for the receive path; Load,
+// in a sharded open-addressing index with the keys inline (one cache miss
+// per lookup), plus an address index for the receive path; Load,
 // LoadByAddr and Peer.Touch take no lock and allocate nothing.
 //
 // # Invariants
@@ -47,7 +48,7 @@
 //
 // # Lock order
 //
-//	link.mu (per peer, registry writers) -> Table peers bucket -> Table byAddr bucket
+//	link.mu (per peer, registry writers) -> Table peers shard -> Table byAddr shard
 //
 // Readers take none of them.
 package core

@@ -26,9 +26,9 @@ import (
 // sees closed under the peer's lock) or installed before the sweep takes that
 // lock, and then the sweep removes it. A record is never created once Close
 // has begun: the Node's calls fail at enter, and the table itself refuses
-// to create (table.closed, checked inside the key's compute, so a record
-// created before it is set is in the map when the sweep's Range passes that
-// bucket). A timer is never armed after the sweep (arm re-checks closed).
+// to create (table.closed, checked inside the key's compute; Table.settle
+// waits out every compute that saw it unset, so the sweep's Range visits the
+// record such a compute created). A timer is never armed after the sweep (arm re-checks closed).
 // So when Close returns every record in the table is Closed, with no
 // session and no timer armed.
 
@@ -91,6 +91,7 @@ func (n *Node) shutdown() error {
 	if !n.work.drain(n.cfg.DrainTimeout) {
 		err = ErrDrainTimeout
 	}
+	n.table.settle()
 	now := n.clock.Now()
 	n.table.Range(func(p *Peer) bool {
 		n.sweep(p, now)

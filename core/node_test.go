@@ -290,7 +290,7 @@ func TestNodesDialBothWays(t *testing.T) {
 // TestCallbacksMayReenterTheNode: every callback calls back into the node
 // (stats, broadcast, disconnect, lookups) through a connect, a disconnect, a
 // supervised redial and Close. A node that held any of its locks — the
-// registry's peer lock, a table bucket, a wheel shard — across a callback
+// registry's peer lock, a table shard, a wheel shard — across a callback
 // would deadlock here.
 func TestCallbacksMayReenterTheNode(t *testing.T) {
 	defer goleak.VerifyNone(t)

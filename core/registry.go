@@ -145,7 +145,7 @@ func (t *Table) swapPeer(p *Peer, incoming bool, build func() Session, parent co
 // disconnect callback and closes s. Lock-free. On a Node's table use
 // Node.RemoveIfMatches, which does that itself.
 func (t *Table) RemoveIfMatches(key PeerKey, s Session) bool {
-	p, ok := t.peers.Load(key)
+	p, ok := t.Load(key)
 	if !ok {
 		return false
 	}
@@ -183,7 +183,7 @@ func (t *Table) removeRef(p *Peer, s Session) *sessionRef {
 
 // Session returns key's installed session (possibly dead) or nil.
 func (t *Table) Session(key PeerKey) Session {
-	if p, ok := t.peers.Load(key); ok {
+	if p, ok := t.Load(key); ok {
 		return p.Session()
 	}
 	return nil

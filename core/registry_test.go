@@ -225,7 +225,7 @@ func TestDialBothWaysAgree(t *testing.T) {
 
 // TestRangeLiveHoldsNoLock: the broadcast callback may call back into the
 // registry for the very peer it is visiting (replace or remove its session,
-// forget the record). A Range that held a bucket or peer lock across the
+// forget the record). A Range that held a shard or peer lock across the
 // callback would deadlock here.
 func TestRangeLiveHoldsNoLock(t *testing.T) {
 	defer goleak.VerifyNone(t)

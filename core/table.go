@@ -1,28 +1,27 @@
 package core
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
-
-	"github.com/puzpuzpuz/xsync/v3"
 )
 
-// Table is the node's one map of peers: PeerKey -> *Peer in an xsync.MapOf,
-// plus an index from address to *Peer for the receive path, which knows only
-// the datagram's source address.
+// Table is the node's one map of peers: PeerKey -> *Peer, plus an index from
+// address to *Peer for the receive path, which knows only the datagram's
+// source address. Both are an index (index.go): keys inline in the slots, so
+// a lookup is one cache miss.
 //
-// Lookups (Load, LoadByAddr) and Peer.Touch take no lock and allocate
-// nothing: an xsync.MapOf Load is a few atomic loads over a cache-line
-// bucket.
+// Lookups (Load, LoadByAddr) and Peer.Touch take no lock, write no shared
+// memory and allocate nothing.
 //
 // # Keeping the address index consistent
 //
 // Every change to the index that concerns peer p happens inside
-// peers.Compute(p.key) (creation, SetAddr, Forget), which holds the bucket
+// peers.Compute(p.key) (creation, SetAddr, Forget), which holds the shard
 // lock of p's key: index updates for one peer are therefore serialised and
 // ordered with that peer's insertion and removal. The lock order is
 //
-//	link.mu -> peers bucket lock -> byAddr bucket lock
+//	link.mu -> peers shard lock -> byAddr shard lock
 //
 // and nothing takes them in another order. An address change of p from a to
 // b runs, under that lock:
@@ -48,9 +47,9 @@ import (
 // immutable; peers and byAddr are concurrent maps; a Peer's fields follow the
 // Peer's own guard map.
 type Table struct {
-	local  PeerKey                      // immutable: this node's identity (the double-connection rule)
-	peers  *xsync.MapOf[PeerKey, *Peer] // the entries
-	byAddr *xsync.MapOf[addrKey, *Peer] // address index, see above
+	local  PeerKey                 // immutable: this node's identity (the double-connection rule)
+	peers  *index[peerWords, Peer] // the entries
+	byAddr *index[addrKey, Peer]   // address index, see above
 
 	// initLink, if set, prepares a Peer's link before it is published
 	// (the Node binds the per-peer wheel timers there). Immutable after the
@@ -79,13 +78,22 @@ func (t *Table) linkOf(p *Peer) *link {
 }
 
 // NewTable returns an empty Table for the node whose identity is local.
-// sizeHint presizes both maps for that many peers (0: grow on demand);
-// xsync.WithPresize is the current form of xsync.NewMapOfPresized.
+// sizeHint presizes both indexes for that many peers (0: grow on demand).
 func NewTable(local PeerKey, sizeHint int) *Table {
 	return &Table{
 		local:  local,
-		peers:  xsync.NewMapOf[PeerKey, *Peer](xsync.WithPresize(sizeHint)),
-		byAddr: xsync.NewMapOf[addrKey, *Peer](xsync.WithPresize(sizeHint)),
+		peers:  newIndex[peerWords, Peer](sizeHint),
+		byAddr: newIndex[addrKey, Peer](sizeHint),
+	}
+}
+
+// peerWords is a PeerKey as the peers index stores it.
+type peerWords = [4]uint64
+
+func wordsOf(k *PeerKey) peerWords {
+	return peerWords{
+		binary.LittleEndian.Uint64(k[0:]), binary.LittleEndian.Uint64(k[8:]),
+		binary.LittleEndian.Uint64(k[16:]), binary.LittleEndian.Uint64(k[24:]),
 	}
 }
 
@@ -96,7 +104,7 @@ func (t *Table) Local() PeerKey { return t.local }
 func (t *Table) Len() int { return t.peers.Size() }
 
 // Load returns the record of key. No lock, no allocation.
-func (t *Table) Load(key PeerKey) (*Peer, bool) { return t.peers.Load(key) }
+func (t *Table) Load(key PeerKey) (*Peer, bool) { return t.peers.Load(wordsOf(&key)) }
 
 // LoadByAddr returns the peer whose current address is addr. No lock, no
 // allocation. addr is matched normalised (IPv4-mapped unmapped, zone
@@ -126,15 +134,17 @@ func (t *Table) LoadOrCreate(key PeerKey, addr netip.AddrPort) (p *Peer, created
 
 // loadOrCreate is LoadOrCreate that reports ok false, and creates nothing,
 // for an absent key once the owning Node has begun closing. closed is read
-// inside the key's compute, under its bucket lock: a record created because
-// closed was still false is in the map before closed is set, so Close's
-// sweep (a Range after setting it, which takes each bucket lock) visits it.
+// inside the key's compute, under its shard lock: a compute that saw closed
+// still false has stored its record by the time settle (after closed is set)
+// has passed that shard's lock, so Close's sweep, a Range after settle,
+// visits it.
 func (t *Table) loadOrCreate(key PeerKey, addr netip.AddrPort) (p *Peer, created, ok bool) {
-	if p, ok := t.peers.Load(key); ok {
+	w := wordsOf(&key)
+	if p, ok := t.peers.Load(w); ok {
 		return p, false, true
 	}
 	addr = normAddr(addr)
-	t.peers.Compute(key, func(cur *Peer, loaded bool) (*Peer, bool) {
+	t.peers.Compute(w, func(cur *Peer, loaded bool) (*Peer, bool) {
 		if loaded {
 			p = cur
 			return cur, false
@@ -156,7 +166,7 @@ func (t *Table) loadOrCreate(key PeerKey, addr netip.AddrPort) (p *Peer, created
 func (t *Table) SetAddr(p *Peer, addr netip.AddrPort) bool {
 	addr = normAddr(addr)
 	ok := false
-	t.peers.Compute(p.key, func(cur *Peer, loaded bool) (*Peer, bool) {
+	t.peers.Compute(wordsOf(&p.key), func(cur *Peer, loaded bool) (*Peer, bool) {
 		if !loaded {
 			return nil, true // absent: nothing to store
 		}
@@ -199,7 +209,7 @@ func (t *Table) Forget(p *Peer) bool {
 // caller holds p's link.mu.
 func (t *Table) forgetIf(p *Peer, cond func(*Peer) bool) bool {
 	removed := false
-	t.peers.Compute(p.key, func(cur *Peer, loaded bool) (*Peer, bool) {
+	t.peers.Compute(wordsOf(&p.key), func(cur *Peer, loaded bool) (*Peer, bool) {
 		if !loaded {
 			return nil, true
 		}
@@ -249,19 +259,23 @@ func (t *Table) retireLocked(p *Peer, a netip.AddrPort) {
 	})
 }
 
+// settle returns once every record creation that could still have seen
+// closed false has stored its record (Close calls it after setting closed,
+// before its sweep).
+func (t *Table) settle() { t.peers.Barrier() }
+
 // Range calls f for every record until f returns false. f runs with no lock
-// held (xsync copies each bucket's entries before calling f), so it may send,
-// block or call back into the table. Records added or removed during Range
+// held, so it may send, block or call back into the table. Records added or removed during Range
 // may or may not be visited.
 func (t *Table) Range(f func(p *Peer) bool) {
-	t.peers.Range(func(_ PeerKey, p *Peer) bool { return f(p) })
+	t.peers.Range(f)
 }
 
 // RangeLive calls f for every peer with a live session, with that session,
 // until f returns false. Like Range, no lock is held across f: a broadcast
 // sends from f.
 func (t *Table) RangeLive(f func(p *Peer, s Session) bool) {
-	t.peers.Range(func(_ PeerKey, p *Peer) bool {
+	t.peers.Range(func(p *Peer) bool {
 		if r := p.liveRef(); r != nil {
 			return f(p, r.s)
 		}

@@ -1,0 +1,235 @@
+package core
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// rec is a record that knows its own key, so a reader can tell a right
+// answer from a wrong one.
+type rec struct {
+	k   [3]uint64
+	gen int
+}
+
+func recKey(i int) [3]uint64 { return [3]uint64{uint64(i), uint64(i) * 7, 1} }
+
+// TestIndexModel runs random Compute/Load/Range/Size against a Go map, on an
+// index small enough that every path runs many times: growth, shrinking,
+// tombstones and their reuse, and probe runs that wrap around the array.
+func TestIndexModel(t *testing.T) {
+	for _, keys := range []int{3, 40, 700} {
+		t.Run("", func(t *testing.T) {
+			x := newIndex[[3]uint64, rec](0)
+			model := map[[3]uint64]*rec{}
+			r := rand.New(rand.NewPCG(uint64(keys), 1))
+			for op := range 40_000 {
+				k := recKey(r.IntN(keys))
+				sh := x.shard(x.hash(&k))
+				before, seq := keyWords(sh), sh.seq.Load()
+				switch r.IntN(5) {
+				case 0, 1: // insert or replace
+					v := &rec{k: k, gen: op}
+					x.Compute(k, func(cur *rec, loaded bool) (*rec, bool) {
+						if m := model[k]; loaded != (m != nil) || cur != m {
+							t.Fatalf("op %d: Compute saw (%p, %v), model has %p", op, cur, loaded, m)
+						}
+						return v, false
+					})
+					model[k] = v
+				case 2: // delete
+					x.Compute(k, func(*rec, bool) (*rec, bool) { return nil, true })
+					delete(model, k)
+				case 3: // keep: store nothing
+					x.Compute(k, func(cur *rec, _ bool) (*rec, bool) { return nil, false })
+				case 4:
+					got, ok := x.Load(k)
+					if m := model[k]; got != m || ok != (m != nil) {
+						t.Fatalf("op %d: Load = (%p, %v), model has %p", op, got, ok, m)
+					}
+				}
+				// The readers' protocol: no slot of the array they may be
+				// reading changes its key without the shard's seq moving.
+				if after := keyWords(sh); sh.tab.Load() == before.a && !equalWords(before.w, after.w) && sh.seq.Load() == seq {
+					t.Fatalf("op %d: a slot's key changed and seq did not move", op)
+				}
+				if sh.seq.Load()&1 != 0 {
+					t.Fatalf("op %d: seq left odd", op)
+				}
+				if op%997 == 0 {
+					checkIndex(t, x, model)
+				}
+			}
+			checkIndex(t, x, model)
+		})
+	}
+}
+
+type shardKeys struct {
+	a *indexArray[[3]uint64, rec]
+	w [][3]uint64
+}
+
+// keyWords snapshots the key words of every slot of sh's array.
+func keyWords(sh *indexShard[[3]uint64, rec]) shardKeys {
+	a := sh.tab.Load()
+	w := make([][3]uint64, len(a.slots))
+	for i := range a.slots {
+		w[i] = a.slots[i].k
+	}
+	return shardKeys{a, w}
+}
+
+func equalWords(a, b [][3]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func checkIndex(t *testing.T, x *index[[3]uint64, rec], model map[[3]uint64]*rec) {
+	t.Helper()
+	if x.Size() != len(model) {
+		t.Fatalf("Size = %d, model has %d", x.Size(), len(model))
+	}
+	seen := map[*rec]bool{}
+	x.Range(func(v *rec) bool {
+		if seen[v] || model[v.k] != v {
+			t.Fatalf("Range visited %p (key %v) twice or not in the model", v, v.k)
+		}
+		seen[v] = true
+		return true
+	})
+	if len(seen) != len(model) {
+		t.Fatalf("Range visited %d, model has %d", len(seen), len(model))
+	}
+	for i := range x.shards {
+		sh := &x.shards[i]
+		a := sh.tab.Load()
+		if 4*sh.used > 3*len(a.slots) {
+			t.Fatalf("shard %d: %d of %d slots used", i, sh.used, len(a.slots))
+		}
+	}
+}
+
+// TestIndexConcurrentReaders: readers look up keys that are present for the
+// whole test, and keys being inserted and deleted, while writers churn every
+// shard (tombstone reuse, growth, rebuilds). A present key is always found
+// with its one record; a churned key is found absent or with a record of
+// that key, never another key's record. Range visits every present key
+// exactly once.
+func TestIndexConcurrentReaders(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const stable, churn = 256, 2048
+	x := newIndex[[3]uint64, rec](0)
+	for i := range stable {
+		v := &rec{k: recKey(i)}
+		x.Compute(v.k, func(*rec, bool) (*rec, bool) { return v, false })
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 2))
+			for i := 0; i < 300_000 && !stop.Load(); i++ {
+				k := recKey(stable + r.IntN(churn))
+				if r.IntN(2) == 0 {
+					v := &rec{k: k, gen: i}
+					x.Compute(k, func(*rec, bool) (*rec, bool) { return v, false })
+				} else {
+					x.Compute(k, func(*rec, bool) (*rec, bool) { return nil, true })
+				}
+			}
+		})
+	}
+	errs := make(chan string, 4)
+	report := func(s string) {
+		select {
+		case errs <- s:
+		default:
+		}
+		stop.Store(true)
+	}
+	for g := range 2 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 3))
+			for i := 0; i < 1_000_000 && !stop.Load(); i++ {
+				if i%4096 == 0 && time.Now().After(deadline) {
+					return
+				}
+				j := r.IntN(stable + churn)
+				k := recKey(j)
+				v, ok := x.Load(k)
+				switch {
+				case j < stable && (!ok || v.k != k || v.gen != 0):
+					report("a present key was not found with its record")
+				case ok && v.k != k:
+					report("Load returned another key's record")
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; i < 200 && !stop.Load() && time.Now().Before(deadline); i++ {
+			n := 0
+			x.Range(func(v *rec) bool {
+				if v.k[0] < stable {
+					n++
+				}
+				return true
+			})
+			if n != stable {
+				report("Range did not visit every present key exactly once")
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
+
+// TestIndexHashSeeded: two indexes hash the same key differently, so probe
+// runs cannot be aimed at without the seed.
+func TestIndexHashSeeded(t *testing.T) {
+	a, b := newIndex[[4]uint64, rec](0), newIndex[[4]uint64, rec](0)
+	same := 0
+	for i := range 64 {
+		k := [4]uint64{uint64(i)}
+		if a.hash(&k) == b.hash(&k) {
+			same++
+		}
+	}
+	if same > 1 {
+		t.Fatalf("%d of 64 keys hash equal under two seeds", same)
+	}
+}
+
+// TestIndexLoadAllocs: Load and a replacing Compute allocate nothing.
+func TestIndexLoadAllocs(t *testing.T) {
+	x := newIndex[[4]uint64, rec](1000)
+	v := &rec{}
+	k := [4]uint64{1, 2, 3, 4}
+	keep := func(*rec, bool) (*rec, bool) { return v, false }
+	x.Compute(k, keep)
+	if n := testing.AllocsPerRun(1000, func() {
+		if p, ok := x.Load(k); !ok || p != v {
+			t.Fatal("lost the key")
+		}
+		x.Compute(k, keep)
+	}); n != 0 {
+		t.Fatalf("%v allocs per Load+Compute", n)
+	}
+}
