@@ -19,18 +19,18 @@ func normAddr(a netip.AddrPort) netip.AddrPort {
 }
 
 // addrKey is the address index's key: the address as IPv4-mapped IPv6 in
-// two big-endian words, then the port, so an index slot (key plus *Peer) is
-// 32 bytes. It is injective over normalised addresses: IPv4 a.b.c.d is
+// two big-endian words, then the port, then a zero word (the index's keys
+// are four words). It is injective over normalised addresses: IPv4 a.b.c.d is
 // stored as ::ffff:a.b.c.d, and normalisation has already mapped any IPv6
 // ::ffff:a.b.c.d to that same IPv4 address.
-type addrKey = [3]uint64
+type addrKey = ikey
 
 // keyOf returns the index key of an address. It maps addr and normAddr(addr)
 // to the same key (As16 maps IPv4 to ::ffff:a.b.c.d and drops the zone), so
 // the receive path need not normalise.
 func keyOf(a netip.AddrPort) addrKey {
 	ip := a.Addr().As16()
-	return addrKey{binary.BigEndian.Uint64(ip[:8]), binary.BigEndian.Uint64(ip[8:]), uint64(a.Port())}
+	return addrKey{binary.BigEndian.Uint64(ip[:8]), binary.BigEndian.Uint64(ip[8:]), uint64(a.Port()), 0}
 }
 
 // Address families stored in addrCell.meta.

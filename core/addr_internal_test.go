@@ -67,11 +67,11 @@ func TestPeerLayout(t *testing.T) {
 	if got := unsafe.Sizeof(Peer{}); got != 96 {
 		t.Fatalf("sizeof(Peer) = %d, want 96", got)
 	}
-	if got := unsafe.Sizeof(indexSlot[addrKey, Peer]{}); got != 32 {
-		t.Fatalf("sizeof(address index slot) = %d, want 32", got)
+	if got := unsafe.Sizeof(indexSlot{}); got != 40 {
+		t.Fatalf("sizeof(indexSlot) = %d, want 40", got)
 	}
-	if got := unsafe.Sizeof(indexSlot[[4]uint64, Peer]{}); got != 40 {
-		t.Fatalf("sizeof(key index slot) = %d, want 40", got)
+	if got := unsafe.Sizeof(indexShard{}); got != 64 {
+		t.Fatalf("sizeof(indexShard) = %d, want 64 (one cache line)", got)
 	}
 }
 

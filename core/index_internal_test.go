@@ -1,7 +1,9 @@
 package core
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,14 +12,25 @@ import (
 	"go.uber.org/goleak"
 )
 
-// rec is a record that knows its own key, so a reader can tell a right
-// answer from a wrong one.
-type rec struct {
-	k   [3]uint64
-	gen int
+// recKey is the index key of the i-th test record. A record (a Peer) knows
+// its own key, so a reader can tell a right answer from a wrong one.
+func recKey(i int) ikey {
+	var pk PeerKey
+	binary.LittleEndian.PutUint64(pk[0:], uint64(i))
+	binary.LittleEndian.PutUint64(pk[8:], uint64(i)*7)
+	pk[16] = 1
+	return wordsOf(&pk)
 }
 
-func recKey(i int) [3]uint64 { return [3]uint64{uint64(i), uint64(i) * 7, 1} }
+func newRec(k ikey) *Peer {
+	var pk PeerKey
+	for i, w := range k {
+		binary.LittleEndian.PutUint64(pk[8*i:], w)
+	}
+	return newPeer(pk, netip.AddrPort{})
+}
+
+func keyOfRec(p *Peer) ikey { return wordsOf(&p.key) }
 
 // TestIndexModel runs random Compute/Load/Range/Size against a Go map, on an
 // index small enough that every path runs many times: growth, shrinking,
@@ -25,8 +38,8 @@ func recKey(i int) [3]uint64 { return [3]uint64{uint64(i), uint64(i) * 7, 1} }
 func TestIndexModel(t *testing.T) {
 	for _, keys := range []int{3, 40, 700} {
 		t.Run("", func(t *testing.T) {
-			x := newIndex[[3]uint64, rec](0)
-			model := map[[3]uint64]*rec{}
+			x := newIndex(0)
+			model := map[ikey]*Peer{}
 			r := rand.New(rand.NewPCG(uint64(keys), 1))
 			for op := range 40_000 {
 				k := recKey(r.IntN(keys))
@@ -34,8 +47,8 @@ func TestIndexModel(t *testing.T) {
 				before, seq := keyWords(sh), sh.seq.Load()
 				switch r.IntN(5) {
 				case 0, 1: // insert or replace
-					v := &rec{k: k, gen: op}
-					x.Compute(k, func(cur *rec, loaded bool) (*rec, bool) {
+					v := newRec(k)
+					x.Compute(k, func(cur *Peer, loaded bool) (*Peer, bool) {
 						if m := model[k]; loaded != (m != nil) || cur != m {
 							t.Fatalf("op %d: Compute saw (%p, %v), model has %p", op, cur, loaded, m)
 						}
@@ -43,10 +56,10 @@ func TestIndexModel(t *testing.T) {
 					})
 					model[k] = v
 				case 2: // delete
-					x.Compute(k, func(*rec, bool) (*rec, bool) { return nil, true })
+					x.Compute(k, func(*Peer, bool) (*Peer, bool) { return nil, true })
 					delete(model, k)
 				case 3: // keep: store nothing
-					x.Compute(k, func(cur *rec, _ bool) (*rec, bool) { return nil, false })
+					x.Compute(k, func(cur *Peer, _ bool) (*Peer, bool) { return nil, false })
 				case 4:
 					got, ok := x.Load(k)
 					if m := model[k]; got != m || ok != (m != nil) {
@@ -71,21 +84,21 @@ func TestIndexModel(t *testing.T) {
 }
 
 type shardKeys struct {
-	a *indexArray[[3]uint64, rec]
-	w [][3]uint64
+	a *indexArray
+	w []ikey
 }
 
 // keyWords snapshots the key words of every slot of sh's array.
-func keyWords(sh *indexShard[[3]uint64, rec]) shardKeys {
+func keyWords(sh *indexShard) shardKeys {
 	a := sh.tab.Load()
-	w := make([][3]uint64, len(a.slots))
+	w := make([]ikey, len(a.slots))
 	for i := range a.slots {
 		w[i] = a.slots[i].k
 	}
 	return shardKeys{a, w}
 }
 
-func equalWords(a, b [][3]uint64) bool {
+func equalWords(a, b []ikey) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -97,15 +110,15 @@ func equalWords(a, b [][3]uint64) bool {
 	return true
 }
 
-func checkIndex(t *testing.T, x *index[[3]uint64, rec], model map[[3]uint64]*rec) {
+func checkIndex(t *testing.T, x *index, model map[ikey]*Peer) {
 	t.Helper()
 	if x.Size() != len(model) {
 		t.Fatalf("Size = %d, model has %d", x.Size(), len(model))
 	}
-	seen := map[*rec]bool{}
-	x.Range(func(v *rec) bool {
-		if seen[v] || model[v.k] != v {
-			t.Fatalf("Range visited %p (key %v) twice or not in the model", v, v.k)
+	seen := map[*Peer]bool{}
+	x.Range(func(v *Peer) bool {
+		if seen[v] || model[keyOfRec(v)] != v {
+			t.Fatalf("Range visited %p twice or not in the model", v)
 		}
 		seen[v] = true
 		return true
@@ -116,7 +129,7 @@ func checkIndex(t *testing.T, x *index[[3]uint64, rec], model map[[3]uint64]*rec
 	for i := range x.shards {
 		sh := &x.shards[i]
 		a := sh.tab.Load()
-		if 4*sh.used > 3*len(a.slots) {
+		if 5*sh.used > 4*len(a.slots) {
 			t.Fatalf("shard %d: %d of %d slots used", i, sh.used, len(a.slots))
 		}
 	}
@@ -131,10 +144,12 @@ func checkIndex(t *testing.T, x *index[[3]uint64, rec], model map[[3]uint64]*rec
 func TestIndexConcurrentReaders(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const stable, churn = 256, 2048
-	x := newIndex[[3]uint64, rec](0)
-	for i := range stable {
-		v := &rec{k: recKey(i)}
-		x.Compute(v.k, func(*rec, bool) (*rec, bool) { return v, false })
+	x := newIndex(0)
+	present := make([]*Peer, stable)
+	for i := range present {
+		v := newRec(recKey(i))
+		present[i] = v
+		x.Compute(recKey(i), func(*Peer, bool) (*Peer, bool) { return v, false })
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	var stop atomic.Bool
@@ -145,10 +160,10 @@ func TestIndexConcurrentReaders(t *testing.T) {
 			for i := 0; i < 300_000 && !stop.Load(); i++ {
 				k := recKey(stable + r.IntN(churn))
 				if r.IntN(2) == 0 {
-					v := &rec{k: k, gen: i}
-					x.Compute(k, func(*rec, bool) (*rec, bool) { return v, false })
+					v := newRec(k)
+					x.Compute(k, func(*Peer, bool) (*Peer, bool) { return v, false })
 				} else {
-					x.Compute(k, func(*rec, bool) (*rec, bool) { return nil, true })
+					x.Compute(k, func(*Peer, bool) (*Peer, bool) { return nil, true })
 				}
 			}
 		})
@@ -172,9 +187,9 @@ func TestIndexConcurrentReaders(t *testing.T) {
 				k := recKey(j)
 				v, ok := x.Load(k)
 				switch {
-				case j < stable && (!ok || v.k != k || v.gen != 0):
+				case j < stable && (!ok || v != present[j]):
 					report("a present key was not found with its record")
-				case ok && v.k != k:
+				case ok && keyOfRec(v) != k:
 					report("Load returned another key's record")
 				}
 			}
@@ -183,8 +198,8 @@ func TestIndexConcurrentReaders(t *testing.T) {
 	wg.Go(func() {
 		for i := 0; i < 200 && !stop.Load() && time.Now().Before(deadline); i++ {
 			n := 0
-			x.Range(func(v *rec) bool {
-				if v.k[0] < stable {
+			x.Range(func(v *Peer) bool {
+				if keyOfRec(v)[0] < stable {
 					n++
 				}
 				return true
@@ -204,10 +219,10 @@ func TestIndexConcurrentReaders(t *testing.T) {
 // TestIndexHashSeeded: two indexes hash the same key differently, so probe
 // runs cannot be aimed at without the seed.
 func TestIndexHashSeeded(t *testing.T) {
-	a, b := newIndex[[4]uint64, rec](0), newIndex[[4]uint64, rec](0)
+	a, b := newIndex(0), newIndex(0)
 	same := 0
 	for i := range 64 {
-		k := [4]uint64{uint64(i)}
+		k := recKey(i)
 		if a.hash(&k) == b.hash(&k) {
 			same++
 		}
@@ -219,10 +234,10 @@ func TestIndexHashSeeded(t *testing.T) {
 
 // TestIndexLoadAllocs: Load and a replacing Compute allocate nothing.
 func TestIndexLoadAllocs(t *testing.T) {
-	x := newIndex[[4]uint64, rec](1000)
-	v := &rec{}
-	k := [4]uint64{1, 2, 3, 4}
-	keep := func(*rec, bool) (*rec, bool) { return v, false }
+	x := newIndex(1000)
+	k := recKey(1)
+	v := newRec(k)
+	keep := func(*Peer, bool) (*Peer, bool) { return v, false }
 	x.Compute(k, keep)
 	if n := testing.AllocsPerRun(1000, func() {
 		if p, ok := x.Load(k); !ok || p != v {

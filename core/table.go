@@ -47,9 +47,9 @@ import (
 // immutable; peers and byAddr are concurrent maps; a Peer's fields follow the
 // Peer's own guard map.
 type Table struct {
-	local  PeerKey                 // immutable: this node's identity (the double-connection rule)
-	peers  *index[peerWords, Peer] // the entries
-	byAddr *index[addrKey, Peer]   // address index, see above
+	local  PeerKey // immutable: this node's identity (the double-connection rule)
+	peers  *index  // the entries, by wordsOf(key)
+	byAddr *index  // address index (see above), by keyOf(addr)
 
 	// initLink, if set, prepares a Peer's link before it is published
 	// (the Node binds the per-peer wheel timers there). Immutable after the
@@ -82,16 +82,14 @@ func (t *Table) linkOf(p *Peer) *link {
 func NewTable(local PeerKey, sizeHint int) *Table {
 	return &Table{
 		local:  local,
-		peers:  newIndex[peerWords, Peer](sizeHint),
-		byAddr: newIndex[addrKey, Peer](sizeHint),
+		peers:  newIndex(sizeHint),
+		byAddr: newIndex(sizeHint),
 	}
 }
 
-// peerWords is a PeerKey as the peers index stores it.
-type peerWords = [4]uint64
-
-func wordsOf(k *PeerKey) peerWords {
-	return peerWords{
+// wordsOf is a PeerKey as the peers index stores it.
+func wordsOf(k *PeerKey) ikey {
+	return ikey{
 		binary.LittleEndian.Uint64(k[0:]), binary.LittleEndian.Uint64(k[8:]),
 		binary.LittleEndian.Uint64(k[16:]), binary.LittleEndian.Uint64(k[24:]),
 	}
