@@ -2,6 +2,7 @@ package batchio
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -12,8 +13,8 @@ import (
 // Conn moves batches of UDP datagrams over one socket with recvmmsg and
 // sendmmsg, UDP GSO and UDP GRO where the kernel has them.
 //
-// Guard map: sys, uc, family, batch, slotSize, gro, rxq, rcvbuf, sndbuf are
-// immutable after construction. gso and closed are atomic. rmu guards r (the
+// Guard map: sys, uc, family, batch, slotSize, gro, rxq, local, rcvbuf,
+// sndbuf are immutable after construction. gso and closed are atomic. rmu guards r (the
 // reader's headers, arena and cursor); wmu guards w (the writer's headers,
 // iovecs and plan). The two mutexes are never held together. iomu is held
 // shared for the span of each system call on the socket and exclusively by
@@ -29,8 +30,12 @@ type Conn struct {
 	batch    int
 	slotSize int
 	gro, rxq bool
-	rcvbuf   int
-	sndbuf   int
+	// local is the specific address the socket is bound to, every received
+	// datagram's destination; zero for a wildcard socket, whose datagrams
+	// carry theirs in a packet-info control message.
+	local  netip.Addr
+	rcvbuf int
+	sndbuf int
 
 	gso    atomic.Bool
 	closed atomic.Bool
@@ -104,6 +109,7 @@ func newConn(sys sysLayer, uc *net.UDPConn, s sockSetup, cfg Config) (*Conn, err
 		slotSize: cfg.MaxDatagramSize,
 		gro:      s.gro,
 		rxq:      s.rxq,
+		local:    s.local,
 		rcvbuf:   s.rcvbuf,
 		sndbuf:   s.sndbuf,
 	}

@@ -2,6 +2,7 @@ package batchio
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -11,9 +12,10 @@ import (
 type sockSetup struct {
 	family        int // AF_INET or AF_INET6
 	gso, gro, rxq bool
-	pktinfo       bool // destination addresses are reported
-	rcvbuf        int  // SO_RCVBUF as granted
-	sndbuf        int  // SO_SNDBUF as granted
+	pktinfo       bool       // destination addresses come per datagram (IP_PKTINFO/IPV6_RECVPKTINFO)
+	local         netip.Addr // the specific address the socket is bound to; zero when pktinfo
+	rcvbuf        int        // SO_RCVBUF as granted
+	sndbuf        int        // SO_SNDBUF as granted
 }
 
 // setupSocket checks that fd is a UDP socket, sizes its buffers, and turns
@@ -48,13 +50,59 @@ func setupSocket(fd int, cfg Config) (sockSetup, error) {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 0)
 	}
 	s.rxq = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1) == nil
-	// Destination addresses of received datagrams (ip(7), RFC 3542 §6.1);
-	// a dual-stack socket needs both for its IPv4 peers.
-	s.pktinfo = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1) == nil
-	if s.family == unix.AF_INET6 {
-		s.pktinfo = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1) == nil
+	// The destination address of each received datagram. A socket bound to
+	// a specific address receives only datagrams addressed to it (the
+	// kernel's socket lookup matches the bound address, net/ipv4/udp.c
+	// compute_score), so that address is every datagram's destination and
+	// asking the kernel to build, copy out and have us parse a control
+	// message per datagram for it would be wasted work. Only a wildcard
+	// socket, or a transparent one (IP_TRANSPARENT, ip(7): TPROXY hands it
+	// datagrams for foreign addresses), asks for packet info.
+	if s.local = boundAddr(fd, s.family); !s.local.IsValid() {
+		s.pktinfo = enablePktinfo(fd, s.family)
 	}
 	return s, nil
+}
+
+// boundAddr returns the specific address fd is bound to (IPv4 never
+// v4-mapped), or the zero Addr when it is bound to a wildcard address, not
+// bound yet, transparent, or the kernel cannot say.
+func boundAddr(fd, family int) netip.Addr {
+	transparent := unix.IP_TRANSPARENT
+	level := unix.IPPROTO_IP
+	if family == unix.AF_INET6 {
+		level, transparent = unix.IPPROTO_IPV6, unix.IPV6_TRANSPARENT
+	}
+	if on, err := unix.GetsockoptInt(fd, level, transparent); err != nil || on != 0 {
+		return netip.Addr{}
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}
+	}
+	var a netip.Addr
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		a = netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		a = netip.AddrFrom16(sa.Addr).Unmap()
+	}
+	if !a.IsValid() || a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a
+}
+
+// enablePktinfo asks for the destination address of every received
+// datagram (ip(7) IP_PKTINFO, RFC 3542 §6.1 IPV6_RECVPKTINFO) and reports
+// whether the kernel agreed; a dual-stack socket needs both for its IPv4
+// peers.
+func enablePktinfo(fd, family int) bool {
+	ok := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1) == nil
+	if family == unix.AF_INET6 {
+		ok = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1) == nil
+	}
+	return ok
 }
 
 // setBuffer asks for size bytes with the privileged option (which ignores
