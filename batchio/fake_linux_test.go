@@ -48,6 +48,8 @@ func (f *fakeSys) recvmmsg(h []mmsghdr, wait bool) (int, error) {
 	return n, err
 }
 
+func (f *fakeSys) drops() (uint32, error) { return f.real.drops() }
+
 func (f *fakeSys) sendmmsg(h []mmsghdr) (int, error) {
 	f.calls++
 	if f.eioOnGSO {

@@ -4,7 +4,8 @@ package batchio
 //
 //	recvmmsg into up to BatchSize slots of the arena (one iovec, sockaddr
 //	and control buffer per slot, all preallocated)
-//	-> per slot: read UDP_GRO's segment size, SO_RXQ_OVFL and the
+//	-> per slot: read UDP_GRO's segment size, SO_RXQ_OVFL (only where
+//	   SO_MEMINFO cannot report drops) and the
 //	   destination address from the control buffer (a socket bound to a
 //	   specific address asks for no packet info: its address is every
 //	   datagram's destination); drop the slot if
@@ -192,7 +193,7 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 		}
 	}
 	r.n = n
-	if dropsOK {
+	if dropsOK && c.rxq { // else Stats reads the same counter, fresher
 		c.stats.kernelDrops.Store(uint64(drops))
 	}
 	c.stats.recvCalls.Add(1)

@@ -50,8 +50,10 @@ type Capabilities struct {
 	GSO bool
 	// GRO is true when the socket has UDP_GRO enabled.
 	GRO bool
-	// RxqOverflow is true when the kernel reports receive-queue drops
-	// (SO_RXQ_OVFL), so Stats.KernelDrops is meaningful.
+	// RxqOverflow is true when the kernel reports receive-queue drops, so
+	// Stats.KernelDrops is meaningful: its sk_drops counter, read with
+	// SO_MEMINFO, or reported per datagram with SO_RXQ_OVFL on kernels
+	// whose SO_MEMINFO lacks it.
 	RxqOverflow bool
 	// RecvBuffer and SendBuffer are SO_RCVBUF and SO_SNDBUF as the kernel
 	// reports them after configuration (Linux reports twice the usable
