@@ -185,7 +185,7 @@ func TestRecvHeadersReset(t *testing.T) {
 	rx.sys = &fakeSys{real: rx.sys, recvOffered: func(h []mmsghdr) {
 		offers++
 		for i := range h {
-			if m := &h[i].hdr; bad == nil && (m.Namelen != unix.SizeofSockaddrInet6 || m.Controllen != uint64(recvCmsgSpace) || m.Flags != 0) {
+			if m := &h[i].hdr; bad == nil && (m.Namelen != unix.SizeofSockaddrInet6 || int(m.Controllen) != recvCmsgSpace || m.Flags != 0) {
 				bad = fmt.Errorf("offer %d, header %d: namelen %d, controllen %d, flags %#x", offers, i, m.Namelen, m.Controllen, m.Flags)
 			}
 		}
