@@ -2,6 +2,7 @@ package batchio
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -12,13 +13,14 @@ import (
 // Conn moves batches of UDP datagrams over one socket with recvmmsg and
 // sendmmsg, UDP GSO and UDP GRO where the kernel has them.
 //
-// Guard map: sys, uc, family, batch, slotSize, gro, rxq, rcvbuf, sndbuf are
-// immutable after construction. gso and closed are atomic. rmu guards r (the
-// reader's headers, arena and cursor); wmu guards w (the writer's headers,
-// iovecs and plan). The two mutexes are never held together. iomu is held
-// shared for the span of each system call on the socket and exclusively by
-// Close, after it set closed (lock order: rmu or wmu, then iomu). stats is
-// atomic.
+// Guard map: sys, uc, family, batch, slotSize, gro, meminfo, rxq, local,
+// rcvbuf, sndbuf are immutable after construction. gso and closed are
+// atomic. rmu guards r (the reader's headers, arena and cursor); wmu guards
+// w (the writer's headers, iovecs and plan); smu serializes Stats' reads of
+// the kernel's drop counter. No two of rmu, wmu, smu are held together.
+// iomu is held shared for the span of each system call on the socket and
+// exclusively by Close, after it set closed (lock order: rmu, wmu or smu,
+// then iomu). stats is atomic.
 //
 // Conn is safe for concurrent use: one goroutine may read while another
 // writes; concurrent readers are serialized, and so are concurrent writers.
@@ -28,9 +30,15 @@ type Conn struct {
 	family   int
 	batch    int
 	slotSize int
-	gro, rxq bool
-	rcvbuf   int
-	sndbuf   int
+	gro      bool
+	meminfo  bool // KernelDrops is read with SO_MEMINFO by Stats
+	rxq      bool // KernelDrops comes with received datagrams (SO_RXQ_OVFL)
+	// local is the specific address the socket is bound to, every received
+	// datagram's destination; zero for a wildcard socket, whose datagrams
+	// carry theirs in a packet-info control message.
+	local  netip.Addr
+	rcvbuf int
+	sndbuf int
 
 	gso    atomic.Bool
 	closed atomic.Bool
@@ -42,6 +50,8 @@ type Conn struct {
 
 	wmu sync.Mutex
 	w   writeState
+
+	smu sync.Mutex
 
 	stats counters
 }
@@ -103,7 +113,9 @@ func newConn(sys sysLayer, uc *net.UDPConn, s sockSetup, cfg Config) (*Conn, err
 		batch:    cfg.BatchSize,
 		slotSize: cfg.MaxDatagramSize,
 		gro:      s.gro,
+		meminfo:  s.meminfo,
 		rxq:      s.rxq,
+		local:    s.local,
 		rcvbuf:   s.rcvbuf,
 		sndbuf:   s.sndbuf,
 	}
@@ -127,14 +139,37 @@ func (c *Conn) Capabilities() Capabilities {
 		MMsg:        true,
 		GSO:         c.gso.Load(),
 		GRO:         c.gro,
-		RxqOverflow: c.rxq,
+		RxqOverflow: c.meminfo || c.rxq,
 		RecvBuffer:  c.rcvbuf,
 		SendBuffer:  c.sndbuf,
 	}
 }
 
-// Stats returns a snapshot of the counters.
-func (c *Conn) Stats() Stats { return c.stats.snapshot() }
+// Stats returns a snapshot of the counters. Where the kernel's SO_MEMINFO
+// has the drop counter it reads it first (one system call), so
+// KernelDrops is current; after Close the last count read stands.
+func (c *Conn) Stats() Stats {
+	if c.meminfo {
+		c.refreshDrops()
+	}
+	return c.stats.snapshot()
+}
+
+// refreshDrops stores the kernel's receive-queue drop counter in
+// stats.kernelDrops, unless the Conn is closed (in fd mode the fd may
+// already be someone else's).
+func (c *Conn) refreshDrops() {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	c.iomu.RLock()
+	defer c.iomu.RUnlock()
+	if c.closed.Load() {
+		return
+	}
+	if d, err := c.sys.drops(); err == nil {
+		c.stats.kernelDrops.Store(uint64(d))
+	}
+}
 
 // Close marks the Conn closed; later calls return ErrClosed. In New mode it
 // closes the UDPConn, which wakes calls parked in the poller. In fd mode the

@@ -1,6 +1,7 @@
 package batchio
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -167,5 +168,41 @@ func TestTruncatedDropped(t *testing.T) {
 				t.Fatalf("Truncated = %d, Received = %d; want 1, 2", s.Truncated, s.Received)
 			}
 		})
+	}
+}
+
+// TestRecvHeadersReset checks that every header a recvmmsg is offered has
+// the fields the kernel writes back restored (the full address and control
+// space, no flags), though only those the previous receive filled are
+// reset: bursts of varying length leave different prefixes written, and
+// the kernel shrinks what it wrote (an IPv4 source is 16 bytes, an empty
+// control buffer 0).
+func TestRecvHeadersReset(t *testing.T) {
+	rx, dst := listen(t, "udp4", "127.0.0.1:0", Config{BatchSize: 8, DisableGRO: true})
+	tx, _ := listen(t, "udp4", "127.0.0.1:0", Config{DisableGSO: true})
+	var bad error
+	offers := 0
+	rx.sys = &fakeSys{real: rx.sys, recvOffered: func(h []mmsghdr) {
+		offers++
+		for i := range h {
+			if m := &h[i].hdr; bad == nil && (m.Namelen != unix.SizeofSockaddrInet6 || int(m.Controllen) != recvCmsgSpace || m.Flags != 0) {
+				bad = fmt.Errorf("offer %d, header %d: namelen %d, controllen %d, flags %#x", offers, i, m.Namelen, m.Controllen, m.Flags)
+			}
+		}
+	}}
+	seq := uint32(0)
+	for _, burst := range []int{5, 1, 8, 2, 7, 3} {
+		out := make([]Message, burst)
+		for i := range out {
+			out[i] = Message{Buffer: payload(make([]byte, 100), seq), Addr: dst}
+			seq++
+		}
+		if n, err := tx.WriteBatch(out); n != burst || err != nil {
+			t.Fatalf("WriteBatch: %d, %v", n, err)
+		}
+		receiveAll(t, rx, rx.uc, burst, func(uint32) int { return 100 })
+	}
+	if bad != nil {
+		t.Fatal(bad)
 	}
 }

@@ -28,7 +28,8 @@
 //     again without it, and the event is reported ([GSODisabledError],
 //     Stats.GSODisabled). Received datagrams the kernel truncated are
 //     counted (Stats.Truncated), and so are the kernel's receive-queue drops
-//     where SO_RXQ_OVFL exists (Stats.KernelDrops).
+//     (Stats.KernelDrops: its sk_drops counter, read with SO_MEMINFO, or
+//     with SO_RXQ_OVFL on kernels whose SO_MEMINFO lacks it).
 //   - A GSO run never breaks the kernel's rule (net/ipv4/udp.c
 //     udp_send_skb): at most 64 segments, at most 64 KB of payload, every
 //     segment the size of the first except the last, which may be shorter;

@@ -24,6 +24,9 @@ type fakeSys struct {
 	// recvMangle, when set, edits the headers a real recvmmsg filled, as
 	// a kernel with other control messages to deliver would have.
 	recvMangle func(h []mmsghdr)
+	// recvOffered, when set, sees the headers a recvmmsg is about to be
+	// given.
+	recvOffered func(h []mmsghdr)
 
 	sentHdrs, gsoHdrs, calls int
 }
@@ -31,6 +34,9 @@ type fakeSys struct {
 var _ sysLayer = (*fakeSys)(nil)
 
 func (f *fakeSys) recvmmsg(h []mmsghdr, wait bool) (int, error) {
+	if f.recvOffered != nil {
+		f.recvOffered(h)
+	}
 	if err := f.recvErr; err != nil {
 		f.recvErr = nil
 		return 0, err
@@ -41,6 +47,8 @@ func (f *fakeSys) recvmmsg(h []mmsghdr, wait bool) (int, error) {
 	}
 	return n, err
 }
+
+func (f *fakeSys) drops() (uint32, error) { return f.real.drops() }
 
 func (f *fakeSys) sendmmsg(h []mmsghdr) (int, error) {
 	f.calls++

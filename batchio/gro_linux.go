@@ -4,8 +4,11 @@ package batchio
 //
 //	recvmmsg into up to BatchSize slots of the arena (one iovec, sockaddr
 //	and control buffer per slot, all preallocated)
-//	-> per slot: read UDP_GRO's segment size, SO_RXQ_OVFL and the
-//	   destination address from the control buffer; drop the slot if
+//	-> per slot: read UDP_GRO's segment size, SO_RXQ_OVFL (only where
+//	   SO_MEMINFO cannot report drops) and the
+//	   destination address from the control buffer (a socket bound to a
+//	   specific address asks for no packet info: its address is every
+//	   datagram's destination); drop the slot if
 //	   MSG_TRUNC, or if MSG_CTRUNC may have cost the segment size; parse
 //	   the source sockaddr
 //	-> cut each slot into ceil(n/seg) datagrams as sub-slices of the arena
@@ -30,7 +33,9 @@ type readState struct {
 	zones zoneCache
 
 	// Cursor over the last recvmmsg: n slots were filled, next is the
-	// first slot not fully handed out, off the offset inside it.
+	// first slot not fully handed out, off the offset inside it. The
+	// kernel wrote back into hdrs[:n] only (a header it did not fill keeps
+	// what it was given), so the next receive resets those alone.
 	n, next, off int
 }
 
@@ -57,7 +62,17 @@ func (r *readState) init(batch, slotSize int) {
 		h.Iov = &r.iovs[i]
 		h.SetIovlen(1)
 		h.Control = &r.ctrl[i*recvCmsgSpace]
+		resetRecvHdr(h)
 	}
+}
+
+// resetRecvHdr restores the fields of a receive header the kernel writes
+// back (___sys_recvmsg: the source address length, the control length and
+// the flags) to what a receive offers.
+func resetRecvHdr(h *unix.Msghdr) {
+	h.Namelen = unix.SizeofSockaddrInet6
+	h.SetControllen(recvCmsgSpace)
+	h.Flags = 0
 }
 
 // ReadBatch receives datagrams into msgs and returns how many it filled
@@ -128,15 +143,21 @@ func (c *Conn) readLocked(msgs []Message, wait bool) (int, error) {
 // receiveLocked runs one recvmmsg into up to want slots and parses them.
 func (c *Conn) receiveLocked(want int, wait bool) error {
 	r := &c.r
-	k := min(c.batch, want)
-	for i := range r.hdrs[:k] {
-		h := &r.hdrs[i].hdr
-		h.Namelen = unix.SizeofSockaddrInet6
-		h.SetControllen(recvCmsgSpace)
-		h.Flags = 0
+	// Only the headers the last receive filled were written to; a short
+	// receive (the common case when the reader keeps up) leaves the rest
+	// as init or an earlier reset made them.
+	for i := range r.hdrs[:r.n] {
+		resetRecvHdr(&r.hdrs[i].hdr)
 	}
+	r.n, r.next, r.off = 0, 0, 0
+	k := min(c.batch, want)
 	n, err := c.recvmmsg(r.hdrs[:k], wait)
 	if err != nil {
+		// A failed receive fills nothing, but it is rare enough to not
+		// bet on what a fault left half-written.
+		for i := range r.hdrs[:k] {
+			resetRecvHdr(&r.hdrs[i].hdr)
+		}
 		return err
 	}
 	var got, coalesced, truncated uint64
@@ -160,6 +181,9 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 		}
 		s.addr = decodeSockaddr(&r.names[i], h.hdr.Namelen, &r.zones)
 		s.local = meta.local
+		if !s.local.IsValid() {
+			s.local = c.local // bound to a specific address: no packet info asked
+		}
 		s.n = int(h.len)
 		s.seg = meta.seg
 		cnt := segmentCount(s.n, s.seg)
@@ -168,8 +192,8 @@ func (c *Conn) receiveLocked(want int, wait bool) error {
 			coalesced++
 		}
 	}
-	r.n, r.next, r.off = n, 0, 0
-	if dropsOK {
+	r.n = n
+	if dropsOK && c.rxq { // else Stats reads the same counter, fresher
 		c.stats.kernelDrops.Store(uint64(drops))
 	}
 	c.stats.recvCalls.Add(1)

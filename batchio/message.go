@@ -21,11 +21,18 @@ type Message struct {
 	Addr netip.AddrPort
 
 	// Local is our side's IP: on read, the destination address of the
-	// datagram (IP_PKTINFO/IPV6_PKTINFO ipi_addr; the zero Addr where the
-	// platform does not report it); on write, when valid, the source
-	// address to send from, which matters on a socket bound to a wildcard
-	// address of a multi-homed host (the zero Addr lets the kernel choose).
-	// IPv4 is never v4-mapped.
+	// datagram; on write, when valid, the source address to send from,
+	// which matters on a socket bound to a wildcard address of a
+	// multi-homed host (the zero Addr lets the kernel choose). IPv4 is
+	// never v4-mapped.
+	//
+	// On Linux a socket bound to a wildcard address (or a transparent one)
+	// learns each datagram's destination from the IP_PKTINFO/IPV6_PKTINFO
+	// control message the kernel attaches (ipi_addr); a socket bound to a
+	// specific address receives only datagrams addressed to it, so Local
+	// is that address, filled in without a control message. (A BPF
+	// sk_lookup program can steer other datagrams to a bound socket: bind
+	// such a socket to a wildcard address.) Elsewhere the zero Addr.
 	Local netip.Addr
 
 	// SegmentSize is set on read: the UDP GRO segment size of the coalesced
@@ -43,8 +50,10 @@ type Capabilities struct {
 	GSO bool
 	// GRO is true when the socket has UDP_GRO enabled.
 	GRO bool
-	// RxqOverflow is true when the kernel reports receive-queue drops
-	// (SO_RXQ_OVFL), so Stats.KernelDrops is meaningful.
+	// RxqOverflow is true when the kernel reports receive-queue drops, so
+	// Stats.KernelDrops is meaningful: its sk_drops counter, read with
+	// SO_MEMINFO, or reported per datagram with SO_RXQ_OVFL on kernels
+	// whose SO_MEMINFO lacks it.
 	RxqOverflow bool
 	// RecvBuffer and SendBuffer are SO_RCVBUF and SO_SNDBUF as the kernel
 	// reports them after configuration (Linux reports twice the usable

@@ -27,6 +27,9 @@ type sysLayer interface {
 	// sendmmsg sends a prefix of h and returns its length, which may be
 	// shorter than len(h) without an error; an error concerns h[0].
 	sendmmsg(h []mmsghdr) (int, error)
+	// drops reads the socket's receive-queue drop counter (socketDrops).
+	// Calls are serialized by the Conn.
+	drops() (uint32, error)
 }
 
 // recvmmsgFD is one recvmmsg(2) on a non-blocking fd, retried on EINTR.
@@ -57,15 +60,20 @@ func mmsgFD(trap, fd uintptr, h []mmsghdr) (int, syscall.Errno) {
 // rawConnSys drives a *net.UDPConn's socket through syscall.RawConn, so a
 // call that would block parks in Go's poller.
 //
-// Guard map: rc, readFn, peekFn and writeFn are immutable after
+// Guard map: rc, readFn, peekFn, writeFn and dropsFn are immutable after
 // newRawConnSys (the callbacks are method values bound once, so no closure
-// is allocated per call). rh, rn, rerr are the reader's and are touched only under the
-// Conn's read mutex; wh, wn, werr likewise under its write mutex.
+// is allocated per call). rh, rn, rerr are the reader's and are touched
+// only under the Conn's read mutex; wh, wn, werr likewise under its write
+// mutex; dn, derr under its stats mutex.
 type rawConnSys struct {
 	rc      syscall.RawConn
 	readFn  func(fd uintptr) bool
 	peekFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
+	dropsFn func(fd uintptr)
+
+	dn   uint32
+	derr error
 
 	rh   []mmsghdr
 	rn   int
@@ -81,7 +89,17 @@ func newRawConnSys(rc syscall.RawConn) *rawConnSys {
 	s.readFn = s.doRead
 	s.peekFn = s.doPeek
 	s.writeFn = s.doWrite
+	s.dropsFn = s.doDrops
 	return s
+}
+
+func (s *rawConnSys) doDrops(fd uintptr) { s.dn, s.derr = socketDrops(int(fd)) }
+
+func (s *rawConnSys) drops() (uint32, error) {
+	if err := s.rc.Control(s.dropsFn); err != nil {
+		return 0, err
+	}
+	return s.dn, s.derr
 }
 
 func (s *rawConnSys) doRead(fd uintptr) bool {
@@ -160,3 +178,5 @@ func (s fdSys) sendmmsg(h []mmsghdr) (int, error) {
 	}
 	return 0, os.NewSyscallError("sendmmsg", e)
 }
+
+func (s fdSys) drops() (uint32, error) { return socketDrops(int(s.fd)) }

@@ -1,19 +1,25 @@
 package batchio
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // sockSetup is what setupSocket found and configured on a socket.
 type sockSetup struct {
-	family        int // AF_INET or AF_INET6
-	gso, gro, rxq bool
-	pktinfo       bool // destination addresses are reported
-	rcvbuf        int  // SO_RCVBUF as granted
-	sndbuf        int  // SO_SNDBUF as granted
+	family   int // AF_INET or AF_INET6
+	gso, gro bool
+	meminfo  bool       // the drop counter is read with SO_MEMINFO (socketDrops)
+	rxq      bool       // else: reported per datagram with SO_RXQ_OVFL
+	pktinfo  bool       // destination addresses come per datagram (IP_PKTINFO/IPV6_RECVPKTINFO)
+	local    netip.Addr // the specific address the socket is bound to; zero when pktinfo
+	rcvbuf   int        // SO_RCVBUF as granted
+	sndbuf   int        // SO_SNDBUF as granted
 }
 
 // setupSocket checks that fd is a UDP socket, sizes its buffers, and turns
@@ -47,14 +53,72 @@ func setupSocket(fd int, cfg Config) (sockSetup, error) {
 		// A socket handed over with GRO on would overflow small slots.
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 0)
 	}
-	s.rxq = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1) == nil
-	// Destination addresses of received datagrams (ip(7), RFC 3542 §6.1);
-	// a dual-stack socket needs both for its IPv4 peers.
-	s.pktinfo = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1) == nil
-	if s.family == unix.AF_INET6 {
-		s.pktinfo = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1) == nil
+	// Receive-queue drops: the kernel's sk_drops counter. SO_MEMINFO
+	// reads it on demand (Conn.Stats); SO_RXQ_OVFL would make the kernel
+	// attach it to every received datagram (net/socket.c
+	// __sock_recv_cmsgs), about 7% of the receive path's cost per
+	// datagram (BenchmarkReceive/mmsg), so it is the fallback for kernels
+	// whose SO_MEMINFO predates SK_MEMINFO_DROPS, and turned off (it may
+	// come on with a handed-over socket) otherwise.
+	if _, err := socketDrops(fd); err == nil {
+		s.meminfo = true
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 0)
+	} else {
+		s.rxq = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1) == nil
+	}
+	// The destination address of each received datagram. A socket bound to
+	// a specific address receives only datagrams addressed to it (the
+	// kernel's socket lookup matches the bound address, net/ipv4/udp.c
+	// compute_score), so that address is every datagram's destination and
+	// asking the kernel to build, copy out and have us parse a control
+	// message per datagram for it would be wasted work. Only a wildcard
+	// socket, or a transparent one (IP_TRANSPARENT, ip(7): TPROXY hands it
+	// datagrams for foreign addresses), asks for packet info.
+	if s.local = boundAddr(fd, s.family); !s.local.IsValid() {
+		s.pktinfo = enablePktinfo(fd, s.family)
 	}
 	return s, nil
+}
+
+// boundAddr returns the specific address fd is bound to (IPv4 never
+// v4-mapped), or the zero Addr when it is bound to a wildcard address, not
+// bound yet, transparent, or the kernel cannot say.
+func boundAddr(fd, family int) netip.Addr {
+	transparent := unix.IP_TRANSPARENT
+	level := unix.IPPROTO_IP
+	if family == unix.AF_INET6 {
+		level, transparent = unix.IPPROTO_IPV6, unix.IPV6_TRANSPARENT
+	}
+	if on, err := unix.GetsockoptInt(fd, level, transparent); err != nil || on != 0 {
+		return netip.Addr{}
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}
+	}
+	var a netip.Addr
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		a = netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		a = netip.AddrFrom16(sa.Addr).Unmap()
+	}
+	if !a.IsValid() || a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a
+}
+
+// enablePktinfo asks for the destination address of every received
+// datagram (ip(7) IP_PKTINFO, RFC 3542 §6.1 IPV6_RECVPKTINFO) and reports
+// whether the kernel agreed; a dual-stack socket needs both for its IPv4
+// peers.
+func enablePktinfo(fd, family int) bool {
+	ok := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1) == nil
+	if family == unix.AF_INET6 {
+		ok = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1) == nil
+	}
+	return ok
 }
 
 // setBuffer asks for size bytes with the privileged option (which ignores
@@ -71,4 +135,32 @@ func setBuffer(fd, force, plain, size int) int {
 		return 0
 	}
 	return got
+}
+
+// The socket memory counters SO_MEMINFO returns, in the kernel's order
+// (include/uapi/linux/sock_diag.h): SK_MEMINFO_DROPS is the index of
+// sk_drops, the counter SO_RXQ_OVFL reports; skMeminfoVars is how many
+// counters a kernel that has it returns at least.
+const (
+	skMeminfoDrops = 8
+	skMeminfoVars  = skMeminfoDrops + 1
+)
+
+// errNoMeminfoDrops reports a kernel whose SO_MEMINFO has no drop counter.
+var errNoMeminfoDrops = errors.New("batchio: SO_MEMINFO without SK_MEMINFO_DROPS")
+
+// socketDrops reads fd's receive-queue drop counter (sk_drops) with
+// getsockopt(SO_MEMINFO) (socket(7)): one system call, no allocation.
+func socketDrops(fd int) (uint32, error) {
+	var info [skMeminfoVars]uint32
+	size := uint32(unsafe.Sizeof(info))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&size)), 0)
+	if e != 0 {
+		return 0, os.NewSyscallError("getsockopt", e)
+	}
+	if size < uint32(unsafe.Sizeof(info)) {
+		return 0, errNoMeminfoDrops
+	}
+	return info[skMeminfoDrops], nil
 }

@@ -17,8 +17,10 @@ type Stats struct {
 	// a receive slot (MSG_TRUNC), or because, with GRO on, the kernel
 	// truncated the control messages (MSG_CTRUNC) before the segment size.
 	Truncated uint64
-	// KernelDrops is the socket's receive-queue drop count as the kernel
-	// last reported it through SO_RXQ_OVFL (0 where unavailable).
+	// KernelDrops is the socket's receive-queue drop count, the kernel's
+	// sk_drops: on Linux read by Stats itself (SO_MEMINFO), or, on kernels
+	// whose SO_MEMINFO lacks it, as last reported with a received datagram
+	// (SO_RXQ_OVFL); 0 where unavailable (Capabilities.RxqOverflow).
 	KernelDrops uint64
 	// GSODisabled counts the times GSO was switched off after EIO (0 or 1).
 	GSODisabled uint64
