@@ -51,31 +51,6 @@ type verdict struct {
 	Met   bool
 }
 
-// medians folds repeated runs (go test -count) of each benchmark into one
-// result per name whose every metric is the median of that metric's values.
-func medians(rs []result) map[string]result {
-	vals := map[string]map[string][]float64{}
-	for _, r := range rs {
-		m := vals[r.Name]
-		if m == nil {
-			m = map[string][]float64{}
-			vals[r.Name] = m
-		}
-		for unit, v := range r.Metrics {
-			m[unit] = append(m[unit], v)
-		}
-	}
-	out := make(map[string]result, len(vals))
-	for name, m := range vals {
-		r := result{Name: name, Metrics: map[string]float64{}}
-		for unit, vs := range m {
-			r.Metrics[unit] = median(vs)
-		}
-		out[name] = r
-	}
-	return out
-}
-
 func median(vs []float64) float64 {
 	s := append([]float64(nil), vs...)
 	sort.Float64s(s)
@@ -86,25 +61,32 @@ func median(vs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// evaluate checks every claim against the medians of results, by benchmark
-// name.
+// evaluate checks every claim against results. A claim on one metric takes
+// the median of that metric's values; a ratio claim takes the median of the
+// per-round ratios, each from the two lines of one round (a round runs every
+// benchmark once), so the comparison is always between lines measured close
+// together in time.
 func evaluate(cs []claim, rs []result) []verdict {
-	byName := medians(rs)
 	out := make([]verdict, 0, len(cs))
 	for _, c := range cs {
 		v := verdict{claim: c}
-		num, ok := byName[c.Num]
-		nv, ok2 := num.Metrics[c.Unit]
-		switch {
-		case !ok || !ok2:
-		case c.Den == "":
-			v.Value, v.Found = nv, true
-		default:
-			den, ok := byName[c.Den]
-			dv, ok2 := den.Metrics[c.Unit]
-			if ok && ok2 && dv != 0 {
-				v.Value, v.Found = nv/dv, true
+		var vals []float64
+		if c.Den == "" {
+			for _, r := range rs {
+				if x, ok := r.Metrics[c.Unit]; ok && r.Name == c.Num {
+					vals = append(vals, x)
+				}
 			}
+		} else {
+			num, den := byRound(rs, c.Num, c.Unit), byRound(rs, c.Den, c.Unit)
+			for round, n := range num {
+				if d, ok := den[round]; ok && d != 0 {
+					vals = append(vals, n/d)
+				}
+			}
+		}
+		if len(vals) > 0 {
+			v.Value, v.Found = median(vals), true
 		}
 		if v.Found && !math.IsNaN(v.Value) {
 			if c.AtMost {
@@ -114,6 +96,22 @@ func evaluate(cs []claim, rs []result) []verdict {
 			}
 		}
 		out = append(out, v)
+	}
+	return out
+}
+
+// byRound returns name's unit metric per round (the median, if a round ran
+// it more than once).
+func byRound(rs []result, name, unit string) map[int]float64 {
+	vals := map[int][]float64{}
+	for _, r := range rs {
+		if x, ok := r.Metrics[unit]; ok && r.Name == name {
+			vals[r.Round] = append(vals[r.Round], x)
+		}
+	}
+	out := make(map[int]float64, len(vals))
+	for round, vs := range vals {
+		out[round] = median(vs)
 	}
 	return out
 }

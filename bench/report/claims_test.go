@@ -29,15 +29,32 @@ func TestEvaluate(t *testing.T) {
 
 func TestEvaluateUsesMedians(t *testing.T) {
 	rs := []result{
-		{Name: "B/base", Metrics: map[string]float64{"ns/op": 100}},
-		{Name: "B/fast", Metrics: map[string]float64{"ns/op": 10}},
-		{Name: "B/fast", Metrics: map[string]float64{"ns/op": 90}}, // a noisy outlier
-		{Name: "B/fast", Metrics: map[string]float64{"ns/op": 20}},
-		{Name: "B/base", Metrics: map[string]float64{"ns/op": 200}},
+		{Name: "M", Metrics: map[string]float64{"B/peer": 100}},
+		{Name: "M", Metrics: map[string]float64{"B/peer": 900}}, // a noisy outlier
+		{Name: "M", Metrics: map[string]float64{"B/peer": 200}},
+	}
+	v := evaluate([]claim{{Num: "M", Unit: "B/peer", Target: 256, AtMost: true}}, rs)[0]
+	if !v.Found || v.Value != 200 || !v.Met {
+		t.Fatalf("got %+v, want median 200 met", v)
+	}
+}
+
+// TestEvaluatePairsRounds: a ratio is taken within each round, then the
+// median over rounds. A machine that slows down for a whole round slows both
+// sides of that round's ratio. Medians taken separately would mix rounds:
+// here 200/15 = 13.3, where the paired ratios are 10, 10 and 2.2.
+func TestEvaluatePairsRounds(t *testing.T) {
+	rs := []result{
+		{Name: "B/base", Round: 0, Metrics: map[string]float64{"ns/op": 100}},
+		{Name: "B/fast", Round: 0, Metrics: map[string]float64{"ns/op": 10}},
+		{Name: "B/base", Round: 1, Metrics: map[string]float64{"ns/op": 200}}, // a slow round
+		{Name: "B/fast", Round: 1, Metrics: map[string]float64{"ns/op": 20}},
+		{Name: "B/base", Round: 2, Metrics: map[string]float64{"ns/op": 200}},
+		{Name: "B/fast", Round: 2, Metrics: map[string]float64{"ns/op": 90}}, // a noisy outlier
+		{Name: "B/fast", Round: 3, Metrics: map[string]float64{"ns/op": 5}},  // no baseline this round: ignored
 	}
 	v := evaluate([]claim{{Num: "B/base", Den: "B/fast", Unit: "ns/op", Target: 7}}, rs)[0]
-	// median base = 150 (even count), median fast = 20
-	if !v.Found || v.Value != 7.5 || !v.Met {
-		t.Fatalf("got %+v, want ratio 7.5 met", v)
+	if !v.Found || v.Value != 10 || !v.Met {
+		t.Fatalf("got %+v, want the median per-round ratio 10, met", v)
 	}
 }

@@ -9,9 +9,11 @@
 //
 // Usage:
 //
-//	go run ./bench/report [-benchtime 1s] [-count 3] [-bench regexp] [-pkg ./...] [-o BENCHMARKS.md]
+//	go run ./bench/report [-benchtime 1s] [-count 5] [-bench regexp] [-pkg ./...] [-o BENCHMARKS.md]
 //
-// With -count above 1 every claim is evaluated on the median of each
-// benchmark's runs, so one noisy run on a shared machine does not decide it;
-// every run's line is still published.
+// Each package's test binary is built once and the benchmarks run in -count
+// rounds, every benchmark once per round, so a claim's two sides are always
+// measured in the same round. A ratio claim is the median of its per-round
+// ratios and any other claim the median of its values, so one noisy round on
+// a shared machine does not decide it; every round's line is published.
 package main

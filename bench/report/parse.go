@@ -16,6 +16,7 @@ type result struct {
 	Iters   int64
 	Metrics map[string]float64
 	Line    string
+	Round   int // the round of the run that printed it (main.run)
 }
 
 var procSuffix = regexp.MustCompile(`-\d+$`)
