@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
 )
@@ -93,7 +94,7 @@ func keyWords(sh *indexShard) shardKeys {
 	a := sh.tab.Load()
 	w := make([]ikey, len(a.slots))
 	for i := range a.slots {
-		w[i] = a.slots[i].k
+		w[i] = a.slots[i].key()
 	}
 	return shardKeys{a, w}
 }
@@ -246,5 +247,20 @@ func TestIndexLoadAllocs(t *testing.T) {
 		x.Compute(k, keep)
 	}); n != 0 {
 		t.Fatalf("%v allocs per Load+Compute", n)
+	}
+}
+
+// TestIndexSlotAlignment: every key word of a slot is accessed with 64-bit
+// atomics, which on 386, arm and 32-bit mips panic ("unaligned 64-bit atomic
+// operation") unless the word is 8-byte aligned. Only the typed atomics
+// guarantee that on every GOARCH; run this with GOARCH=386 to see it.
+func TestIndexSlotAlignment(t *testing.T) {
+	a := newIndexArray(indexMinSlots)
+	for i := range a.slots {
+		for j := range a.slots[i].k {
+			if addr := uintptr(unsafe.Pointer(&a.slots[i].k[j])); addr%8 != 0 {
+				t.Fatalf("slot %d key word %d at %#x: not 8-byte aligned", i, j, addr)
+			}
+		}
 	}
 }
