@@ -17,7 +17,8 @@ import (
 // # Layout
 //
 // indexShards shards, chosen by the top bits of a keyed hash; each shard owns
-// one power-of-two slot array (linear probing, from the hash's low bits). A
+// one slot array of any size (linear probing from the key's home slot: the
+// hash bits below the shard's, mapped onto the array by fastrange). A
 // slot is the record pointer and the key's words: nil pointer = empty (ends
 // a probe), tomb = deleted (a probe passes over it), anything else = live.
 // An array is never more than 4/5 used (live plus tombstones), so every
@@ -35,9 +36,11 @@ import (
 // Every word of a slot is a typed atomic (8-byte aligned on every GOARCH,
 // where a plain uint64 is not on 386, arm or 32-bit mips), so a torn read is
 // only ever rejected, never a data race. Growing copies the live entries to
-// a new array and publishes it with one pointer store; the old array is never
-// written again, so a reader still on it sees a consistent past state, and
-// any later change to the new array moves the count it will check.
+// a new array and publishes it with one pointer store, without moving the
+// count; the old array is never written again, so a reader still on it
+// answers as of the publish, an instant within its probe (it loaded the old
+// array before the publish), and a later change of a slot's key in the new
+// array moves the count it will check.
 //
 // # Hash flooding
 //

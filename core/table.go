@@ -27,7 +27,7 @@ import (
 // b runs, under that lock:
 //
 //  1. p.addr = b (readers of p.Addr() see a or b, never a torn mix);
-//  2. publish byAddr[b] = p (LoadAndStore) before retiring the old entry, so
+//  2. publish byAddr[b] = p (claimLocked) before retiring the old entry, so
 //     there is no instant at which p is unreachable by address (in between,
 //     both a and b lead to p);
 //  3. compare-and-delete byAddr[a] only if it still points at p: if another
