@@ -264,3 +264,51 @@ func TestIndexSlotAlignment(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexRangeDuringRebuilds: Range's callback grows every shard (each
+// visit of a record present from the start inserts keys, so arrays are
+// rebuilt and published under the walk) and deletes half of what it added. A record present for the whole Range
+// is visited exactly once, and no visited record is a tombstone or a key's
+// stale record.
+func TestIndexRangeDuringRebuilds(t *testing.T) {
+	const stable = 300
+	x := newIndex(0)
+	for i := range stable {
+		k := recKey(i)
+		v := newRec(k)
+		x.Compute(k, func(*Peer, bool) (*Peer, bool) { return v, false })
+	}
+	seen := map[*Peer]int{}
+	next := stable
+	x.Range(func(v *Peer) bool {
+		if v == tomb {
+			t.Fatal("Range visited a tombstone")
+		}
+		seen[v]++
+		if keyOfRec(v)[0] >= stable {
+			return true // a record added during the walk: add nothing more
+		}
+		for range 40 {
+			k := recKey(next)
+			w := newRec(k)
+			x.Compute(k, func(*Peer, bool) (*Peer, bool) { return w, false })
+			next++
+		}
+		for j := next - 40; j < next; j += 2 {
+			x.Compute(recKey(j), func(*Peer, bool) (*Peer, bool) { return nil, true })
+		}
+		return true
+	})
+	for i := range stable {
+		v, ok := x.Load(recKey(i))
+		if !ok {
+			t.Fatalf("key %d lost", i)
+		}
+		if seen[v] != 1 {
+			t.Fatalf("record of key %d visited %d times, want 1", i, seen[v])
+		}
+	}
+	if x.Size() != stable+(next-stable)/2 {
+		t.Fatalf("Size = %d, want %d", x.Size(), stable+(next-stable)/2)
+	}
+}
