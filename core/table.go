@@ -263,8 +263,9 @@ func (t *Table) retireLocked(p *Peer, a netip.AddrPort) {
 func (t *Table) settle() { t.peers.Barrier() }
 
 // Range calls f for every record until f returns false. f runs with no lock
-// held, so it may send, block or call back into the table. Records added or removed during Range
-// may or may not be visited.
+// held, so it may send, block or call back into the table. A record in the
+// table for the whole Range is visited exactly once (Close's sweep relies on
+// it); records added or removed during Range may or may not be visited.
 func (t *Table) Range(f func(p *Peer) bool) {
 	t.peers.Range(f)
 }
