@@ -75,12 +75,33 @@ func TestIndexModel(t *testing.T) {
 				if sh.seq.Load()&1 != 0 {
 					t.Fatalf("op %d: seq left odd", op)
 				}
+				checkCounts(t, op, sh)
 				if op%997 == 0 {
 					checkIndex(t, x, model)
 				}
 			}
 			checkIndex(t, x, model)
 		})
+	}
+}
+
+// checkCounts checks that sh's counts are exact: used (live plus
+// tombstones) is what keeps an empty slot in the array to end every probe
+// (with none, a probe for an absent key would loop forever), live is Size.
+func checkCounts(t *testing.T, at int, sh *indexShard) {
+	t.Helper()
+	a := sh.tab.Load()
+	used, live := 0, 0
+	for j := range a.slots {
+		if p := a.slots[j].p.Load(); p != nil {
+			used++
+			if p != tomb {
+				live++
+			}
+		}
+	}
+	if used != sh.used || int64(live) != sh.live.Load() || used == len(a.slots) {
+		t.Fatalf("%d: used %d live %d of %d slots, counted %d and %d", at, sh.used, sh.live.Load(), len(a.slots), used, live)
 	}
 }
 
@@ -133,6 +154,7 @@ func checkIndex(t *testing.T, x *index, model map[ikey]*Peer) {
 		if 5*sh.used > 4*len(a.slots) {
 			t.Fatalf("shard %d: %d of %d slots used", i, sh.used, len(a.slots))
 		}
+		checkCounts(t, i, sh)
 	}
 }
 
