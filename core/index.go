@@ -17,7 +17,8 @@ import (
 // # Layout
 //
 // indexShards shards, chosen by the top bits of a keyed hash; each shard owns
-// one power-of-two slot array (linear probing, from the hash's low bits). A
+// one slot array of any size (linear probing from the key's home slot: the
+// hash bits below the shard's, mapped onto the array by fastrange). A
 // slot is the record pointer and the key's words: nil pointer = empty (ends
 // a probe), tomb = deleted (a probe passes over it), anything else = live.
 // An array is never more than 4/5 used (live plus tombstones), so every
@@ -32,11 +33,14 @@ import (
 // pointer belongs to. Deleting a slot and replacing a live slot's pointer
 // change one word atomically and need no count change: a reader sees the old
 // or the new pointer, each a correct answer at some instant of its probe.
-// Every word of a slot is read and written atomically, so a torn read is
+// Every word of a slot is a typed atomic (8-byte aligned on every GOARCH,
+// where a plain uint64 is not on 386, arm or 32-bit mips), so a torn read is
 // only ever rejected, never a data race. Growing copies the live entries to
-// a new array and publishes it with one pointer store; the old array is never
-// written again, so a reader still on it sees a consistent past state, and
-// any later change to the new array moves the count it will check.
+// a new array and publishes it with one pointer store, without moving the
+// count; the old array is never written again, so a reader still on it
+// answers as of the publish, an instant within its probe (it loaded the old
+// array before the publish), and a later change of a slot's key in the new
+// array moves the count it will check.
 //
 // # Hash flooding
 //
@@ -63,7 +67,7 @@ type index struct {
 }
 
 // ikey is an index key: whole 64-bit words, so that every word of a slot is
-// loaded and stored atomically.
+// one atomic.Uint64.
 type ikey = [4]uint64
 
 // tomb marks a deleted slot: a record no caller can hold.
@@ -107,7 +111,13 @@ func (a *indexArray) next(i uint64) uint64 {
 
 type indexSlot struct {
 	p atomic.Pointer[Peer]
-	k ikey // every word accessed with sync/atomic
+	k [4]atomic.Uint64 // the key's words (stale in a tombstone, zero when empty)
+}
+
+// key returns the slot's key. Under the shard lock (or on an array not yet
+// published) it is exact; a lock-free reader validates with the shard's seq.
+func (s *indexSlot) key() ikey {
+	return ikey{s.k[0].Load(), s.k[1].Load(), s.k[2].Load(), s.k[3].Load()}
 }
 
 // newIndex returns an empty index presized for about sizeHint entries.
@@ -144,10 +154,18 @@ func mix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-// hash mixes every word of k with the seed: two 128-bit products, folded.
-// The shard comes from the top bits, the slot from the rest (home).
+// hash mixes every word of k with the seed: each half of the key is one
+// 128-bit product, folded, and the two halves are mixed by a third (the
+// first two run in parallel). The halves must not be combined by a plain
+// XOR: h(a, b) = F(a) ^ G(b) makes h(a,b) ^ h(a',b) ^ h(a,b') ^ h(a',b')
+// zero for every seed, so whether two addresses share a probe run would not
+// depend on the port, and the top bits of each half, a multiplicative
+// sequence of the word that varies (an address, a port), would line up for
+// some seeds: runs of hundreds of slots for sequential addresses or address
+// x port grids (TestIndexProbeRunsStructuredKeys). The shard comes from the
+// top bits, the slot from the rest (home).
 func (x *index) hash(k *ikey) uint64 {
-	return mix(k[0]^x.seed[0], k[1]^x.seed[1]) ^ mix(k[2]^x.seed[2], k[3]^x.seed[3])
+	return mix(mix(k[0]^x.seed[0], k[1]^x.seed[1]), mix(k[2]^x.seed[2], k[3]^x.seed[3]))
 }
 
 func (x *index) shard(h uint64) *indexShard {
@@ -187,8 +205,8 @@ func (a *indexArray) find(h uint64, k *ikey) *Peer {
 }
 
 func (s *indexSlot) holds(k *ikey) bool {
-	return atomic.LoadUint64(&s.k[0]) == k[0] && atomic.LoadUint64(&s.k[1]) == k[1] &&
-		atomic.LoadUint64(&s.k[2]) == k[2] && atomic.LoadUint64(&s.k[3]) == k[3]
+	return s.k[0].Load() == k[0] && s.k[1].Load() == k[1] &&
+		s.k[2].Load() == k[2] && s.k[3].Load() == k[3]
 }
 
 // Compute calls f with k's current record (nil, false if absent) under k's
@@ -256,7 +274,8 @@ func (x *index) insert(sh *indexShard, a *indexArray, h uint64, free int, k *ike
 		for i := range a.slots {
 			s := &a.slots[i]
 			if p := s.p.Load(); p != nil && p != tomb {
-				b.place(x.hash(&s.k), &s.k, p)
+				sk := s.key()
+				b.place(x.hash(&sk), &sk, p)
 			}
 		}
 		b.place(h, k, v)
@@ -291,7 +310,7 @@ func (a *indexArray) place(h uint64, k *ikey, v *Peer) {
 // probing s; the shard's seq tells them to retry).
 func storeKey(s *indexSlot, k *ikey) {
 	for i := range k {
-		atomic.StoreUint64(&s.k[i], k[i])
+		s.k[i].Store(k[i])
 	}
 }
 

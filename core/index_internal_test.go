@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
 )
@@ -74,12 +75,33 @@ func TestIndexModel(t *testing.T) {
 				if sh.seq.Load()&1 != 0 {
 					t.Fatalf("op %d: seq left odd", op)
 				}
+				checkCounts(t, op, sh)
 				if op%997 == 0 {
 					checkIndex(t, x, model)
 				}
 			}
 			checkIndex(t, x, model)
 		})
+	}
+}
+
+// checkCounts checks that sh's counts are exact: used (live plus
+// tombstones) is what keeps an empty slot in the array to end every probe
+// (with none, a probe for an absent key would loop forever), live is Size.
+func checkCounts(t *testing.T, at int, sh *indexShard) {
+	t.Helper()
+	a := sh.tab.Load()
+	used, live := 0, 0
+	for j := range a.slots {
+		if p := a.slots[j].p.Load(); p != nil {
+			used++
+			if p != tomb {
+				live++
+			}
+		}
+	}
+	if used != sh.used || int64(live) != sh.live.Load() || used == len(a.slots) {
+		t.Fatalf("%d: used %d live %d of %d slots, counted %d and %d", at, sh.used, sh.live.Load(), len(a.slots), used, live)
 	}
 }
 
@@ -93,7 +115,7 @@ func keyWords(sh *indexShard) shardKeys {
 	a := sh.tab.Load()
 	w := make([]ikey, len(a.slots))
 	for i := range a.slots {
-		w[i] = a.slots[i].k
+		w[i] = a.slots[i].key()
 	}
 	return shardKeys{a, w}
 }
@@ -132,6 +154,7 @@ func checkIndex(t *testing.T, x *index, model map[ikey]*Peer) {
 		if 5*sh.used > 4*len(a.slots) {
 			t.Fatalf("shard %d: %d of %d slots used", i, sh.used, len(a.slots))
 		}
+		checkCounts(t, i, sh)
 	}
 }
 
@@ -246,5 +269,68 @@ func TestIndexLoadAllocs(t *testing.T) {
 		x.Compute(k, keep)
 	}); n != 0 {
 		t.Fatalf("%v allocs per Load+Compute", n)
+	}
+}
+
+// TestIndexSlotAlignment: every key word of a slot is accessed with 64-bit
+// atomics, which on 386, arm and 32-bit mips panic ("unaligned 64-bit atomic
+// operation") unless the word is 8-byte aligned. Only the typed atomics
+// guarantee that on every GOARCH; run this with GOARCH=386 to see it.
+func TestIndexSlotAlignment(t *testing.T) {
+	a := newIndexArray(indexMinSlots)
+	for i := range a.slots {
+		for j := range a.slots[i].k {
+			if addr := uintptr(unsafe.Pointer(&a.slots[i].k[j])); addr%8 != 0 {
+				t.Fatalf("slot %d key word %d at %#x: not 8-byte aligned", i, j, addr)
+			}
+		}
+	}
+}
+
+// TestIndexRangeDuringRebuilds: Range's callback grows every shard (each
+// visit of a record present from the start inserts keys, so arrays are
+// rebuilt and published under the walk) and deletes half of what it added. A record present for the whole Range
+// is visited exactly once, and no visited record is a tombstone or a key's
+// stale record.
+func TestIndexRangeDuringRebuilds(t *testing.T) {
+	const stable = 300
+	x := newIndex(0)
+	for i := range stable {
+		k := recKey(i)
+		v := newRec(k)
+		x.Compute(k, func(*Peer, bool) (*Peer, bool) { return v, false })
+	}
+	seen := map[*Peer]int{}
+	next := stable
+	x.Range(func(v *Peer) bool {
+		if v == tomb {
+			t.Fatal("Range visited a tombstone")
+		}
+		seen[v]++
+		if keyOfRec(v)[0] >= stable {
+			return true // a record added during the walk: add nothing more
+		}
+		for range 40 {
+			k := recKey(next)
+			w := newRec(k)
+			x.Compute(k, func(*Peer, bool) (*Peer, bool) { return w, false })
+			next++
+		}
+		for j := next - 40; j < next; j += 2 {
+			x.Compute(recKey(j), func(*Peer, bool) (*Peer, bool) { return nil, true })
+		}
+		return true
+	})
+	for i := range stable {
+		v, ok := x.Load(recKey(i))
+		if !ok {
+			t.Fatalf("key %d lost", i)
+		}
+		if seen[v] != 1 {
+			t.Fatalf("record of key %d visited %d times, want 1", i, seen[v])
+		}
+	}
+	if x.Size() != stable+(next-stable)/2 {
+		t.Fatalf("Size = %d, want %d", x.Size(), stable+(next-stable)/2)
 	}
 }

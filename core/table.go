@@ -27,7 +27,7 @@ import (
 // b runs, under that lock:
 //
 //  1. p.addr = b (readers of p.Addr() see a or b, never a torn mix);
-//  2. publish byAddr[b] = p (LoadAndStore) before retiring the old entry, so
+//  2. publish byAddr[b] = p (claimLocked) before retiring the old entry, so
 //     there is no instant at which p is unreachable by address (in between,
 //     both a and b lead to p);
 //  3. compare-and-delete byAddr[a] only if it still points at p: if another
@@ -263,8 +263,9 @@ func (t *Table) retireLocked(p *Peer, a netip.AddrPort) {
 func (t *Table) settle() { t.peers.Barrier() }
 
 // Range calls f for every record until f returns false. f runs with no lock
-// held, so it may send, block or call back into the table. Records added or removed during Range
-// may or may not be visited.
+// held, so it may send, block or call back into the table. A record in the
+// table for the whole Range is visited exactly once (Close's sweep relies on
+// it); records added or removed during Range may or may not be visited.
 func (t *Table) Range(f func(p *Peer) bool) {
 	t.peers.Range(f)
 }
