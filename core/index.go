@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // index is the Table's concurrent map from a fixed-size key to a record:
@@ -36,11 +37,10 @@ import (
 // Every word of a slot is a typed atomic (8-byte aligned on every GOARCH,
 // where a plain uint64 is not on 386, arm or 32-bit mips), so a torn read is
 // only ever rejected, never a data race. Growing copies the live entries to
-// a new array and publishes it with one pointer store, without moving the
-// count; the old array is never written again, so a reader still on it
-// answers as of the publish, an instant within its probe (it loaded the old
-// array before the publish), and a later change of a slot's key in the new
-// array moves the count it will check.
+// a new array and publishes it (publish: the array, its size and its first
+// slot, inside an odd count, so Load reads a matching size and first slot);
+// the old array is never written again, so a Range still walking it sees a
+// consistent past state.
 //
 // # Hash flooding
 //
@@ -80,12 +80,25 @@ const (
 )
 
 type indexShard struct {
-	seq  atomic.Uint64              // even: stable; odd: a key is being written
-	tab  atomic.Pointer[indexArray] // the current array
+	seq  atomic.Uint64              // even: stable; odd: a key is being written or an array published
+	tab  atomic.Pointer[indexArray] // the current array (writers, Range)
+	n    atomic.Uint64              // tab's size and first slot, for Load:
+	base atomic.Pointer[indexSlot]  // one dependent load fewer (see Load)
 	live atomic.Int64               // live entries (Size)
 	mu   sync.Mutex                 // serialises writers
 	used int                        // live + tombstones in tab; guarded by mu
-	_    [64 - 40]byte              // one shard per cache line: readers of one shard never share a line a writer of another dirties
+	_    [64 - 56]byte              // one shard per cache line: readers of one shard never share a line a writer of another dirties
+}
+
+// publish makes a the shard's array. n and base change together inside an
+// odd seq, so a Load that saw the same even seq before and after reading
+// them has a matching pair.
+func (sh *indexShard) publish(a *indexArray) {
+	sh.seq.Add(1)
+	sh.tab.Store(a)
+	sh.n.Store(a.n)
+	sh.base.Store(&a.slots[0])
+	sh.seq.Add(1)
 }
 
 type indexArray struct {
@@ -129,7 +142,7 @@ func newIndex(sizeHint int) *index {
 	per := max(sizeHint/indexShards, 0)
 	n := slotsFor(per)
 	for i := range x.shards {
-		x.shards[i].tab.Store(newIndexArray(n))
+		x.shards[i].publish(newIndexArray(n))
 	}
 	return x
 }
@@ -173,12 +186,45 @@ func (x *index) shard(h uint64) *indexShard {
 }
 
 // Load returns the record stored under k.
+//
+// It is written for the cache miss it cannot avoid (the slot): no calls
+// (the hash and the probe are spelled out here; hash and find are the same
+// code for writers and the retry path), and the array's size and first slot
+// read from the shard's own cache line rather than through tab, so the
+// slot's address depends on one L1 load fewer. The (n, base) pair is
+// checked against seq before the probe indexes with it, so a probe never
+// runs off an array; slots are reached with unsafe.Add, bounded by that n.
 func (x *index) Load(k ikey) (*Peer, bool) {
-	h := x.hash(&k)
-	sh := x.shard(h)
+	h := mix(mix(k[0]^x.seed[0], k[1]^x.seed[1]), mix(k[2]^x.seed[2], k[3]^x.seed[3])) // x.hash(&k)
+	sh := &x.shards[h>>(64-indexShardBits)]
+	if seq := sh.seq.Load(); seq&1 == 0 {
+		n, base := sh.n.Load(), sh.base.Load()
+		if sh.seq.Load() == seq {
+			i, _ := bits.Mul64(h<<indexShardBits, n) // indexArray.home
+			for {
+				s := (*indexSlot)(unsafe.Add(unsafe.Pointer(base), uintptr(i)*unsafe.Sizeof(indexSlot{})))
+				p := s.p.Load()
+				if p == nil || p != tomb && s.holds(&k) {
+					if sh.seq.Load() == seq {
+						return p, p != nil
+					}
+					break
+				}
+				if i++; i == n {
+					i = 0
+				}
+			}
+		}
+	}
+	return x.loadRetry(sh, h, &k)
+}
+
+// loadRetry is Load's slow path: a writer moved the shard's seq during the
+// first probe.
+func (x *index) loadRetry(sh *indexShard, h uint64, k *ikey) (*Peer, bool) {
 	for spins := 0; ; spins++ {
 		if seq := sh.seq.Load(); seq&1 == 0 {
-			p := sh.tab.Load().find(h, &k)
+			p := sh.tab.Load().find(h, k)
 			if sh.seq.Load() == seq {
 				return p, p != nil
 			}
@@ -279,7 +325,7 @@ func (x *index) insert(sh *indexShard, a *indexArray, h uint64, free int, k *ike
 			}
 		}
 		b.place(h, k, v)
-		sh.tab.Store(b)
+		sh.publish(b)
 		sh.used = int(sh.live.Add(1))
 		return
 	}
