@@ -60,7 +60,7 @@ import (
 // index (other indexes are fine: the Table's lock order is peers -> byAddr).
 //
 // Guard map: seed is immutable after newIndex; each shard's mu guards its
-// array's writes and its used count; seq, tab and live are atomic.
+// array's writes and its used count; seq, tab, n, base and live are atomic.
 type index struct {
 	shards [indexShards]indexShard // first, so each shard starts a cache line
 	seed   [4]uint64
