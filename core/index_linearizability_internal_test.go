@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -72,14 +73,24 @@ func sameRunKeys(x *index, n int) []ikey {
 // them against the sequential model with porcupine. A reader that accepted
 // a slot while its key was being rewritten would return another key's
 // record (an id that key never had); one that missed a present key, or kept
-// a deleted one, would fail the model.
+// a deleted one, would fail the model. The checked keys alone never fill
+// their array to a rebuild, so an unrecorded client inserts and at once
+// deletes other keys of the same shard: their tombstones force a rebuild
+// every few inserts, and Loads overlap publishes of a new array.
 func TestIndexLinearizable(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	const keysN, writers, readers, opsPerClient, rounds = 4, 2, 2, 400, 400
+	const keysN, writers, readers, opsPerClient, rounds, fillersN = 4, 2, 2, 400, 400, 64
 	deadline := time.Now().Add(4 * time.Second)
+	publishes := 0 // arrays published around the filler client's inserts
 	for round := 0; round < rounds && (round == 0 || time.Now().Before(deadline)); round++ {
 		x := newIndex(0)
 		keys := sameRunKeys(x, keysN)
+		fillers := keysInShard(x, 0, keysN+fillersN)
+		fillers = slices.DeleteFunc(fillers, func(k ikey) bool { return slices.Contains(keys, k) })
+		fillerRecs := make([]*Peer, len(fillers))
+		for i, k := range fillers {
+			fillerRecs[i] = newRec(k)
+		}
 		// Records are made up front, so the run allocates only histories;
 		// ids identify them (a record knows its key, not its id).
 		recs := make([][]*Peer, keysN)
@@ -94,6 +105,19 @@ func TestIndexLinearizable(t *testing.T) {
 		var clock atomic.Int64
 		var next [keysN]atomic.Int64
 		hist := make([][]porcupine.Operation, writers+readers)
+		var done atomic.Bool // the recorded clients are done
+		var filler sync.WaitGroup
+		filler.Go(func() {
+			for i := 0; !done.Load(); i++ {
+				j := i % len(fillers)
+				a := x.shards[0].tab.Load()
+				x.Compute(fillers[j], func(*Peer, bool) (*Peer, bool) { return fillerRecs[j], false })
+				if x.shards[0].tab.Load() != a {
+					publishes++
+				}
+				x.Compute(fillers[j], func(*Peer, bool) (*Peer, bool) { return nil, true })
+			}
+		})
 		var wg sync.WaitGroup
 		for c := range writers + readers {
 			wg.Go(func() {
@@ -106,8 +130,8 @@ func TestIndexLinearizable(t *testing.T) {
 						op.Call = clock.Add(1)
 						p, ok := x.Load(keys[k])
 						op.Return = clock.Add(1)
-						if ok != (p != nil) {
-							t.Errorf("Load = (%p, %v)", p, ok)
+						if ok != (p != nil) || ok && keyOfRec(p) != keys[k] {
+							t.Errorf("Load = (%p, %v), not a record of its key", p, ok)
 						}
 						op.Input, op.Output = ixOp{kind: 'l', key: k}, ids[p]
 					case r.IntN(2) == 0:
@@ -127,6 +151,8 @@ func TestIndexLinearizable(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		done.Store(true)
+		filler.Wait()
 		var history []porcupine.Operation
 		for _, h := range hist {
 			history = append(history, h...)
@@ -134,6 +160,9 @@ func TestIndexLinearizable(t *testing.T) {
 		if res := porcupine.CheckOperationsTimeout(indexModel, history, 10*time.Second); res != porcupine.Ok {
 			t.Fatalf("round %d: history not linearizable (%s)", round, res)
 		}
+	}
+	if publishes < 100 {
+		t.Fatalf("only %d rebuilds ran under the checked operations", publishes)
 	}
 }
 
