@@ -4,6 +4,10 @@ package batchio
 // 1200-byte datagrams, one sender (the benchmark goroutine) and one receiver
 // goroutine, for the stdlib baseline (net.UDPConn, one datagram per call)
 // and batchio with recvmmsg/sendmmsg only, with GSO, and with GSO and GRO.
+// mmsg-sched is mmsg with every sendmmsg made through the scheduler
+// (syscall.Syscall, as net and x/net make theirs) instead of sized to
+// rawSendBudget and made raw (sendcost.go): mmsg/mmsg-sched is what that
+// choice is worth.
 //
 // Method: b.N is the number of datagrams to send. The sender is
 // flow-limited: at most benchWindow datagrams may be outstanding (sent but
@@ -14,19 +18,24 @@ package batchio
 // benchStall without progress the sender writes the outstanding datagrams
 // off as lost and goes on. When the sender is done, the receiver gets
 // benchStall to drain. "loss" is (sent-received)/sent, "pkts/s" is received
-// datagrams per second of the whole run, "Gb/s" the payload rate. The
-// batchio variants also report "pkts/sendcall" and "pkts/recvcall",
-// datagrams per sendmmsg and per recvmmsg from Conn.Stats (stdlib makes one
-// call per datagram by construction): they show how far a run amortises the
-// per-call cost, which on loopback is small next to the per-datagram cost
-// of the kernel's send path (the sender's CPU runs the whole delivery).
+// datagrams per second of the whole run, "Gb/s" the payload rate,
+// "cpu-ns/pkt" the CPU time the whole process spent (user and system, both
+// goroutines, the runtime) per datagram received. The batchio variants also
+// report "pkts/sendcall" and "pkts/recvcall", datagrams per sendmmsg and
+// per recvmmsg from Conn.Stats (stdlib makes one call per datagram by
+// construction): they show how far a run amortises the per-call cost,
+// which on loopback is small next to the per-datagram cost of the kernel's
+// send path (the sender's CPU runs the whole delivery).
 
 import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -45,12 +54,21 @@ type endpoint struct {
 	// calls, when set, returns the system calls that moved data so far:
 	// the sender's and the receiver's.
 	calls func() (send, recv uint64)
+	// conn is the batchio Conn behind the endpoint; nil for stdlib.
+	conn *Conn
 }
 
 func BenchmarkLoopback(b *testing.B) {
 	b.Run("stdlib", func(b *testing.B) { benchLoopback(b, stdlibPair) })
 	b.Run("mmsg", func(b *testing.B) {
 		benchLoopback(b, batchioPair(Config{DisableGSO: true, DisableGRO: true}, false, false))
+	})
+	b.Run("mmsg-sched", func(b *testing.B) {
+		benchLoopback(b, func(b *testing.B) (tx, rx endpoint) {
+			tx, rx = newBatchioPair(b, Config{DisableGSO: true, DisableGRO: true}, false, false)
+			tx.conn.rawBudget = 0
+			return tx, rx
+		})
 	})
 	b.Run("gso", func(b *testing.B) { benchLoopback(b, batchioPair(Config{DisableGRO: true}, true, false)) })
 	b.Run("gsogro", func(b *testing.B) { benchLoopback(b, batchioPair(Config{}, true, true)) })
@@ -122,6 +140,7 @@ func newBatchioPair(b *testing.B, cfg Config, needGSO, needGRO bool) (tx, rx end
 	rx.recv = func() (int, error) { return rxConn.ReadBatch(in) }
 	rx.deadline = rxConn.uc.SetReadDeadline
 	rx.calls = func() (send, recv uint64) { return txConn.Stats().SendCalls, rxConn.Stats().RecvCalls }
+	tx.conn, rx.conn = txConn, rxConn
 	return tx, rx
 }
 
@@ -141,6 +160,7 @@ func benchLoopback(b *testing.B, pair func(*testing.B) (tx, rx endpoint)) {
 	exited := make(chan struct{})
 	b.ReportAllocs()
 	b.SetBytes(benchDatagram)
+	cpu0 := processCPU(b)
 	b.ResetTimer()
 	go func() {
 		defer close(exited)
@@ -190,6 +210,7 @@ func benchLoopback(b *testing.B, pair func(*testing.B) (tx, rx endpoint)) {
 	for received.Load() < sent && waitProgress() {
 	}
 	b.StopTimer()
+	cpu := processCPU(b) - cpu0
 	_ = rx.deadline(time.Unix(1, 0))
 	<-exited
 
@@ -198,9 +219,108 @@ func benchLoopback(b *testing.B, pair func(*testing.B) (tx, rx endpoint)) {
 	b.ReportMetric(float64(got)/secs, "pkts/s")
 	b.ReportMetric(float64(got)*benchDatagram*8/secs/1e9, "Gb/s")
 	b.ReportMetric(float64(sent-got)/float64(sent), "loss")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(max(got, 1)), "cpu-ns/pkt")
 	if rx.calls != nil {
 		sc, rc := rx.calls()
 		b.ReportMetric(float64(sent)/float64(max(sc, 1)), "pkts/sendcall")
 		b.ReportMetric(float64(got)/float64(max(rc, 1)), "pkts/recvcall")
+	}
+}
+
+// processCPU is the CPU time (user and system) the process has used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSend isolates the send path, as BenchmarkReceive isolates the
+// receive path: the timed part only sends, benchQueued 1200-byte datagrams
+// at a time, to a socket outside Go's poller (so no receiver runs and no
+// arrival wakes the poller) that is drained with the timer stopped. ns/op
+// is the sender's cost per datagram: the system calls and the whole kernel
+// delivery on loopback. stdlib is net.UDPConn, one sendto per datagram;
+// mmsg is WriteBatch with sendmmsg (GSO off); mmsg-sched is mmsg with every
+// sendmmsg made through the scheduler.
+func BenchmarkSend(b *testing.B) {
+	b.Run("stdlib", func(b *testing.B) {
+		benchSend(b, func(dst netip.AddrPort) func(int) (int, error) {
+			c := listenBench(b)
+			_ = c.SetWriteBuffer(DefaultSocketBuffer)
+			out := make([]byte, benchDatagram)
+			return func(n int) (int, error) {
+				for i := range n {
+					if _, err := c.WriteToUDPAddrPort(out, dst); err != nil {
+						return i, err
+					}
+				}
+				return n, nil
+			}
+		})
+	})
+	batchio := func(rawBudget time.Duration) func(netip.AddrPort) func(int) (int, error) {
+		return func(dst netip.AddrPort) func(int) (int, error) {
+			c, err := New(listenBench(b), Config{DisableGSO: true, DisableGRO: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { c.Close() })
+			c.rawBudget = rawBudget
+			out := make([]Message, benchQueued)
+			payload := make([]byte, benchDatagram)
+			for i := range out {
+				out[i] = Message{Buffer: payload, Addr: dst}
+			}
+			return func(n int) (int, error) { return c.WriteBatch(out[:n]) }
+		}
+	}
+	b.Run("mmsg", func(b *testing.B) { benchSend(b, batchio(rawSendBudget)) })
+	b.Run("mmsg-sched", func(b *testing.B) { benchSend(b, batchio(0)) })
+}
+
+// benchSend times send (made by newSender for a destination) writing b.N
+// datagrams, benchQueued at a time, to a blocking socket outside the poller
+// that is drained between rounds with the timer stopped.
+func benchSend(b *testing.B, newSender func(dst netip.AddrPort) func(n int) (int, error)) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { unix.Close(fd) })
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, DefaultSocketBuffer); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, DefaultSocketBuffer)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		b.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	send := newSender(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port)))
+	in := make([]byte, maxUDPPayload)
+	b.ReportAllocs()
+	b.SetBytes(benchDatagram)
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(benchQueued, b.N-done)
+		for k := 0; k < n; {
+			m, err := send(n - k)
+			if err != nil {
+				b.Fatalf("send: %v", err)
+			}
+			k += m
+		}
+		b.StopTimer()
+		for range n {
+			// Blocking: a datagram still on its way is waited for.
+			if _, _, err := unix.Recvfrom(fd, in, 0); err != nil {
+				b.Fatalf("drain: %v", err)
+			}
+		}
+		b.StartTimer()
+		done += n
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,11 +25,11 @@ func (s *stallSys) recvmmsg(h []mmsghdr, wait bool) (int, error) {
 	return s.real.recvmmsg(h, wait)
 }
 
-func (s *stallSys) sendmmsg(h []mmsghdr) (int, error) {
+func (s *stallSys) sendmmsg(h []mmsghdr, raw bool) (int, time.Duration, error) {
 	s.calls++
 	s.entered <- struct{}{}
 	<-s.release
-	return s.real.sendmmsg(h)
+	return s.real.sendmmsg(h, raw)
 }
 
 func (s *stallSys) drops() (uint32, error) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,7 +15,7 @@ import (
 // sendmmsg, UDP GSO and UDP GRO where the kernel has them.
 //
 // Guard map: sys, uc, family, batch, slotSize, gro, meminfo, rxq, local,
-// rcvbuf, sndbuf are immutable after construction. gso and closed are
+// rcvbuf, sndbuf, rawBudget are immutable after construction. gso and closed are
 // atomic. rmu guards r (the reader's headers, arena and cursor); wmu guards
 // w (the writer's headers, iovecs and plan); smu serializes Stats' reads of
 // the kernel's drop counter. No two of rmu, wmu, smu are held together.
@@ -39,6 +40,9 @@ type Conn struct {
 	local  netip.Addr
 	rcvbuf int
 	sndbuf int
+	// rawBudget bounds the predicted length of a send made without the
+	// scheduler (sendcost.go); 0 makes every send through it.
+	rawBudget time.Duration
 
 	gso    atomic.Bool
 	closed atomic.Bool
@@ -118,6 +122,8 @@ func newConn(sys sysLayer, uc *net.UDPConn, s sockSetup, cfg Config) (*Conn, err
 		local:    s.local,
 		rcvbuf:   s.rcvbuf,
 		sndbuf:   s.sndbuf,
+
+		rawBudget: rawSendBudget,
 	}
 	if s.gro {
 		c.slotSize = maxUDPPayload
@@ -212,15 +218,15 @@ func (c *Conn) recvmmsg(h []mmsghdr, wait bool) (int, error) {
 }
 
 // sendmmsg is recvmmsg's counterpart for sys.sendmmsg.
-func (c *Conn) sendmmsg(h []mmsghdr) (int, error) {
+func (c *Conn) sendmmsg(h []mmsghdr, raw bool) (int, time.Duration, error) {
 	c.iomu.RLock()
 	defer c.iomu.RUnlock()
 	if c.closed.Load() {
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
-	n, err := c.sys.sendmmsg(h)
+	n, took, err := c.sys.sendmmsg(h, raw)
 	if err != nil && c.closed.Load() {
-		return 0, ErrClosed
+		return 0, took, ErrClosed
 	}
-	return n, err
+	return n, took, err
 }

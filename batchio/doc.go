@@ -19,6 +19,16 @@
 //     [ErrWouldBlock] when the kernel answers EAGAIN; [Conn.Drain] reads
 //     until then.
 //
+// Sends are made without entering Go's scheduler (RawSyscall) when they
+// are sure to be short: every sendmmsg is non-blocking, so its length is
+// the work it does, and a Conn measures that work per datagram and cuts
+// each call to what it predicts will end within 20 µs, sysmon's shortest
+// tick; a single header predicted to take longer goes through
+// syscall.Syscall as usual (sendcost.go; Stats.RawSendCalls). On a 2-core
+// machine this is what makes sendmmsg beat one sendto per datagram at all
+// on loopback: a long scheduled call lets sysmon hand the sender's P to
+// another thread mid-call (BenchmarkLoopback/mmsg against /mmsg-sched).
+//
 // # Invariants
 //
 //   - Nothing is lost silently. Every datagram handed to WriteBatch is either
@@ -38,6 +48,10 @@
 //   - A GRO receive of n bytes with segment size s yields ceil(n/s)
 //     datagrams, each a sub-slice of the receive buffer, in order, covering
 //     it exactly.
+//   - A raw send is predicted to end within 20 µs by an estimate that is
+//     never below the last call's measured cost per datagram, so on a
+//     steady path no raw call runs longer, and when the path slows at most
+//     one does before the estimate catches up.
 //   - Steady state allocates nothing per datagram or per call: headers,
 //     iovecs, control buffers, address storage and the receive arena are
 //     allocated once per Conn; the RawConn callbacks are method values

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -27,8 +28,20 @@ type fakeSys struct {
 	// recvOffered, when set, sees the headers a recvmmsg is about to be
 	// given.
 	recvOffered func(h []mmsghdr)
+	// perDatagram, when set, replaces the measured length of a send: a
+	// call that sent d datagrams reports it took d*perDatagram, so a test
+	// sees what the Conn does on a path of that speed.
+	perDatagram time.Duration
 
 	sentHdrs, gsoHdrs, calls int
+	sends                    []sendCall
+}
+
+// sendCall is what a fakeSys saw of one sendmmsg.
+type sendCall struct {
+	hdrs, datagrams int // sent
+	raw             bool
+	took            time.Duration // as reported
 }
 
 var _ sysLayer = (*fakeSys)(nil)
@@ -50,13 +63,13 @@ func (f *fakeSys) recvmmsg(h []mmsghdr, wait bool) (int, error) {
 
 func (f *fakeSys) drops() (uint32, error) { return f.real.drops() }
 
-func (f *fakeSys) sendmmsg(h []mmsghdr) (int, error) {
+func (f *fakeSys) sendmmsg(h []mmsghdr, raw bool) (int, time.Duration, error) {
 	f.calls++
 	if f.eioOnGSO {
 		for i := range h {
 			if hasSegment(&h[i]) {
 				if i == 0 {
-					return 0, os.NewSyscallError("sendmmsg", unix.EIO)
+					return 0, 0, os.NewSyscallError("sendmmsg", unix.EIO)
 				}
 				h = h[:i]
 				break
@@ -67,7 +80,7 @@ func (f *fakeSys) sendmmsg(h []mmsghdr) (int, error) {
 		if f.sentHdrs == f.failAt {
 			err := f.failErr
 			f.failErr = nil
-			return 0, err
+			return 0, 0, err
 		}
 		if f.sentHdrs+len(h) > f.failAt {
 			h = h[:f.failAt-f.sentHdrs]
@@ -76,14 +89,22 @@ func (f *fakeSys) sendmmsg(h []mmsghdr) (int, error) {
 	if f.maxPerCall > 0 && len(h) > f.maxPerCall {
 		h = h[:f.maxPerCall]
 	}
-	n, err := f.real.sendmmsg(h)
+	n, took, err := f.real.sendmmsg(h, raw)
 	f.sentHdrs += n
+	datagrams := 0
 	for i := range h[:n] {
 		if hasSegment(&h[i]) {
 			f.gsoHdrs++
 		}
+		datagrams += int(h[i].hdr.Iovlen)
 	}
-	return n, err
+	if f.perDatagram > 0 {
+		took = time.Duration(datagrams) * f.perDatagram
+	}
+	if n > 0 {
+		f.sends = append(f.sends, sendCall{hdrs: n, datagrams: datagrams, raw: raw, took: took})
+	}
+	return n, took, err
 }
 
 // hasSegment reports whether a send header carries UDP_SEGMENT (always the

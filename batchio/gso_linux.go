@@ -10,8 +10,11 @@ package batchio
 //	   pointing at the caller's buffer (no copy), a UDP_SEGMENT control
 //	   message when the run holds more than one datagram, and IP_PKTINFO or
 //	   IPV6_PKTINFO when the run has a Local source address
-//	-> sendmmsg until every header is sent; a short count resumes at the
-//	   first unsent header
+//	-> sendmmsg until every header is sent, each call cut to what the
+//	   sendCost estimate says ends within rawSendBudget and made without
+//	   entering the scheduler, or one header through it when that alone is
+//	   predicted longer (sendcost.go); a short count resumes at the first
+//	   unsent header
 //	-> EIO on a header with UDP_SEGMENT: GSO off for good, re-plan the
 //	   unsent rest without it, send it, report GSODisabledError.
 
@@ -32,6 +35,7 @@ type writeState struct {
 	ctrl  []byte                  // UDP_SEGMENT and source address per run
 	runs  []run
 	zones zoneCache
+	cost  sendCost // how long sendmmsg takes per datagram (sendcost.go)
 }
 
 func (w *writeState) init(batch int) {
@@ -100,27 +104,34 @@ func (c *Conn) writeChunkLocked(chunk []Message) (sent int, gsoFailed bool, err 
 		defer clear(w.iovs[:last.start+last.count]) // drop references to the caller's buffers
 	}
 
-	var calls, gsoSends uint64
+	var calls, rawCalls, gsoSends uint64
 	for k := 0; k < nh; {
-		n, err := c.sendmmsg(w.hdrs[k:nh])
+		m, raw := w.cost.next(w.runs[k:nh], c.rawBudget)
+		n, took, err := c.sendmmsg(w.hdrs[k:k+m], raw)
 		if err == nil && n <= 0 {
 			err = io.ErrNoProgress
 		}
 		if err != nil {
 			w.zones = zoneCache{} // the interface may have been replaced
-			c.countSent(sent, calls, gsoSends)
+			c.countSent(sent, calls, rawCalls, gsoSends)
 			return sent, w.runs[k].count > 1 && errors.Is(err, unix.EIO), err
 		}
 		calls++
+		if raw {
+			rawCalls++
+		}
+		datagrams := 0
 		for _, r := range w.runs[k : k+n] {
-			sent += r.count
+			datagrams += r.count
 			if r.count > 1 {
 				gsoSends++
 			}
 		}
+		w.cost.observe(datagrams, took)
+		sent += datagrams
 		k += n
 	}
-	c.countSent(sent, calls, gsoSends)
+	c.countSent(sent, calls, rawCalls, gsoSends)
 	return sent, false, fillErr
 }
 
@@ -170,12 +181,15 @@ func (c *Conn) fillLocked(chunk []Message) (int, error) {
 	return len(w.runs), nil
 }
 
-func (c *Conn) countSent(sent int, calls, gsoSends uint64) {
+func (c *Conn) countSent(sent int, calls, rawCalls, gsoSends uint64) {
 	if sent > 0 {
 		c.stats.sent.Add(uint64(sent))
 	}
 	if calls > 0 {
 		c.stats.sendCalls.Add(calls)
+	}
+	if rawCalls > 0 {
+		c.stats.rawSendCalls.Add(rawCalls)
 	}
 	if gsoSends > 0 {
 		c.stats.gsoSends.Add(gsoSends)

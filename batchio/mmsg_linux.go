@@ -3,6 +3,7 @@ package batchio
 import (
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,8 +26,12 @@ type sysLayer interface {
 	// is in RawConn mode, and otherwise returns ErrWouldBlock.
 	recvmmsg(h []mmsghdr, wait bool) (int, error)
 	// sendmmsg sends a prefix of h and returns its length, which may be
-	// shorter than len(h) without an error; an error concerns h[0].
-	sendmmsg(h []mmsghdr) (int, error)
+	// shorter than len(h) without an error; an error concerns h[0]. raw
+	// makes the system call without entering the scheduler (the caller
+	// sized h to be short: sendcost.go). took is how long the system call
+	// that sent the prefix ran, not counting any wait for the socket to
+	// become writable.
+	sendmmsg(h []mmsghdr, raw bool) (n int, took time.Duration, err error)
 	// drops reads the socket's receive-queue drop counter (socketDrops).
 	// Calls are serialized by the Conn.
 	drops() (uint32, error)
@@ -34,19 +39,29 @@ type sysLayer interface {
 
 // recvmmsgFD is one recvmmsg(2) on a non-blocking fd, retried on EINTR.
 func recvmmsgFD(fd uintptr, h []mmsghdr) (int, syscall.Errno) {
-	return mmsgFD(unix.SYS_RECVMMSG, fd, h)
+	return mmsgFD(unix.SYS_RECVMMSG, fd, h, false)
 }
 
-// sendmmsgFD is one sendmmsg(2) on a non-blocking fd, retried on EINTR.
-func sendmmsgFD(fd uintptr, h []mmsghdr) (int, syscall.Errno) {
-	return mmsgFD(unix.SYS_SENDMMSG, fd, h)
+// sendmmsgFD is one sendmmsg(2) on a non-blocking fd, retried on EINTR,
+// made raw (unix.RawSyscall6, without entering the scheduler) when raw is
+// set, and timed.
+func sendmmsgFD(fd uintptr, h []mmsghdr, raw bool) (int, time.Duration, syscall.Errno) {
+	start := time.Now()
+	n, e := mmsgFD(unix.SYS_SENDMMSG, fd, h, raw)
+	return n, time.Since(start), e
 }
 
 // mmsgFD is one recvmmsg(2) or sendmmsg(2) (trap) with MSG_DONTWAIT over h,
-// retried on EINTR. The two calls take the same arguments.
-func mmsgFD(trap, fd uintptr, h []mmsghdr) (int, syscall.Errno) {
+// retried on EINTR. The two calls take the same arguments. MSG_DONTWAIT
+// makes the call safe to make raw: it never sleeps waiting for buffer
+// space or data.
+func mmsgFD(trap, fd uintptr, h []mmsghdr, raw bool) (int, syscall.Errno) {
+	call := unix.Syscall6
+	if raw {
+		call = unix.RawSyscall6
+	}
 	for {
-		n, _, e := unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
+		n, _, e := call(trap, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EINTR {
 			continue
 		}
@@ -79,9 +94,11 @@ type rawConnSys struct {
 	rn   int
 	rerr syscall.Errno
 
-	wh   []mmsghdr
-	wn   int
-	werr syscall.Errno
+	wh    []mmsghdr
+	wraw  bool
+	wn    int
+	wtook time.Duration
+	werr  syscall.Errno
 }
 
 func newRawConnSys(rc syscall.RawConn) *rawConnSys {
@@ -114,7 +131,7 @@ func (s *rawConnSys) doPeek(fd uintptr) bool {
 }
 
 func (s *rawConnSys) doWrite(fd uintptr) bool {
-	s.wn, s.werr = sendmmsgFD(fd, s.wh)
+	s.wn, s.wtook, s.werr = sendmmsgFD(fd, s.wh, s.wraw)
 	return s.werr != unix.EAGAIN
 }
 
@@ -138,17 +155,17 @@ func (s *rawConnSys) recvmmsg(h []mmsghdr, wait bool) (int, error) {
 	return s.rn, nil
 }
 
-func (s *rawConnSys) sendmmsg(h []mmsghdr) (int, error) {
-	s.wh = h
+func (s *rawConnSys) sendmmsg(h []mmsghdr, raw bool) (int, time.Duration, error) {
+	s.wh, s.wraw = h, raw
 	err := s.rc.Write(s.writeFn)
 	s.wh = nil
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if s.werr != 0 {
-		return 0, os.NewSyscallError("sendmmsg", s.werr)
+		return 0, s.wtook, os.NewSyscallError("sendmmsg", s.werr)
 	}
-	return s.wn, nil
+	return s.wn, s.wtook, nil
 }
 
 // fdSys drives a non-blocking socket owned by someone else (an event loop).
@@ -168,15 +185,15 @@ func (s fdSys) recvmmsg(h []mmsghdr, _ bool) (int, error) {
 	return 0, os.NewSyscallError("recvmmsg", e)
 }
 
-func (s fdSys) sendmmsg(h []mmsghdr) (int, error) {
-	n, e := sendmmsgFD(s.fd, h)
+func (s fdSys) sendmmsg(h []mmsghdr, raw bool) (int, time.Duration, error) {
+	n, took, e := sendmmsgFD(s.fd, h, raw)
 	switch e {
 	case 0:
-		return n, nil
+		return n, took, nil
 	case unix.EAGAIN:
-		return 0, ErrWouldBlock
+		return 0, took, ErrWouldBlock
 	}
-	return 0, os.NewSyscallError("sendmmsg", e)
+	return 0, took, os.NewSyscallError("sendmmsg", e)
 }
 
 func (s fdSys) drops() (uint32, error) { return socketDrops(int(s.fd)) }

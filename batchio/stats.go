@@ -9,6 +9,10 @@ type Stats struct {
 	Received, Sent uint64
 	// RecvCalls and SendCalls count system calls that moved data.
 	RecvCalls, SendCalls uint64
+	// RawSendCalls counts the SendCalls made without entering Go's
+	// scheduler, each predicted to run within 20 µs; the rest carried one
+	// header predicted to take longer (a GSO run on a slow path).
+	RawSendCalls uint64
 	// Coalesced counts GRO receives that carried more than one datagram.
 	Coalesced uint64
 	// GSOSends counts sends that carried a UDP_SEGMENT control message.
@@ -34,19 +38,20 @@ type counters struct {
 	received, recvCalls, coalesced, truncated, kernelDrops atomic.Uint64
 	_                                                      [64]byte
 	// written by the writer
-	sent, sendCalls, gsoSends, gsoDisabled atomic.Uint64
+	sent, sendCalls, rawSendCalls, gsoSends, gsoDisabled atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		Received:    c.received.Load(),
-		Sent:        c.sent.Load(),
-		RecvCalls:   c.recvCalls.Load(),
-		SendCalls:   c.sendCalls.Load(),
-		Coalesced:   c.coalesced.Load(),
-		GSOSends:    c.gsoSends.Load(),
-		Truncated:   c.truncated.Load(),
-		KernelDrops: c.kernelDrops.Load(),
-		GSODisabled: c.gsoDisabled.Load(),
+		Received:     c.received.Load(),
+		Sent:         c.sent.Load(),
+		RecvCalls:    c.recvCalls.Load(),
+		SendCalls:    c.sendCalls.Load(),
+		RawSendCalls: c.rawSendCalls.Load(),
+		Coalesced:    c.coalesced.Load(),
+		GSOSends:     c.gsoSends.Load(),
+		Truncated:    c.truncated.Load(),
+		KernelDrops:  c.kernelDrops.Load(),
+		GSODisabled:  c.gsoDisabled.Load(),
 	}
 }
