@@ -6,14 +6,17 @@ package batchio
 //
 // Why: every sendmmsg batchio makes is non-blocking (MSG_DONTWAIT on a
 // non-blocking socket). It never waits for anything; it only works, for a
-// time about linear in the headers and GSO segments it moves. syscall.Syscall brackets a
-// call with the scheduler's entersyscall/exitsyscall: the P is marked as in
-// a system call, and sysmon, which wakes every 20 µs while it finds such
-// Ps, hands the P to another thread when the call outlives one of its
-// ticks and no P is idle. On a 2-core machine that runs a sender and a
-// receiver, a 64-datagram sendmmsg on loopback (about 3.5 µs of kernel
-// work per datagram) always outlives a tick. The go runtime's own short
-// calls skip the bracket (RawSyscall); a call known to be short can too.
+// time about linear in the headers and GSO segments it moves.
+// syscall.Syscall brackets a call with the scheduler's
+// entersyscall/exitsyscall: the P is marked as in a system call, and
+// sysmon (which wakes every 20 µs for as long as it keeps retaking Ps,
+// backing off towards 10 ms after 50 wake-ups without) hands the P to
+// another thread when the call outlives one of its ticks and goroutines
+// wait on that P or no P is idle (runtime/proc.go, retake). On a 2-core
+// machine that runs a sender and a receiver, a 64-datagram sendmmsg on
+// loopback (about 3.5 µs of kernel work per datagram) always outlives a
+// tick. The go runtime's own short calls skip the bracket (RawSyscall); a
+// call known to be short can too.
 // Measured on the 2-vCPU benchmark machine (BenchmarkLoopback/mmsg against
 // /mmsg-sched, the same sends through syscall.Syscall): see BENCHMARKS.md.
 //
