@@ -30,7 +30,9 @@ type sysLayer interface {
 	// makes the system call without entering the scheduler (the caller
 	// sized h to be short: sendcost.go). took is how long the system call
 	// that sent the prefix ran, not counting any wait for the socket to
-	// become writable.
+	// become writable; for a call made through the scheduler it includes
+	// entersyscall and exitsyscall, which may wait for a P, so it errs
+	// long (sendcost.go then plans shorter calls until it decays).
 	sendmmsg(h []mmsghdr, raw bool) (n int, took time.Duration, err error)
 	// drops reads the socket's receive-queue drop counter (socketDrops).
 	// Calls are serialized by the Conn.
