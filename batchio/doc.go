@@ -21,10 +21,10 @@
 //
 // Sends are made without entering Go's scheduler (RawSyscall) when they
 // are sure to be short: every sendmmsg is non-blocking, so its length is
-// the work it does, and a Conn measures that work per datagram and cuts
-// each call to what it predicts will end within 20 µs, sysmon's shortest
-// tick; a single header predicted to take longer goes through
-// syscall.Syscall as usual (sendcost.go; Stats.RawSendCalls). On a 2-core
+// the work it does, and a Conn measures that work per header and per GSO
+// segment and cuts each call to what it predicts will end within 20 µs,
+// sysmon's shortest tick; a single header predicted to take longer goes
+// through syscall.Syscall as usual (sendcost.go; Stats.RawSendCalls). On a 2-core
 // machine this is what makes sendmmsg beat one sendto per datagram at all
 // on loopback: a long scheduled call lets sysmon hand the sender's P to
 // another thread mid-call (BenchmarkLoopback/mmsg against /mmsg-sched).
@@ -48,10 +48,13 @@
 //   - A GRO receive of n bytes with segment size s yields ceil(n/s)
 //     datagrams, each a sub-slice of the receive buffer, in order, covering
 //     it exactly.
-//   - A raw send is predicted to end within 20 µs by an estimate that is
-//     never below the last call's measured cost per datagram, so on a
-//     steady path no raw call runs longer, and when the path slows at most
-//     one does before the estimate catches up.
+//   - A raw send is predicted to end within 20 µs by an estimate that,
+//     after every call, predicts at least that call's measured length for
+//     a call of the same runs, and that GSO runs never lower below what a
+//     whole GSO header costs. So on a steady path no raw call runs longer,
+//     and when the path slows, or the traffic takes a shape not seen
+//     lately (longer GSO runs), one raw call may before the estimate
+//     catches up.
 //   - Steady state allocates nothing per datagram or per call: headers,
 //     iovecs, control buffers, address storage and the receive arena are
 //     allocated once per Conn; the RawConn callbacks are method values

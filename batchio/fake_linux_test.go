@@ -32,6 +32,14 @@ type fakeSys struct {
 	// call that sent d datagrams reports it took d*perDatagram, so a test
 	// sees what the Conn does on a path of that speed.
 	perDatagram time.Duration
+	// perSegment, when set with perDatagram, is what each datagram of a
+	// GSO header past its first costs instead: a header of c datagrams
+	// reports perDatagram + (c-1)*perSegment, as on a kernel that hands a
+	// GSO run down the stack as one packet.
+	perSegment time.Duration
+	// afterSend, when set, runs after every sendmmsg that sent something,
+	// so a test can change the fake in the middle of a WriteBatch.
+	afterSend func()
 
 	sentHdrs, gsoHdrs, calls int
 	sends                    []sendCall
@@ -92,17 +100,27 @@ func (f *fakeSys) sendmmsg(h []mmsghdr, raw bool) (int, time.Duration, error) {
 	n, took, err := f.real.sendmmsg(h, raw)
 	f.sentHdrs += n
 	datagrams := 0
+	var cost time.Duration
 	for i := range h[:n] {
 		if hasSegment(&h[i]) {
 			f.gsoHdrs++
 		}
-		datagrams += int(h[i].hdr.Iovlen)
+		c := int(h[i].hdr.Iovlen)
+		datagrams += c
+		if f.perSegment > 0 {
+			cost += f.perDatagram + time.Duration(c-1)*f.perSegment
+		} else {
+			cost += time.Duration(c) * f.perDatagram
+		}
 	}
 	if f.perDatagram > 0 {
-		took = time.Duration(datagrams) * f.perDatagram
+		took = cost
 	}
 	if n > 0 {
 		f.sends = append(f.sends, sendCall{hdrs: n, datagrams: datagrams, raw: raw, took: took})
+		if f.afterSend != nil {
+			f.afterSend()
+		}
 	}
 	return n, took, err
 }

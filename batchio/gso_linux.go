@@ -127,7 +127,7 @@ func (c *Conn) writeChunkLocked(chunk []Message) (sent int, gsoFailed bool, err 
 				gsoSends++
 			}
 		}
-		w.cost.observe(datagrams, took)
+		w.cost.observe(w.runs[k:k+n], took)
 		sent += datagrams
 		k += n
 	}

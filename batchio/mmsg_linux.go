@@ -30,7 +30,9 @@ type sysLayer interface {
 	// makes the system call without entering the scheduler (the caller
 	// sized h to be short: sendcost.go). took is how long the system call
 	// that sent the prefix ran, not counting any wait for the socket to
-	// become writable.
+	// become writable; for a call made through the scheduler it includes
+	// entersyscall and exitsyscall, which may wait for a P, so it errs
+	// long (sendcost.go then plans shorter calls until it decays).
 	sendmmsg(h []mmsghdr, raw bool) (n int, took time.Duration, err error)
 	// drops reads the socket's receive-queue drop counter (socketDrops).
 	// Calls are serialized by the Conn.
@@ -53,15 +55,24 @@ func sendmmsgFD(fd uintptr, h []mmsghdr, raw bool) (int, time.Duration, syscall.
 
 // mmsgFD is one recvmmsg(2) or sendmmsg(2) (trap) with MSG_DONTWAIT over h,
 // retried on EINTR. The two calls take the same arguments. MSG_DONTWAIT
-// makes the call safe to make raw: it never sleeps waiting for buffer
-// space or data.
+// makes the call safe to make raw: it never waits for buffer space or
+// data, so never for anything another goroutine of this process must do
+// first. (The kernel may still fault in a user page or be preempted, which
+// only holds the P longer; sendcost.go measures that too.)
+//
+// Both system calls are called directly, with the pointer converted to
+// uintptr in the call expression (unsafe.Pointer rule 4): called through a
+// function value, the compiler would not know to keep h's array alive and
+// in place for the call.
 func mmsgFD(trap, fd uintptr, h []mmsghdr, raw bool) (int, syscall.Errno) {
-	call := unix.Syscall6
-	if raw {
-		call = unix.RawSyscall6
-	}
 	for {
-		n, _, e := call(trap, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
+		var n uintptr
+		var e syscall.Errno
+		if raw {
+			n, _, e = unix.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
+		} else {
+			n, _, e = unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&h[0])), uintptr(len(h)), unix.MSG_DONTWAIT, 0, 0)
+		}
 		if e == unix.EINTR {
 			continue
 		}

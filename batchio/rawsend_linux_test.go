@@ -3,6 +3,8 @@ package batchio
 import (
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestRawSendsStayWithinBudget drives a Conn over a path whose speed the
@@ -149,4 +151,139 @@ func maxDatagrams(calls []sendCall) int {
 		n = max(n, c.datagrams)
 	}
 	return n
+}
+
+// TestRawSendsMixedTraffic: a GSO segment costs the kernel a fraction of a
+// datagram sent alone (one packet goes down the stack for the whole run),
+// so calls of GSO runs must not teach the Conn that singles are cheap.
+// After a stretch of GSO runs, the singles that follow still go in raw
+// calls within budget.
+func TestRawSendsMixedTraffic(t *testing.T) {
+	const us = time.Microsecond
+	f := &fakeSys{perDatagram: 3 * us, perSegment: us / 4}
+	tx, rx, dst := fakePair(t, f)
+	if !tx.Capabilities().GSO {
+		t.Skip("kernel without UDP GSO")
+	}
+	next := uint32(0)
+	send := func(n int, gso bool) []sendCall {
+		t.Helper()
+		tx.gso.Store(gso)
+		msgs := make([]Message, n)
+		for i := range msgs {
+			msgs[i] = Message{Buffer: payload(make([]byte, 1000), next+uint32(i)), Addr: dst}
+		}
+		before := len(f.sends)
+		if m, err := tx.WriteBatch(msgs); m != n || err != nil {
+			t.Fatalf("WriteBatch: %d of %d, %v", m, n, err)
+		}
+		expectAll(t, rx, n, next, func(uint32) int { return 1000 })
+		next += uint32(n)
+		return f.sends[before:]
+	}
+	for round := range 3 {
+		send(64, false) // singles: the Conn learns their cost
+		gsoRaw := false
+		for range 4 {
+			for _, c := range send(4*maxGSOSegments, true) {
+				if c.raw && c.took > rawSendBudget {
+					t.Fatalf("round %d: raw GSO call of %v (%d headers, %d datagrams) over budget", round, c.took, c.hdrs, c.datagrams)
+				}
+				gsoRaw = gsoRaw || c.raw
+			}
+		}
+		// A run of 64 at 3 µs + 63 * 0.25 µs fits the budget: once
+		// measured, runs go raw.
+		if !gsoRaw {
+			t.Fatalf("round %d: no GSO run went raw", round)
+		}
+		for i, c := range send(64, false) {
+			if c.raw && c.took > rawSendBudget {
+				t.Fatalf("round %d, singles call %d after GSO runs: raw call of %v (%d datagrams) over budget %v", round, i, c.took, c.datagrams, rawSendBudget)
+			}
+		}
+	}
+}
+
+// TestRawSendsPartial: when the kernel sends fewer headers than a call
+// carried, the call's length is charged to the datagrams it sent, not to
+// those it was given; otherwise each short call would teach the Conn a
+// cost per datagram too low, and the first call the kernel sends in full
+// would run over budget. The kernel turns from short to full sends in the
+// middle of a WriteBatch, before a call at the end of the batch (asked for
+// what is left, sent in full) could have set the estimate right.
+func TestRawSendsPartial(t *testing.T) {
+	const us = time.Microsecond
+	for _, maxPerCall := range []int{1, 2} {
+		f := &fakeSys{perDatagram: 3 * us, maxPerCall: maxPerCall}
+		tx, rx, dst := fakePair(t, f)
+		tx.gso.Store(false)
+		f.afterSend = func() {
+			if len(f.sends) == 8 {
+				f.maxPerCall = 0
+			}
+		}
+		msgs := make([]Message, 128)
+		for i := range msgs {
+			msgs[i] = Message{Buffer: payload(make([]byte, 1200), uint32(i)), Addr: dst}
+		}
+		if n, err := tx.WriteBatch(msgs); n != len(msgs) || err != nil {
+			t.Fatalf("WriteBatch: %d, %v", n, err)
+		}
+		expectAll(t, rx, len(msgs), 0, func(uint32) int { return 1200 })
+		if len(f.sends) <= 8 {
+			t.Fatalf("%d calls: the kernel never sent in full", len(f.sends))
+		}
+		for i, c := range f.sends {
+			if c.raw && c.took > rawSendBudget {
+				t.Fatalf("at first %d headers per call, call %d: raw call of %v (%d datagrams) over budget", maxPerCall, i, c.took, c.datagrams)
+			}
+		}
+		if h := tx.w.cost.perHeader; h != 3*us {
+			t.Fatalf("at first %d headers per call: estimate %v, want the path's 3µs", maxPerCall, h)
+		}
+	}
+}
+
+// TestRawSendsTimed: both system-call layers report how long each real
+// sendmmsg ran, which the estimate needs (a layer that reported 0 would
+// have every call planned as if it were free).
+func TestRawSendsTimed(t *testing.T) {
+	for _, mode := range []string{"New", "NewFD"} {
+		t.Run(mode, func(t *testing.T) {
+			rx, dst := listen(t, "udp4", "127.0.0.1:0", Config{})
+			var tx *Conn
+			if mode == "New" {
+				tx, _ = listen(t, "udp4", "127.0.0.1:0", Config{DisableGSO: true})
+			} else {
+				fd, _ := rawSocket(t, unix.SOCK_NONBLOCK)
+				var err error
+				if tx, err = NewFD(uintptr(fd), Config{DisableGSO: true}); err != nil {
+					t.Fatal(err)
+				}
+				defer tx.Close()
+			}
+			f := &fakeSys{real: tx.sys}
+			tx.sys = f
+			msgs := make([]Message, 32)
+			for i := range msgs {
+				msgs[i] = Message{Buffer: payload(make([]byte, 1200), uint32(i)), Addr: dst}
+			}
+			if n, err := tx.WriteBatch(msgs); n != len(msgs) || err != nil {
+				t.Fatalf("WriteBatch: %d, %v", n, err)
+			}
+			expectAll(t, rx, len(msgs), 0, func(uint32) int { return 1200 })
+			if len(f.sends) == 0 {
+				t.Fatal("no send recorded")
+			}
+			for i, c := range f.sends {
+				if c.took <= 0 {
+					t.Fatalf("call %d of %d datagrams: took %v", i, c.datagrams, c.took)
+				}
+			}
+			if s := tx.Stats(); s.RawSendCalls == 0 {
+				t.Fatalf("no raw call: %+v", s)
+			}
+		})
+	}
 }

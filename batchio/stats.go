@@ -11,7 +11,8 @@ type Stats struct {
 	RecvCalls, SendCalls uint64
 	// RawSendCalls counts the SendCalls made without entering Go's
 	// scheduler, each predicted to run within 20 µs; the rest carried one
-	// header predicted to take longer (a GSO run on a slow path).
+	// header predicted to take longer (a long GSO run, or any header on a
+	// path slower than 20 µs a datagram).
 	RawSendCalls uint64
 	// Coalesced counts GRO receives that carried more than one datagram.
 	Coalesced uint64
