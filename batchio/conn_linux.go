@@ -15,10 +15,10 @@ import (
 // sendmmsg, UDP GSO and UDP GRO where the kernel has them.
 //
 // Guard map: sys, uc, family, batch, slotSize, gro, meminfo, rxq, local,
-// rcvbuf, sndbuf, rawBudget are immutable after construction. gso and closed are
-// atomic. rmu guards r (the reader's headers, arena and cursor); wmu guards
-// w (the writer's headers, iovecs and plan); smu serializes Stats' reads of
-// the kernel's drop counter. No two of rmu, wmu, smu are held together.
+// rcvbuf, sndbuf, rawBudget are immutable after construction. gso and
+// closed are atomic. rmu guards r (the reader's headers, arena and
+// cursor); wmu guards w (the writer's headers, iovecs, plan and send-cost
+// estimate); smu serializes Stats' reads of the kernel's drop counter. No two of rmu, wmu, smu are held together.
 // iomu is held shared for the span of each system call on the socket and
 // exclusively by Close, after it set closed (lock order: rmu, wmu or smu,
 // then iomu). stats is atomic.

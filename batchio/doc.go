@@ -24,10 +24,11 @@
 // the work it does, and a Conn measures that work per header and per GSO
 // segment and cuts each call to what it predicts will end within 20 µs,
 // sysmon's shortest tick; a single header predicted to take longer goes
-// through syscall.Syscall as usual (sendcost.go; Stats.RawSendCalls). On a 2-core
-// machine this is what makes sendmmsg beat one sendto per datagram at all
-// on loopback: a long scheduled call lets sysmon hand the sender's P to
-// another thread mid-call (BenchmarkLoopback/mmsg against /mmsg-sched).
+// through syscall.Syscall as usual (sendcost.go; Stats.RawSendCalls). On a
+// 2-core machine this is what makes sendmmsg beat one sendto per datagram
+// at all on loopback: a long scheduled call lets sysmon hand the sender's
+// P to another thread mid-call (BenchmarkLoopback/mmsg against
+// /mmsg-sched).
 //
 // # Invariants
 //

@@ -35,7 +35,7 @@ type writeState struct {
 	ctrl  []byte                  // UDP_SEGMENT and source address per run
 	runs  []run
 	zones zoneCache
-	cost  sendCost // how long sendmmsg takes per datagram (sendcost.go)
+	cost  sendCost // how long sendmmsg takes per header and GSO segment (sendcost.go)
 }
 
 func (w *writeState) init(batch int) {
