@@ -18,10 +18,10 @@ import (
 // rcvbuf, sndbuf, rawBudget are immutable after construction. gso and
 // closed are atomic. rmu guards r (the reader's headers, arena and
 // cursor); wmu guards w (the writer's headers, iovecs, plan and send-cost
-// estimate); smu serializes Stats' reads of the kernel's drop counter. No two of rmu, wmu, smu are held together.
-// iomu is held shared for the span of each system call on the socket and
-// exclusively by Close, after it set closed (lock order: rmu, wmu or smu,
-// then iomu). stats is atomic.
+// estimate); smu serializes Stats' reads of the kernel's drop counter. No
+// two of rmu, wmu, smu are held together. iomu is held shared for the span
+// of each system call on the socket and exclusively by Close, after it set
+// closed (lock order: rmu, wmu or smu, then iomu). stats is atomic.
 //
 // Conn is safe for concurrent use: one goroutine may read while another
 // writes; concurrent readers are serialized, and so are concurrent writers.
