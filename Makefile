@@ -3,7 +3,7 @@ GO                 ?= go
 STATICCHECK        ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 FUZZTIME           ?= 15s
 BENCHTIME          ?= 1s
-BENCHCOUNT         ?= 5
+BENCHCOUNT         ?= 9
 TEST_TIMEOUT       ?= 18m
 
 .DEFAULT_GOAL := help

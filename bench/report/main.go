@@ -16,7 +16,7 @@ import (
 
 func main() {
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime for every benchmark")
-	count := flag.Int("count", 5, "rounds: runs of each benchmark, interleaved; claims use the median")
+	count := flag.Int("count", 9, "rounds: runs of each benchmark, interleaved; claims use the median")
 	bench := flag.String("bench", ".", "go test -bench regexp")
 	pkgs := flag.String("pkg", "./...", "packages to benchmark")
 	out := flag.String("o", "BENCHMARKS.md", "report file to write")
