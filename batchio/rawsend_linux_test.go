@@ -1,6 +1,7 @@
 package batchio
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -130,10 +131,7 @@ func TestRawSendsOnRealSockets(t *testing.T) {
 		rx, dst := listen(t, "udp4", "127.0.0.1:0", Config{})
 		tx, _ := listen(t, "udp4", "127.0.0.1:0", Config{DisableGSO: true})
 		tx.rawBudget = budget
-		msgs := make([]Message, 256)
-		for i := range msgs {
-			msgs[i] = Message{Buffer: payload(make([]byte, 1200), uint32(i)), Addr: dst}
-		}
+		msgs := singles1200(256, dst)
 		if n, err := tx.WriteBatch(msgs); n != len(msgs) || err != nil {
 			t.Fatalf("budget %v: WriteBatch %d, %v", budget, n, err)
 		}
@@ -223,10 +221,7 @@ func TestRawSendsPartial(t *testing.T) {
 				f.maxPerCall = 0
 			}
 		}
-		msgs := make([]Message, 128)
-		for i := range msgs {
-			msgs[i] = Message{Buffer: payload(make([]byte, 1200), uint32(i)), Addr: dst}
-		}
+		msgs := singles1200(128, dst)
 		if n, err := tx.WriteBatch(msgs); n != len(msgs) || err != nil {
 			t.Fatalf("WriteBatch: %d, %v", n, err)
 		}
@@ -265,10 +260,7 @@ func TestRawSendsTimed(t *testing.T) {
 			}
 			f := &fakeSys{real: tx.sys}
 			tx.sys = f
-			msgs := make([]Message, 32)
-			for i := range msgs {
-				msgs[i] = Message{Buffer: payload(make([]byte, 1200), uint32(i)), Addr: dst}
-			}
+			msgs := singles1200(32, dst)
 			if n, err := tx.WriteBatch(msgs); n != len(msgs) || err != nil {
 				t.Fatalf("WriteBatch: %d, %v", n, err)
 			}
@@ -286,4 +278,14 @@ func TestRawSendsTimed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// singles1200 returns n 1200-byte datagrams to dst with sequence numbers
+// 0..n-1.
+func singles1200(n int, dst netip.AddrPort) []Message {
+	msgs := make([]Message, n)
+	for i := range msgs {
+		msgs[i] = Message{Buffer: payload(make([]byte, 1200), uint32(i)), Addr: dst}
+	}
+	return msgs
 }
