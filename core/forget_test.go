@@ -109,9 +109,7 @@ func TestNoTimerArmedAfterForget(t *testing.T) {
 	src := &hookSource{Source: rand.NewPCG(1, 2)}
 	tn := newTestNode(t, keyN(1), func(c *core.Config) {
 		c.Rand = rand.New(src)
-		c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
-			return nil, errRefused
-		})
+		c.Dialer = refuseDials
 	})
 	defer tn.Close()
 	peer := keyN(2)
@@ -157,9 +155,7 @@ func TestForgetCheckRacingFailedDialStillForgets(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	tn := newTestNode(t, keyN(1), func(c *core.Config) {
 		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
-		c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
-			return nil, errRefused
-		})
+		c.Dialer = refuseDials
 	})
 	defer func() {
 		if err := tn.Close(); err != nil {

@@ -56,9 +56,7 @@ func TestAddPeerRacingCloseCreatesNoRecord(t *testing.T) {
 				tn := newTestNode(t, keyN(1), func(c *core.Config) {
 					clk = &hookClock{base: c.Clock}
 					c.Clock = clk
-					c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
-						return nil, errRefused
-					})
+					c.Dialer = refuseDials
 				})
 				closed := make(chan error, 1)
 				var fired atomic.Bool
@@ -123,9 +121,7 @@ func TestNoTimerArmedAfterClose(t *testing.T) {
 		tn := newTestNode(t, keyN(1), func(c *core.Config) {
 			c.Rand = rand.New(src)
 			c.DrainTimeout = time.Second
-			c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
-				return nil, errRefused
-			})
+			c.Dialer = refuseDials
 		})
 		peer := keyN(2)
 		tn.accept(t, peer, sessiontest.New(1))

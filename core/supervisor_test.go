@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"net/netip"
@@ -14,6 +15,27 @@ import (
 )
 
 var errRefused = errors.New("test: connection refused")
+
+// refuseDials is a Dialer whose every dial fails with errRefused.
+var refuseDials = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
+	return nil, errRefused
+})
+
+// connectThenDrop adds peer as persistent, answers its first dial with
+// session 1, waits for the connect, then kills the session and waits for
+// the disconnect: the supervisor has just armed the first redial.
+func connectThenDrop(t *testing.T, tn *testNode, peer core.PeerKey) *core.Peer {
+	t.Helper()
+	go func() { (<-tn.dialer.Calls).Return(sessiontest.New(1), nil) }()
+	p, err := tn.AddPeer(peer, netip.MustParseAddrPort("192.0.2.1:1"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.rec.waitFor(t, "connect", func(e event) bool { return e.kind == "connect" })
+	p.Session().(*sessiontest.Session).Kill()
+	tn.rec.waitFor(t, "disconnect", func(e event) bool { return e.kind == "disconnect" })
+	return p
+}
 
 // backoffRun connects a persistent peer, kills its session, then fails
 // `failures` redials in a row and returns the delays the supervisor chose
@@ -29,14 +51,7 @@ func backoffRun(t *testing.T, seed uint64, failures int) (delays []time.Duration
 		c := <-tn.dialer.Calls
 		c.Return(s, err)
 	}
-	go answer(sessiontest.New(1), nil)
-	p, err := tn.AddPeer(peer, netip.MustParseAddrPort("192.0.2.1:1"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn.rec.waitFor(t, "connect", func(e event) bool { return e.kind == "connect" })
-	p.Session().(*sessiontest.Session).Kill()
-	tn.rec.waitFor(t, "disconnect", func(e event) bool { return e.kind == "disconnect" })
+	p := connectThenDrop(t, tn, peer)
 
 	now := tn.clk.Now()
 	for i := 0; i <= failures; i++ {
@@ -364,14 +379,7 @@ func TestRetryDuringUserDialReportsNextRetry(t *testing.T) {
 	tn := newTestNode(t, keyN(1), nil)
 	defer tn.Close()
 	peer := keyN(2)
-	go func() { (<-tn.dialer.Calls).Return(sessiontest.New(1), nil) }()
-	p, err := tn.AddPeer(peer, netip.MustParseAddrPort("192.0.2.1:1"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn.rec.waitFor(t, "connect", func(e event) bool { return e.kind == "connect" })
-	p.Session().(*sessiontest.Session).Kill()
-	tn.rec.waitFor(t, "disconnect", func(e event) bool { return e.kind == "disconnect" })
+	p := connectThenDrop(t, tn, peer)
 
 	first := p.NextRetry()
 	connectDone := make(chan error, 1)

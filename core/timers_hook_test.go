@@ -1,7 +1,6 @@
 package core_test
 
 import (
-	"context"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -56,9 +55,7 @@ func TestInstallDoesNotCancelARacingRemoversRedial(t *testing.T) {
 				c.Clock = clk
 				c.OnConnect, c.OnDisconnect = nil, nil
 				c.OnReconnectAttempt = func(*core.Peer, int) { attempts.Add(1) }
-				c.Dialer = core.DialerFunc(func(context.Context, *core.Peer) (core.Session, error) {
-					return nil, errRefused
-				})
+				c.Dialer = refuseDials
 			})
 			defer func() {
 				if err := tn.Close(); err != nil {

@@ -2,6 +2,18 @@ package tracker
 
 import "testing"
 
+// duringRefresh makes f run inside the next Refreshes, at the point named
+// by published: before (false) or after (true) the compare-and-swap that
+// publishes the next generation. The hook is removed when the test ends.
+func duringRefresh(t *testing.T, published bool, f func()) {
+	testHookRefresh = func(p bool) {
+		if p == published {
+			f()
+		}
+	}
+	t.Cleanup(func() { testHookRefresh = nil })
+}
+
 // TestRefreshPublishesSendTime: loss detection reads an entry's send time
 // with its state word and trusts it if the word did not change (entry's
 // guard map). So the moment Refresh publishes generation g+1, the send
@@ -24,12 +36,7 @@ func TestRefreshPublishesSendTime(t *testing.T) {
 		seen []Resend
 		res  LossResult
 	)
-	testHookRefresh = func(published bool) {
-		if published {
-			seen, res = r.t.DueForResend(nil, now, rtt10)
-		}
-	}
-	defer func() { testHookRefresh = nil }()
+	duringRefresh(t, true, func() { seen, res = r.t.DueForResend(nil, now, rtt10) })
 	if !r.t.Refresh(0, 0, now) { // the resend of packet 0 went out at now
 		t.Fatal("Refresh failed")
 	}
@@ -48,12 +55,7 @@ func TestAckRightAfterRefresh(t *testing.T) {
 	r := newRig(t, Config{})
 	r.send(t, 0, 1, 100, ms)
 	var ack AckResult
-	testHookRefresh = func(published bool) {
-		if published {
-			ack = r.ack(t, 50*ms, rng(0, 0))
-		}
-	}
-	defer func() { testHookRefresh = nil }()
+	duringRefresh(t, true, func() { ack = r.ack(t, 50*ms, rng(0, 0)) })
 	if !r.t.Refresh(0, 0, 40*ms) {
 		t.Fatal("Refresh failed")
 	}
@@ -93,12 +95,7 @@ func TestAckDuringRefresh(t *testing.T) {
 	r := newRig(t, Config{})
 	r.send(t, 0, 1, 100, ms)
 	var ack AckResult
-	testHookRefresh = func(published bool) {
-		if !published {
-			ack = r.ack(t, 50*ms, rng(0, 0))
-		}
-	}
-	defer func() { testHookRefresh = nil }()
+	duringRefresh(t, false, func() { ack = r.ack(t, 50*ms, rng(0, 0)) })
 	if r.t.Refresh(0, 0, 40*ms) {
 		t.Fatal("Refresh succeeded on a packet acked under it")
 	}
