@@ -45,6 +45,14 @@ var claims = []claim{
 	{"#5", "Loopback: mmsg loss", "BenchmarkLoopback/mmsg", "", "loss", 0.01, true},
 	{"#5", "Loopback: gso loss", "BenchmarkLoopback/gso", "", "loss", 0.01, true},
 	{"#5", "Loopback: gsogro loss", "BenchmarkLoopback/gsogro", "", "loss", 0.01, true},
+	{"#10", "Seal: petrel / bare cipher.AEAD time, AES-128-GCM, 1200 B", "BenchmarkSeal/aesgcm", "BenchmarkSeal/aesgcm-bare", "ns/op", 1.1, true},
+	{"#10", "Seal: petrel / bare cipher.AEAD time, ChaCha20-Poly1305, 1200 B", "BenchmarkSeal/chacha", "BenchmarkSeal/chacha-bare", "ns/op", 1.1, true},
+	{"#10", "Open: petrel / bare cipher.AEAD time, AES-128-GCM, 1200 B", "BenchmarkOpen/aesgcm", "BenchmarkOpen/aesgcm-bare", "ns/op", 1.1, true},
+	{"#10", "Open: petrel / bare cipher.AEAD time, ChaCha20-Poly1305, 1200 B", "BenchmarkOpen/chacha", "BenchmarkOpen/chacha-bare", "ns/op", 1.1, true},
+	{"#10", "Seal allocations (AES-128-GCM)", "BenchmarkSeal/aesgcm", "", "allocs/op", 0, true},
+	{"#10", "Open allocations (AES-128-GCM)", "BenchmarkOpen/aesgcm", "", "allocs/op", 0, true},
+	{"#10", "Decode allocations (a packet with an ACK of 32 ranges and a full STREAM frame)", "BenchmarkDecode", "", "allocs/op", 0, true},
+	{"#10", "Handshakes: direct / with the cookie round trip, per second (not an issue target: the cost of a cookie)", "BenchmarkHandshake/direct", "BenchmarkHandshake/cookie", "handshakes/s", 1, false},
 }
 
 // verdict is a claim evaluated against a run.
