@@ -7,11 +7,11 @@ import "github.com/petrel-transport/petrel/internal/monotime"
 // pn the packet number decoded from it and phase its key-phase bit. now
 // drives the expiry of the previous keys.
 //
-// On failure the payload bytes of pkt are overwritten. Errors:
-// ErrIntegrityLimit and ErrProtectorClosed mean the connection must close;
-// any other (ErrOpen, ErrKeyUnavailable, ErrShortPacket) means drop the
-// datagram. A packet that opens may still be a replay: check the
-// ReplayWindow after Open.
+// When authentication fails the payload bytes of pkt are overwritten.
+// Errors: ErrIntegrityLimit and ErrProtectorClosed mean the connection must
+// close; any other (ErrOpen, ErrKeyUnavailable, ErrShortPacket,
+// ErrPacketNumberRange) means drop the datagram. A packet that opens may
+// still be a replay: check the ReplayWindow after Open.
 //
 // Not safe for concurrent use: the receive path calls it serially. It
 // allocates nothing except when a packet of the new phase switches keys.
@@ -26,7 +26,7 @@ func (p *Protector) Open(pkt []byte, hdrLen int, pn uint64, phase bool, now mono
 		return nil, ErrShortPacket
 	}
 	if pn >= maxPacketNumber {
-		return nil, ErrShortPacket
+		return nil, ErrPacketNumberRange
 	}
 	p.dropExpiredPrev(now)
 

@@ -207,9 +207,17 @@ func TestCloseRefusesAndMatchesNetErrClosed(t *testing.T) {
 }
 
 func TestPacketNumberRange(t *testing.T) {
-	c, _ := protectPair(t, AES128GCM, ProtectorConfig{})
+	// ChaCha20-Poly1305: its confidentiality limit spans all 2^62 numbers.
+	c, s := protectPair(t, ChaCha20Poly1305, ProtectorConfig{})
 	if _, err := c.SealKey(1<<62, 1); !errors.Is(err, ErrPacketNumberRange) {
-		t.Fatalf("got %v", err)
+		t.Fatalf("SealKey: got %v", err)
+	}
+	pkt, ph, _ := testPacket(t, c, 1<<62-1, 10, 1)
+	if _, err := s.Open(pkt, testHdrLen, 1<<62, ph, 1); !errors.Is(err, ErrPacketNumberRange) {
+		t.Fatalf("Open: got %v", err)
+	}
+	if _, err := s.Open(pkt, testHdrLen, 1<<62-1, ph, 1); err != nil {
+		t.Fatalf("Open of the highest number: %v", err)
 	}
 }
 
