@@ -47,6 +47,9 @@ func TestZeroAllocs(t *testing.T) {
 				t.Fatalf("%d ranges", n)
 			}
 		}},
+		{"AppendPadding", func() {
+			buf = AppendPadding(buf[:0], benchSize)
+		}},
 		{"encode packet", func() {
 			buf = encodeBenchPacket(buf, ranges, data)
 		}},

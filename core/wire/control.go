@@ -6,12 +6,12 @@ package wire
 const MaxReasonLen = 256
 
 // AppendPadding appends n PADDING frames (zero bytes, RFC 9000 section
-// 19.1). Receivers skip a run of them at once.
+// 19.1). Receivers skip a run of them at once. n <= 0 appends nothing.
 func AppendPadding(dst []byte, n int) []byte {
-	for range n {
-		dst = append(dst, 0)
+	if n <= 0 {
+		return dst
 	}
-	return dst
+	return append(dst, make([]byte, n)...) // the compiler zeroes in place
 }
 
 // AppendPing appends a PING frame (0x01, no fields; RFC 9000 section

@@ -43,7 +43,8 @@
 //     style of strconv and encoding/binary) and allocate only when dst must
 //     grow. They panic only when the caller breaks a documented
 //     precondition (a value above MaxVarint, a packet-number length outside
-//     1..4): those are bugs in the caller, never something a peer can cause.
+//     1..4, a header Length beyond MaxPacketSize): those are bugs in the
+//     caller, never something a peer can cause.
 //   - Every frame a FrameParser returns re-encodes, with the AppendX
 //     functions, to bytes that parse to the same frame (the fuzzers check
 //     it). Decoders accept any valid varint encoding; encoders write the

@@ -261,3 +261,11 @@ func TestFrameTypeString(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendPaddingNonPositive(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		if b := AppendPadding([]byte{7}, n); len(b) != 1 {
+			t.Errorf("AppendPadding(%d) wrote %d bytes", n, len(b)-1)
+		}
+	}
+}

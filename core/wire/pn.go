@@ -39,8 +39,10 @@ func PacketNumberLen(pn, largestAcked uint64, hasAcked bool) int {
 // whose low pnLen bytes equal truncated (RFC 9000 Appendix A.3); largest is
 // the largest packet number received so far in the packet-number space,
 // NoPacketReceived if none. The result is kept at or below MaxVarint, the
-// largest packet number (RFC 9000 section 12.3). pnLen outside 1..4 is
-// treated as 4, and bits of truncated above pnLen bytes are ignored.
+// largest packet number (RFC 9000 section 12.3). largest must be at most
+// MaxVarint or be NoPacketReceived (other values give an unspecified
+// result, never a panic). pnLen outside 1..4 is treated as 4, and bits of
+// truncated above pnLen bytes are ignored.
 func DecodePacketNumber(largest uint64, truncated uint64, pnLen int) uint64 {
 	if pnLen < 1 || pnLen > 4 {
 		pnLen = 4
