@@ -75,12 +75,15 @@ func PutLength(pkt []byte, length int) error {
 // in MaxPacketSize.
 func ParseShortHeader(b []byte) (h ShortHeader, hdrLen int, err error) {
 	const where = "short header"
-	if len(b) < lengthOff+1 {
+	if len(b) == 0 {
 		return h, 0, formatErr(where, 0, ErrTruncated)
 	}
 	flags := b[0]
 	if flags&(FormHandshake|FixedBit) != FixedBit || flags&reservedBits != 0 {
 		return h, 0, formatErr(where, 0, ErrInvalid)
+	}
+	if len(b) < lengthOff+1 {
+		return h, 0, formatErr(where, 0, ErrTruncated)
 	}
 	length, n := readVarint(b[lengthOff:])
 	if n == 0 {

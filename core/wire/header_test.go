@@ -64,6 +64,8 @@ func TestShortHeaderMalformed(t *testing.T) {
 		err  error
 	}{
 		{"empty", nil, ErrTruncated},
+		{"lone handshake byte", []byte{0xc0}, ErrInvalid},
+		{"lone fixed-bit-clear byte", []byte{0x00}, ErrInvalid},
 		{"handshake form", with(func(b []byte) []byte { b[0] |= FormHandshake; return b }), ErrInvalid},
 		{"fixed bit clear", with(func(b []byte) []byte { b[0] &^= FixedBit; return b }), ErrInvalid},
 		{"reserved bit 3", with(func(b []byte) []byte { b[0] |= 0x08; return b }), ErrInvalid},
