@@ -25,6 +25,7 @@ var floors = map[string]int{
 	"congestion":        1,
 	"batchio":           1,
 	"core/wire":         1,
+	"internal/netem":    1,
 	"tracker":           2,
 	"ring":              2,
 	"core":              3,
