@@ -1,6 +1,7 @@
 package netem
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestDelayBoundsAndOrder(t *testing.T) {
 			var last monotime.Time
 			inversions := 0
 			var sum float64
+			var bins [10]uint64 // first-copy delay, in tenths of [lo, hi]
 			for i := range n {
 				now := at(int64(i) * int64(100*time.Microsecond))
 				fates = l.Decide(fates[:0], now, 100)
@@ -46,6 +48,9 @@ func TestDelayBoundsAndOrder(t *testing.T) {
 					last = max(last, f.At)
 				}
 				sum += float64(fates[0].At.Sub(now))
+				if width := int64(hi-lo) + 1; width > 1 {
+					bins[int64(fates[0].At.Sub(now)-lo)*10/width]++
+				}
 			}
 			if tt.inOrder && inversions != 0 {
 				t.Fatalf("%d copies overtook an earlier one", inversions)
@@ -60,6 +65,12 @@ func TestDelayBoundsAndOrder(t *testing.T) {
 				sd := float64(tt.cfg.Jitter) / math.Sqrt(3) / math.Sqrt(n)
 				if math.Abs(mean-float64(tt.cfg.Delay)) > 4*sd {
 					t.Errorf("mean delay %.0f ns, want %d +- %.0f", mean, tt.cfg.Delay, 4*sd)
+				}
+				// Uniform shape: each tenth of the range holds a tenth
+				// of the datagrams (to within 1e-6, from the integer
+				// grid), a binomial count.
+				for k, c := range bins {
+					within(t, fmt.Sprintf("delays in tenth %d", k), c, n, 0.1)
 				}
 			}
 		})

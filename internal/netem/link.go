@@ -107,7 +107,8 @@ func (l *Link) Backlog(now monotime.Time) int64 {
 //
 // now must not be negative or before the now of an earlier call; an earlier
 // one is taken as the latest seen, since time never runs backwards on a link.
-// Decide panics if size is negative.
+// Decide panics if size is negative. Fate.Bit counts size*8 bits in an int,
+// so on 32-bit platforms size must stay below 2^28; any UDP datagram does.
 func (l *Link) Decide(dst []Fate, now monotime.Time, size int) []Fate {
 	if size < 0 {
 		panic(fmt.Sprintf("netem: Decide with negative size %d", size))
