@@ -26,6 +26,7 @@ var floors = map[string]int{
 	"batchio":           1,
 	"core/wire":         1,
 	"core/secure":       1,
+	"internal/netem":    1,
 	"tracker":           2,
 	"ring":              2,
 	"core":              3,
