@@ -40,8 +40,7 @@ func TestZeroAllocs(t *testing.T) {
 	ranges := make([]AckRange, 1)
 	dst := make([]Resend, 0, 16)
 	sendAckOld := func() {
-		r.fl.Add(100)
-		if err := r.t.OnSent(pn, StreamID(pn%4), 100, ms); err != nil {
+		if err := sendOn(r.fl, r.t, pn, StreamID(pn%4), uint32(100), ms); err != nil {
 			t.Fatal(err)
 		}
 		ranges[0] = rng(pn-window, pn-window)

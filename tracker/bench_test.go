@@ -70,8 +70,7 @@ func getDropSet(b *testing.B, packets int) *dropSet {
 	}
 	ds := &dropSet{r: &rig{t: tr, fl: fl}, streams: packets / perStream}
 	for pn := range uint64(packets) {
-		fl.Add(packetBytes)
-		if err := tr.OnSent(pn, StreamID(pn%uint64(ds.streams)), packetBytes, ms); err != nil {
+		if err := sendOn(fl, tr, pn, StreamID(pn%uint64(ds.streams)), packetBytes, ms); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -84,8 +83,7 @@ func getDropSet(b *testing.B, packets int) *dropSet {
 // readd sends the stream's packets again (new packet numbers): untimed.
 func (ds *dropSet) readd(b *testing.B, s StreamID) {
 	for range perStream {
-		ds.r.fl.Add(packetBytes)
-		if err := ds.r.t.OnSent(ds.nextPN, s, packetBytes, ms); err != nil {
+		if err := sendOn(ds.r.fl, ds.r.t, ds.nextPN, s, packetBytes, ms); err != nil {
 			b.Fatal(err)
 		}
 		ds.nextPN++
@@ -141,8 +139,7 @@ func BenchmarkSentAck(b *testing.B) {
 	var pn uint64
 	b.ReportAllocs()
 	for b.Loop() {
-		fl.Add(packetBytes)
-		if err := tr.OnSent(pn, 3, packetBytes, ms); err != nil {
+		if err := sendOn(fl, tr, pn, 3, packetBytes, ms); err != nil {
 			b.Fatal(err)
 		}
 		ranges[0] = rng(pn, pn)
@@ -203,8 +200,7 @@ func BenchmarkTracker(b *testing.B) {
 			s := StreamID(sid.Add(1))
 			for pb.Next() {
 				pn := nextPN.Add(1) - 1
-				fl.Add(packetBytes)
-				if err := tr.OnSent(pn, s, packetBytes, ms); err != nil {
+				if err := sendOn(fl, tr, pn, s, packetBytes, ms); err != nil {
 					panic(err)
 				}
 			}
@@ -220,14 +216,18 @@ func BenchmarkTracker(b *testing.B) {
 func ExampleTracker() {
 	fl := new(congestion.FlightSize)
 	tr, _ := New(fl, Config{})
-	// A writer reserved 1200 bytes of window, sent packet 0 on stream 4.
-	fl.Add(1200)
-	_ = tr.OnSent(0, 4, 1200, ms)
-	fl.Add(800)
-	_ = tr.OnSent(1, 4, 800, ms)
+	// A writer reserves 1200 bytes of window and sends packet 0 on stream
+	// 4: the tracker takes the reservation over. Then 800 bytes, packet 1.
+	var res congestion.Reservation
+	if fl.TryReserveFor(&res, 1200, 64<<10) {
+		_ = tr.OnSent(0, 4, &res, ms)
+	}
+	if fl.TryReserveFor(&res, 800, 64<<10) {
+		_ = tr.OnSent(1, 4, &res, ms)
+	}
 	// The peer acks packet 1; the stream is then aborted.
-	res, _ := tr.OnAck([]AckRange{{Smallest: 1, Largest: 1}}, 0, 21*ms)
-	fmt.Println(res.AckedBytes, res.LatestRTT == 20*time.Millisecond)
+	ack, _ := tr.OnAck([]AckRange{{Smallest: 1, Largest: 1}}, 0, 21*ms)
+	fmt.Println(ack.AckedBytes, ack.LatestRTT == 20*time.Millisecond)
 	fmt.Println(tr.DropStream(4), fl.Load())
 	// Output:
 	// 800 true

@@ -118,11 +118,7 @@ func TestLinearizable(t *testing.T) {
 	exec := func(in linInput) linOutput {
 		switch in.kind {
 		case linSend:
-			r.fl.Add(linSize(in.pn))
-			err := r.t.OnSent(in.pn, StreamID(in.pn+1000), uint32(linSize(in.pn)), ms)
-			if err != nil {
-				r.fl.Release(linSize(in.pn)) // not registered: the test gives its reservation back
-			}
+			err := sendOn(r.fl, r.t, in.pn, StreamID(in.pn+1000), uint32(linSize(in.pn)), ms)
 			return linOutput{ok: err == nil}
 		case linAck:
 			res, _ := r.t.OnAck([]AckRange{rng(in.pn, in.pn)}, 0, 2*ms) // ErrAckUnsent acks nothing

@@ -51,8 +51,7 @@ func TestStress(t *testing.T) {
 					s = Control
 				}
 				sizes[pn] = size
-				r.fl.Add(uint64(size))
-				if err := r.t.OnSent(pn, s, size, monotime.Time(clock.Load())); err != nil {
+				if err := sendOn(r.fl, r.t, pn, s, size, monotime.Time(clock.Load())); err != nil {
 					t.Errorf("OnSent(%d): %v", pn, err)
 					return
 				}

@@ -6,16 +6,9 @@ import (
 	"math"
 	"sync/atomic"
 
+	"github.com/petrel-transport/petrel/congestion"
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
-
-// Flight is where a Tracker releases the bytes of packets that leave the
-// network: the connection's flight counter. *congestion.FlightSize
-// satisfies it. Release must be safe for concurrent use and must not call
-// back into the Tracker.
-type Flight interface {
-	Release(n uint64)
-}
 
 // StreamID names the stream a packet carries data for.
 type StreamID uint64
@@ -52,6 +45,14 @@ var (
 	// former a PROTOCOL_VIOLATION. (Gaps below the largest sent are not
 	// detected; see OnAck.)
 	ErrAckUnsent = errors.New("tracker: ACK of a packet number never sent")
+	// ErrNoReservation: OnSent was given an empty congestion.Reservation
+	// (never filled, or already taken by an earlier call).
+	ErrNoReservation = errors.New("tracker: empty flight reservation")
+	// ErrForeignReservation: OnSent was given a reservation counted in
+	// another FlightSize than the Tracker's.
+	ErrForeignReservation = errors.New("tracker: reservation of another connection's FlightSize")
+	// ErrPacketSize: a reservation of more than 2^32-1 bytes.
+	ErrPacketSize = errors.New("tracker: packet larger than 2^32-1 bytes")
 )
 
 // counter is a padded pair of packet and byte counts. Guard map: both
@@ -79,7 +80,7 @@ func (c *counter) add(n uint64) {
 // Guard map: flight and maxRetx are immutable after New; pns and streams
 // have their own guard maps; everything else is atomic.
 type Tracker struct {
-	flight  Flight
+	flight  *congestion.FlightSize
 	maxRetx Generation
 
 	pns     pnIndex
@@ -101,8 +102,10 @@ type Tracker struct {
 	ptos        atomic.Uint64             // PTO expirations seen by DueForResend
 }
 
-// New returns a Tracker that releases bytes to flight.
-func New(flight Flight, cfg Config) (*Tracker, error) {
+// New returns a Tracker of the packets whose bytes are counted in flight,
+// the connection's flight counter: it takes over reservations made in
+// flight (OnSent) and releases their bytes to it.
+func New(flight *congestion.FlightSize, cfg Config) (*Tracker, error) {
 	if flight == nil {
 		return nil, errors.New("tracker: nil Flight")
 	}
@@ -121,19 +124,29 @@ func New(flight Flight, cfg Config) (*Tracker, error) {
 	return t, nil
 }
 
-// OnSent registers packet pn, carrying size bytes for stream (or Control),
-// sent at now. The caller has already counted size in the Flight (with
-// FlightSize.TryReserve or Add); from now on the tracker owns those bytes
-// and gives them back exactly once. On error the packet is not tracked and
-// the bytes stay the caller's to release. Safe to call from many
-// goroutines, in any order of packet numbers. It allocates nothing in
-// steady state.
-func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.Time) error {
-	if pn > MaxPacketNumber {
-		return ErrPacketNumber
+// OnSent registers packet pn, carrying data for stream (or Control), sent
+// at now, and takes over res: the writer's reservation of the packet's
+// bytes in the Tracker's FlightSize (FlightSize.TryReserveFor, ReserveFor,
+// or AddFor for packets that must go out whatever the window). The
+// reservation's bytes are the packet's size. OnSent always empties res: on
+// success the Tracker owns the bytes and releases them exactly once; on
+// error the packet is not tracked and OnSent has already given the bytes
+// back to res's FlightSize, so the caller has nothing to undo (and must not
+// send the packet). Safe to call from many goroutines, in any order of
+// packet numbers (res itself belongs to the calling goroutine). It
+// allocates nothing in steady state.
+func (t *Tracker) OnSent(pn uint64, stream StreamID, res *congestion.Reservation, now monotime.Time) error {
+	size, err := t.checkReservation(res)
+	if err == nil && pn > MaxPacketNumber {
+		err = ErrPacketNumber
+	}
+	if err != nil {
+		res.Cancel()
+		return err
 	}
 	c, err := t.pns.acquire(pn)
 	if err != nil {
+		res.Cancel()
 		return err
 	}
 	e := &c.entries[pn&chunkMask]
@@ -141,6 +154,7 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.T
 		old := e.state.Load()
 		if w := word(old); w.pn() == pn && w.phase() != phaseEmpty {
 			t.pns.unref(c)
+			res.Cancel()
 			return ErrDuplicate
 		}
 		if e.state.CompareAndSwap(old, pack(phaseWriting, 0, pn)) {
@@ -151,6 +165,7 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.T
 	e.resent.Store(false)
 	e.stream.Store(uint64(stream))
 	e.size.Store(size)
+	res.Take() // the bytes are the Tracker's from here: nothing below fails
 	t.inflightBytes.Add(uint64(size))
 	t.inflightPkts.Add(1)
 	storeMax(&t.lastSent, int64(now))
@@ -168,6 +183,20 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, size uint32, now monotime.T
 		t.streams.add(&t.pns, stream, pn, &e.state, inFlight)
 	}
 	return nil
+}
+
+// checkReservation returns the size of the packet res reserved, or why
+// the Tracker cannot take it over. It changes nothing.
+func (t *Tracker) checkReservation(res *congestion.Reservation) (uint32, error) {
+	switch f := res.Flight(); {
+	case f == nil:
+		return 0, ErrNoReservation
+	case f != t.flight:
+		return 0, ErrForeignReservation
+	case res.Bytes() > math.MaxUint32:
+		return 0, ErrPacketSize
+	}
+	return uint32(res.Bytes()), nil
 }
 
 // InFlight reports whether packet pn is tracked and in flight.

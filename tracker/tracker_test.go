@@ -11,7 +11,7 @@ import (
 func TestNewConfig(t *testing.T) {
 	tests := []struct {
 		name    string
-		flight  Flight
+		flight  *congestion.FlightSize
 		retx    int
 		want    Generation
 		wantErr bool
@@ -56,12 +56,11 @@ func TestOnSent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, Config{})
 			for i, pn := range tc.pns {
-				err := r.t.OnSent(pn, 1, 100, ms)
+				err := sendOn(r.fl, r.t, pn, 1, 100, ms)
 				if !errors.Is(err, tc.wantErr[i]) {
 					t.Fatalf("OnSent(%d) = %v, want %v", pn, err, tc.wantErr[i])
 				}
 				if err == nil {
-					r.fl.Add(100)
 					if !r.t.InFlight(pn) {
 						t.Fatalf("InFlight(%d) = false after OnSent", pn)
 					}
@@ -81,7 +80,7 @@ func TestDuplicateAfterAck(t *testing.T) {
 	r.send(t, 3, 1, 10, ms)
 	r.send(t, 4, 1, 10, ms) // keeps the chunk alive
 	r.ack(t, 2*ms, rng(3, 3))
-	if err := r.t.OnSent(3, 1, 10, 3*ms); !errors.Is(err, ErrDuplicate) {
+	if err := sendOn(r.fl, r.t, 3, 1, 10, 3*ms); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("re-sending an acked packet number: %v, want ErrDuplicate", err)
 	}
 	r.checkBooks(t)
@@ -340,4 +339,55 @@ func TestDropStreamWalksOnlyItsList(t *testing.T) {
 		t.Fatalf("dropped %d packets, want %d", st.Dropped, live)
 	}
 	r.checkBooks(t)
+}
+
+// TestOnSentTakesReservation: OnSent empties the reservation it is given
+// whatever happens; on success the tracker owns the bytes, on every error
+// they are back in the FlightSize they were reserved in, so the caller has
+// nothing to undo.
+func TestOnSentTakesReservation(t *testing.T) {
+	other := new(congestion.FlightSize)
+	tests := []struct {
+		name    string
+		fill    func(r *rig, res *congestion.Reservation)
+		pn      uint64
+		wantErr error
+		tracked uint64 // bytes the tracker holds afterwards
+	}{
+		{"taken over", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 100) }, 1, nil, 100},
+		{"window reservation", func(r *rig, res *congestion.Reservation) { r.fl.TryReserveFor(res, 100, 1000) }, 1, nil, 100},
+		{"empty", func(r *rig, res *congestion.Reservation) {}, 1, ErrNoReservation, 0},
+		{"another connection's", func(r *rig, res *congestion.Reservation) { other.AddFor(res, 100) }, 1, ErrForeignReservation, 0},
+		{"too large", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 1<<32) }, 1, ErrPacketSize, 0},
+		{"packet number out of range", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 100) }, MaxPacketNumber + 1, ErrPacketNumber, 0},
+		{"beyond window", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 100) }, 1 << 40, ErrWindow, 0},
+		{"duplicate", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 100) }, 0, ErrDuplicate, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, Config{})
+			r.send(t, 0, 1, 10, ms)
+			var res congestion.Reservation
+			tc.fill(r, &res)
+			err := r.t.OnSent(tc.pn, 1, &res, ms)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("OnSent = %v, want %v", err, tc.wantErr)
+			}
+			if res.Flight() != nil || res.Bytes() != 0 {
+				t.Fatalf("reservation still holds %d bytes after OnSent", res.Bytes())
+			}
+			if got := r.t.Stats().InFlightBytes; got != 10+tc.tracked {
+				t.Fatalf("tracker holds %d bytes, want %d", got, 10+tc.tracked)
+			}
+			if other.Load() != 0 {
+				t.Fatalf("another connection's flight holds %d", other.Load())
+			}
+			r.checkBooks(t)
+			// A reservation used once cannot be used again.
+			if err := r.t.OnSent(7, 1, &res, ms); !errors.Is(err, ErrNoReservation) {
+				t.Fatalf("second use of a reservation: %v, want ErrNoReservation", err)
+			}
+			r.checkBooks(t)
+		})
+	}
 }
