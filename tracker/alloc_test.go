@@ -67,12 +67,7 @@ func TestZeroAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"Refresh", func() {
-			sendAckOld()
-			if !r.t.Refresh(pn-1, 0, 3*ms) || !r.t.Refresh(pn-1, 1, 4*ms) {
-				t.Fatal("Refresh failed")
-			}
-		}},
+		{"loss+Retransmit", newLossCycle(t).run},
 		{"DueForResend", func() {
 			dst, _ = r.t.DueForResend(dst[:0], 5*ms, rtt10)
 		}},
@@ -99,8 +94,8 @@ func TestZeroAllocs(t *testing.T) {
 }
 
 // TestOnlyResolveReleases proves the exactly-once rule by construction:
-// in this package's code, Flight.Release is called in one place, the
-// transition function resolve.
+// in this package's code, FlightSize.Release is called in one place, the
+// transition function.
 func TestOnlyResolveReleases(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -133,7 +128,7 @@ func TestOnlyResolveReleases(t *testing.T) {
 			})
 		}
 	}
-	if len(callers) != 1 || callers[0] != "transition.go:resolve" {
-		t.Fatalf("Release referenced from %v, want only transition.go:resolve", callers)
+	if len(callers) != 1 || callers[0] != "transition.go:transition" {
+		t.Fatalf("Release referenced from %v, want only transition.go:transition", callers)
 	}
 }

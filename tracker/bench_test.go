@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/petrel-transport/petrel/congestion"
+	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
 // dropStreamScan is the baseline DropStream that petrel must not be: it
@@ -28,8 +29,8 @@ func (t *Tracker) dropStreamScan(stream StreamID) uint64 {
 		for i := range c.entries {
 			e := &c.entries[i]
 			s := e.state.Load()
-			if word(s).inFlightAs(k<<chunkBits|uint64(i)) && StreamID(e.stream.Load()) == stream {
-				if n, ok := t.resolve(c, e, k<<chunkBits|uint64(i), s, phaseDropped); ok {
+			if word(s).unresolvedAs(k<<chunkBits|uint64(i)) && StreamID(e.stream.Load()) == stream {
+				if n, ok := t.transition(c, e, k<<chunkBits|uint64(i), s, phaseDropped, 0); ok {
 					total += n
 				}
 			}
@@ -150,6 +151,71 @@ func BenchmarkSentAck(b *testing.B) {
 	}
 	if fl.Load() != 0 {
 		b.Fatalf("flight %d after all acked", fl.Load())
+	}
+}
+
+// lossCycle is one packet's loss and recovery, in steady state: four
+// packets sent, the last three acked, loss detection declares the first
+// lost (its bytes leave the flight), Retransmit sends its data under a new
+// packet number, and the new packet is acked.
+type lossCycle struct {
+	tb  testing.TB
+	r   *rig
+	pn  uint64
+	now monotime.Time
+	dst []Resend
+	ack [1]AckRange
+}
+
+func newLossCycle(tb testing.TB) *lossCycle {
+	return &lossCycle{tb: tb, r: newRig(tb, Config{}), now: ms, dst: make([]Resend, 0, 4)}
+}
+
+func (lc *lossCycle) run() {
+	r, base := lc.r, lc.pn
+	for i := range uint64(4) {
+		if err := sendOn(r.fl, r.t, base+i, 5, packetBytes, lc.now); err != nil {
+			lc.tb.Fatal(err)
+		}
+	}
+	lc.ack[0] = rng(base+1, base+3)
+	if _, err := r.t.OnAck(lc.ack[:], 0, lc.now+ms); err != nil {
+		lc.tb.Fatal(err)
+	}
+	var res LossResult
+	lc.dst, res = r.t.DueForResend(lc.dst[:0], lc.now+ms, rtt10)
+	if len(lc.dst) != 1 || lc.dst[0].PN != base || res.LostBytes != packetBytes {
+		lc.tb.Fatalf("handed out %+v, %+v", lc.dst, res)
+	}
+	var rsv congestion.Reservation
+	if !r.fl.TryReserveFor(&rsv, packetBytes, 1<<20) {
+		lc.tb.Fatal("no window")
+	}
+	if err := r.t.Retransmit(base, base+4, &rsv, lc.now+ms); err != nil {
+		lc.tb.Fatal(err)
+	}
+	lc.ack[0] = rng(base+4, base+4)
+	if res, err := r.t.OnAck(lc.ack[:], 0, lc.now+2*ms); err != nil || res.AckedBytes != packetBytes {
+		lc.tb.Fatal(res, err)
+	}
+	lc.pn += 5
+	lc.now += 2 * ms
+}
+
+// BenchmarkLossRetransmit: declare a packet lost, retransmit its data under
+// a new packet number, ack the new packet (plus the three sends and one ACK
+// that make the loss: see lossCycle).
+func BenchmarkLossRetransmit(b *testing.B) {
+	lc := newLossCycle(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		lc.run()
+	}
+	if lc.r.fl.Load() != 0 {
+		b.Fatalf("flight %d after all resolved", lc.r.fl.Load())
+	}
+	if st := lc.r.t.Stats(); st.LostPending != 0 || st.Retransmits != st.Lost {
+		b.Fatalf("stats %+v", st)
 	}
 }
 

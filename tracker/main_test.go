@@ -71,3 +71,24 @@ func (r *rig) checkBooks(tb testing.TB) {
 const ms = monotime.Time(time.Millisecond)
 
 func rng(a, b uint64) AckRange { return AckRange{Smallest: a, Largest: b} }
+
+// retransmit reserves size in the flight (as the resend path does) and
+// hands the reservation to Retransmit(lost, pn).
+func (r *rig) retransmit(lost, pn uint64, size uint32, now monotime.Time) error {
+	var res congestion.Reservation
+	r.fl.AddFor(&res, uint64(size))
+	return r.t.Retransmit(lost, pn, &res, now)
+}
+
+// phaseOf returns the phase of packet pn's entry, phaseEmpty if no slot
+// holds it.
+func (tr *Tracker) phaseOf(pn uint64) phase {
+	_, e := tr.pns.lookup(pn)
+	if e == nil {
+		return phaseEmpty
+	}
+	if w := word(e.state.Load()); w.pn() == pn {
+		return w.phase()
+	}
+	return phaseEmpty
+}

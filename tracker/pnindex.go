@@ -49,6 +49,7 @@ const (
 type chunk struct {
 	refs     atomic.Int64
 	index    atomic.Uint64
+	life     atomic.Uint32 // installations so far: written under pnIndex.mu before publishing
 	frontier bool
 	entries  [chunkSize]entry
 }
@@ -171,6 +172,7 @@ func (p *pnIndex) install(k uint64) (*chunk, error) {
 		c = new(chunk)
 	}
 	c.index.Store(k)
+	c.life.Add(1)
 	refs := int64(1)
 	c.frontier = p.sentEnd.Load() < (k+1)<<chunkBits
 	if c.frontier {

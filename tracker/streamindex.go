@@ -10,13 +10,14 @@ import (
 // stream's list in batches copied under the shard lock, releasing the lock
 // before resolving each batch, and visits only that stream's packets.
 //
-// A list may hold packet numbers already resolved (acked, abandoned): they
-// are not removed on ACK (that would put a lock on the ACK path) but
+// A list holds every packet of the stream still in flight or lost, and may
+// hold packet numbers already resolved (acked, abandoned, retransmitted):
+// they are not removed on ACK (that would put a lock on the ACK path) but
 // compacted away when the list fills, so a list never holds more than twice
 // the stream's packets in flight at its last compaction plus those sent
 // since. A resolved packet number found in a list is harmless: its entry is
-// no longer InFlight (or its slot belongs to another packet), so nothing is
-// released for it.
+// no longer InFlight or Lost (or its slot belongs to another packet), so
+// nothing is released or dropped for it.
 //
 // A dropper removes the list from the map only when it reaches its end
 // under the lock, after resolving every earlier batch: from then on all of
@@ -59,12 +60,19 @@ func (x *streamIndex) shard(s StreamID) *streamShard {
 	return &x.shards[(uint64(s)*0x9E3779B97F4A7C15)>>(64-6)]
 }
 
-// add registers pn for stream s and, under the same lock, publishes the
-// packet by storing published into its state word. p is consulted
-// (lock-free) to compact a full list.
-func (x *streamIndex) add(p *pnIndex, s StreamID, pn uint64, state *atomic.Uint64, published uint64) {
+// add registers pn for stream s and, under the same lock, advances the
+// sending frontier to pn and publishes the packet by storing published
+// into its state word. If lost is not nil (Retransmit), it first moves the
+// lost packet's state word from lostFrom to lostTo with one
+// compare-and-swap, under the lock, and registers nothing if that fails:
+// then it returns false. p is consulted (lock-free) to compact a full list.
+func (x *streamIndex) add(p *pnIndex, s StreamID, pn uint64, state *atomic.Uint64, published uint64, lost *atomic.Uint64, lostFrom, lostTo uint64) bool {
 	sh := x.shard(s)
 	sh.mu.Lock()
+	if lost != nil && !lost.CompareAndSwap(lostFrom, lostTo) {
+		sh.mu.Unlock()
+		return false
+	}
 	r := sh.m[s]
 	if r == nil {
 		if n := len(sh.free); n > 0 {
@@ -80,16 +88,18 @@ func (x *streamIndex) add(p *pnIndex, s StreamID, pn uint64, state *atomic.Uint6
 		r.compact(p)
 	}
 	r.pns = append(r.pns, pn)
+	p.advance(pn)
 	state.Store(published)
 	sh.mu.Unlock()
+	return true
 }
 
-// compact removes packet numbers no longer in flight; it leaves the list at
+// compact removes packet numbers no longer in flight or lost; it leaves the list at
 // most half full (growing it if needed) so compaction is amortized O(1).
 func (r *streamRec) compact(p *pnIndex) {
 	kept := r.pns[:0]
 	for _, pn := range r.pns {
-		if _, e := p.lookup(pn); e != nil && word(e.state.Load()).inFlightAs(pn) {
+		if _, e := p.lookup(pn); e != nil && word(e.state.Load()).unresolvedAs(pn) {
 			kept = append(kept, pn)
 		}
 	}
@@ -119,7 +129,9 @@ func (x *streamIndex) beginDrop(s StreamID) *streamRec {
 
 // nextBatch copies the packet numbers of r from position i into buf and
 // returns how many. At the end of the list (0) it removes the list from
-// the map, in the same critical section.
+// the map, in the same critical section: from then on every packet the
+// list held is resolved (the dropper resolved each before coming back),
+// and a Retransmit of one of them fails.
 func (x *streamIndex) nextBatch(s StreamID, r *streamRec, i int, buf *[dropBatch]uint64) int {
 	sh := x.shard(s)
 	sh.mu.Lock()

@@ -150,58 +150,6 @@ func TestOnAck(t *testing.T) {
 	}
 }
 
-func TestAckOfRetransmittedGivesNoSample(t *testing.T) {
-	r := newRig(t, Config{})
-	r.send(t, 0, 1, 100, ms)
-	if !r.t.Refresh(0, 0, 5*ms) {
-		t.Fatal("Refresh failed")
-	}
-	res := r.ack(t, 9*ms, rng(0, 0))
-	if res.NewlyAcked != 1 || res.RTTValid {
-		t.Fatalf("ack of a retransmitted packet: %+v, want acked without RTT sample (Karn)", res)
-	}
-	r.checkBooks(t)
-}
-
-func TestRefresh(t *testing.T) {
-	tests := []struct {
-		name   string
-		retx   int
-		setup  func(r *rig)
-		pn     uint64
-		gen    Generation
-		want   bool
-		wantAt Generation // generation afterwards, if in flight
-	}{
-		{"in flight gen 0", 0, func(r *rig) {}, 0, 0, true, 1},
-		{"stale generation", 0, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 0, false, 1},
-		{"next generation", 0, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 1, true, 2},
-		{"never sent", 0, func(r *rig) {}, 99, 0, false, 0},
-		{"acked", 0, func(r *rig) { r.t.OnAck([]AckRange{rng(0, 0)}, 0, ms) }, 0, 0, false, 0},
-		{"dropped", 0, func(r *rig) { r.t.DropStream(1) }, 0, 0, false, 0},
-		{"abandoned", 0, func(r *rig) { r.t.Abandon(0) }, 0, 0, false, 0},
-		{"at MaxRetransmits", 1, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 1, false, 1},
-		{"never retransmit", -1, func(r *rig) {}, 0, 0, false, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, Config{MaxRetransmits: tc.retx})
-			r.send(t, 0, 1, 100, ms)
-			r.send(t, 1, 2, 100, ms)
-			tc.setup(r)
-			if got := r.t.Refresh(tc.pn, tc.gen, 2*ms); got != tc.want {
-				t.Fatalf("Refresh(%d, %d) = %v, want %v", tc.pn, tc.gen, got, tc.want)
-			}
-			if _, e := r.t.pns.lookup(0); e != nil {
-				if w := word(e.state.Load()); w.phase() == phaseInFlight && w.gen() != tc.wantAt {
-					t.Fatalf("generation %d, want %d", w.gen(), tc.wantAt)
-				}
-			}
-			r.checkBooks(t)
-		})
-	}
-}
-
 func TestDropStream(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -276,7 +224,7 @@ func TestChunkRecycling(t *testing.T) {
 		t.Fatalf("%d chunks live with 5 packets in flight", st.Chunks)
 	}
 	for pn := uint64(0); pn < n-5; pn += 97 {
-		if r.t.InFlight(pn) || r.t.Refresh(pn, 0, 3*ms) || r.t.Abandon(pn) != 0 {
+		if r.t.InFlight(pn) || r.retransmit(pn, n+100, 10, 3*ms) == nil || r.t.Abandon(pn) != 0 {
 			t.Fatalf("acked packet %d came back", pn)
 		}
 	}
