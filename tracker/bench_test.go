@@ -29,7 +29,7 @@ func (t *Tracker) dropStreamScan(stream StreamID) uint64 {
 		for i := range c.entries {
 			e := &c.entries[i]
 			s := e.state.Load()
-			if word(s).unresolvedAs(k<<chunkBits|uint64(i)) && StreamID(e.stream.Load()) == stream {
+			if word(s).unresolvedAs(k<<chunkBits|uint64(i)) && e.stream() == stream {
 				if n, ok := t.transition(c, e, k<<chunkBits|uint64(i), s, phaseDropped, 0); ok {
 					total += n
 				}

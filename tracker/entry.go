@@ -91,17 +91,30 @@ func (w word) unresolvedAs(pn uint64) bool {
 // pnindex.go) and are recycled when their chunk is.
 //
 // Guard map: every field is atomic. state is the entry's identity and
-// phase; sent, stream, size and life are written by OnSent or Retransmit
-// while the phase is Writing, before the entry is published as InFlight,
-// and never change in that life. A reader loads state, then the fields,
+// phase; sent, rec, size and life are written by OnSent or Retransmit
+// while the phase is Writing (rec under its stream's shard lock, as the
+// entry is published), and never change in that life. rec is the stream's
+// list (nil for Control): it stays that stream's while the entry is
+// unresolved, since a list is recycled only when it holds no unresolved
+// packet. A reader loads state, then the fields,
 // and uses the fields only if state still says the same life afterwards
 // (or if its compare-and-swap from that state won). life is the life of
 // the chunk the slot was claimed in (see chunk.life): a final word left
 // over from an earlier life of the chunk is told apart by it. 32 bytes.
 type entry struct {
-	state  atomic.Uint64
-	sent   atomic.Int64  // monotime.Time the packet was sent
-	stream atomic.Uint64 // StreamID
-	size   atomic.Uint32 // bytes counted in the FlightSize
-	life   atomic.Uint32 // chunk.life when the slot was claimed
+	state atomic.Uint64
+	sent  atomic.Int64              // monotime.Time the packet was sent
+	rec   atomic.Pointer[streamRec] // its stream's list; nil: Control
+	size  atomic.Uint32             // bytes counted in the FlightSize
+	life  atomic.Uint32             // chunk.life when the slot was claimed
+}
+
+// stream returns the entry's stream. The caller has seen the entry
+// unresolved and checks its state word again before using the result (the
+// list, and so its id, cannot be recycled in between).
+func (e *entry) stream() StreamID {
+	if r := e.rec.Load(); r != nil {
+		return StreamID(r.id.Load())
+	}
+	return Control
 }

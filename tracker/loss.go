@@ -198,7 +198,7 @@ func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, sent monot
 			if !word(s).inFlightAs(pn) {
 				continue
 			}
-			sent, stream, size := monotime.Time(e.sent.Load()), StreamID(e.stream.Load()), e.size.Load()
+			sent, stream, size := monotime.Time(e.sent.Load()), e.stream(), e.size.Load()
 			if e.state.Load() != s { // changed while we read it: its next life decides next time
 				continue
 			}

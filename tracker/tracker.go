@@ -167,7 +167,7 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, res *congestion.Reservation
 		return err
 	}
 	e.life.Store(c.life.Load())
-	t.fill(e, stream, size, now)
+	t.fill(e, size, now)
 	res.Take() // the bytes are the Tracker's from here: nothing below fails
 	// Advance the sending frontier before publishing, so an ACK that sees
 	// the packet in flight never finds its number "unsent".
@@ -180,7 +180,7 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, res *congestion.Reservation
 	if stream == Control {
 		e.state.Store(inFlight)
 	} else {
-		t.streams.add(&t.pns, stream, pn, &e.state, inFlight, nil, 0, 0)
+		t.streams.add(&t.pns, stream, pn, e, inFlight, nil, 0, 0)
 	}
 	return nil
 }
@@ -213,9 +213,9 @@ func (t *Tracker) unclaim(c *chunk, e *entry) {
 }
 
 // fill writes the fields of a claimed slot and counts it in flight.
-func (t *Tracker) fill(e *entry, stream StreamID, size uint32, now monotime.Time) {
+func (t *Tracker) fill(e *entry, size uint32, now monotime.Time) {
 	e.sent.Store(int64(now))
-	e.stream.Store(uint64(stream))
+	e.rec.Store(nil) // set by streams.add for a stream packet
 	e.size.Store(size)
 	t.inflightBytes.Add(uint64(size))
 	t.inflightPkts.Add(1)
@@ -283,7 +283,7 @@ func (t *Tracker) Retransmit(lostPN, newPN uint64, res *congestion.Reservation, 
 			res.Cancel()
 			return refusal(w, lostPN)
 		}
-		stream = StreamID(le.stream.Load())
+		stream = le.stream()
 		if le.state.Load() == from {
 			break
 		}
@@ -295,7 +295,7 @@ func (t *Tracker) Retransmit(lostPN, newPN uint64, res *congestion.Reservation, 
 	}
 	gen := word(from).gen() + 1
 	ne.sent.Store(int64(now))
-	ne.stream.Store(uint64(stream))
+	ne.rec.Store(nil) // set by streams.add for a stream packet
 	ne.size.Store(size)
 	ne.life.Store(nc.life.Load())
 	inFlight := pack(phaseInFlight, gen, newPN)
@@ -307,7 +307,7 @@ func (t *Tracker) Retransmit(lostPN, newPN uint64, res *congestion.Reservation, 
 			ne.state.Store(inFlight)
 		}
 	} else {
-		ok = t.streams.add(&t.pns, stream, newPN, &ne.state, inFlight, &le.state, from, retransmitted)
+		ok = t.streams.add(&t.pns, stream, newPN, ne, inFlight, &le.state, from, retransmitted)
 	}
 	if !ok {
 		t.unclaim(nc, ne)

@@ -165,7 +165,7 @@ func TestDropStream(t *testing.T) {
 		{"unknown stream", [][2]uint64{{0, 1}}, nil, 9, 0, 1, 1},
 		{"control is never dropped", [][2]uint64{{0, uint64(Control)}, {1, 1}}, nil, Control, 0, 2, 1},
 		{"across chunks", [][2]uint64{{0, 4}, {5000, 4}, {70000, 4}, {70001, 5}}, nil, 4, 300, 1, 1},
-		{"finished stream frees its list", [][2]uint64{{0, 1}, {1, 1}}, []AckRange{rng(0, 1)}, 1, 0, 0, 0},
+		{"finished stream leaves no list", [][2]uint64{{0, 1}, {1, 1}}, []AckRange{rng(0, 1)}, 1, 0, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,6 +178,9 @@ func TestDropStream(t *testing.T) {
 			}
 			if got := r.t.DropStream(tc.drop); got != tc.want {
 				t.Fatalf("DropStream = %d, want %d", got, tc.want)
+			}
+			if tc.acked != nil && tc.want == 0 && tc.streams == 0 && r.t.Stats().Streams != 0 {
+				t.Fatal("a finished stream kept its list until DropStream")
 			}
 			if again := r.t.DropStream(tc.drop); again != 0 {
 				t.Fatalf("second DropStream released %d", again)
@@ -338,4 +341,88 @@ func TestOnSentTakesReservation(t *testing.T) {
 			r.checkBooks(t)
 		})
 	}
+}
+
+// TestShortStreamsLeaveNothing: a long connection running many short
+// streams (a message each) must not grow. 100,000 streams of one to four
+// packets pass through one tracker, at most 64 at a time; some packets are
+// acked, some lost and retransmitted, some streams aborted. A stream whose
+// packets are all resolved leaves no list behind, without a DropStream:
+// the stream count stays at the streams with packets in flight or lost,
+// and is zero once everything is resolved.
+func TestShortStreamsLeaveNothing(t *testing.T) {
+	const (
+		streams    = 100_000
+		concurrent = 64
+	)
+	r := newRig(t, Config{})
+	var (
+		pn    uint64
+		now   = ms
+		open  []StreamID
+		pns   = map[StreamID][]uint64{}
+		maxSt int
+	)
+	finish := func(s StreamID) {
+		switch {
+		case s%10 == 0: // aborted
+			r.t.DropStream(s)
+		case s%100 == 1: // packets are lost, their data retransmitted, then all acked
+			for range 3 { // three later packets acked: every earlier one is lost
+				r.send(t, pn, Control, 1, now)
+				r.ack(t, now, rng(pn, pn))
+				pn++
+			}
+			got, _ := r.t.DueForResend(nil, now, rtt10)
+			for _, g := range got { // this stream's and the other open ones'
+				if err := r.retransmit(g.PN, pn, 100, now); err != nil {
+					t.Fatal(err)
+				}
+				pns[g.Stream] = append(pns[g.Stream], pn)
+				pn++
+			}
+			for _, q := range pns[s] {
+				r.ack(t, now, rng(q, q))
+			}
+		default:
+			for _, q := range pns[s] {
+				r.ack(t, now, rng(q, q))
+			}
+		}
+		delete(pns, s)
+	}
+	for s := StreamID(0); s < streams; s++ {
+		for range 1 + int(s%4) {
+			r.send(t, pn, s, 100, now)
+			pns[s] = append(pns[s], pn)
+			pn++
+		}
+		open = append(open, s)
+		if len(open) == concurrent {
+			finish(open[0])
+			open = open[1:]
+		}
+		now += ms / 8
+		if s%1000 == 0 {
+			st := r.t.Stats()
+			maxSt = max(maxSt, st.Streams)
+			if st.Streams > concurrent {
+				t.Fatalf("after %d streams: %d streams tracked, at most %d open", s, st.Streams, concurrent)
+			}
+		}
+	}
+	for _, s := range open {
+		finish(s)
+	}
+	st := r.t.Stats()
+	if st.Streams != 0 || st.InFlightPackets != 0 || st.LostPending != 0 || st.Chunks > 1 {
+		t.Fatalf("after every stream finished: %+v", st)
+	}
+	for i := range r.t.streams.shards {
+		if n := len(r.t.streams.shards[i].m); n != 0 {
+			t.Fatalf("shard %d holds %d lists", i, n)
+		}
+	}
+	r.checkBooks(t)
+	t.Logf("%d streams, %d packets, at most %d streams tracked at once", streams, pn, maxSt)
 }

@@ -12,9 +12,11 @@ package tracker
 //   - from Lost, releases nothing: the bytes left when the loss was
 //     declared. Lost may go to Acked (a late ACK), Abandoned, Dropped or
 //     Retransmitted, never back to InFlight;
-//   - on reaching a final phase, drops the entry's reference on its chunk,
-//     except for Retransmitted, whose caller (Retransmit) drops it once it
-//     has let go of the stream's lock.
+//   - on reaching a final phase, takes the packet off its stream's count of
+//     unresolved packets (freeing the stream's list if it was the last) and
+//     drops the entry's reference on its chunk; Retransmitted is reached
+//     only in Retransmit, where the new packet takes the old one's place in
+//     the stream's count, and which drops the reference itself.
 //
 // It returns the bytes released and whether it won.
 //
@@ -70,6 +72,11 @@ func (t *Tracker) transition(c *chunk, e *entry, pn, from uint64, to phase, flag
 		t.lostPending.Add(1)
 	case phaseRetransmitted:
 	default:
+		// Final: the packet leaves its stream's count of unresolved
+		// packets (the last one out frees the list) and its slot.
+		if r := e.rec.Load(); r != nil {
+			t.streams.resolved(r)
+		}
 		t.pns.unref(c)
 	}
 	return n, true
