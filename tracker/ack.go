@@ -108,7 +108,7 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult) {
 		lo = floor
 	}
 	for k := lo >> chunkBits; k <= r.Largest>>chunkBits; k++ {
-		c := t.pns.chunkOf(k)
+		c := t.pns.pin(k)
 		if c == nil {
 			continue
 		}
@@ -116,10 +116,12 @@ func (t *Tracker) ackRange(r AckRange, res *AckResult) {
 		for pn := first; pn <= last; pn++ {
 			t.ackOne(c, &c.entries[pn&chunkMask], pn, res)
 		}
+		t.pns.unref(c)
 	}
 }
 
-// ackOne acks packet pn in slot e of chunk c, if it names that packet.
+// ackOne acks packet pn in slot e of chunk c (pinned), if it names that
+// packet.
 func (t *Tracker) ackOne(c *chunk, e *entry, pn uint64, res *AckResult) {
 	for {
 		s := e.state.Load()

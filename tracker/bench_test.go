@@ -22,7 +22,7 @@ func (t *Tracker) dropStreamScan(stream StreamID) uint64 {
 		return 0
 	}
 	for k := t.pns.lo.Load(); k <= t.pns.hi.Load(); k++ {
-		c := t.pns.chunkOf(k)
+		c := t.pns.pin(k)
 		if c == nil {
 			continue
 		}
@@ -35,6 +35,7 @@ func (t *Tracker) dropStreamScan(stream StreamID) uint64 {
 				}
 			}
 		}
+		t.pns.unref(c)
 	}
 	return total
 }

@@ -68,14 +68,12 @@ func (m *refTracker) send(pn uint64, s StreamID, size uint32, now monotime.Time,
 }
 
 // forget marks the retransmitted packets of chunks the tracker has freed:
-// a chunk lives while it holds a packet in flight or lost, or while the
-// sending frontier is inside it.
+// a chunk lives while it holds a packet in flight or lost.
 func (m *refTracker) forget() {
 	live := map[uint64]bool{}
 	for pn, p := range m.pkts {
-		k := pn >> chunkBits
-		if p.st <= refLost || m.sentEnd < (k+1)<<chunkBits {
-			live[k] = true
+		if p.st <= refLost {
+			live[pn>>chunkBits] = true
 		}
 	}
 	for pn, p := range m.pkts {

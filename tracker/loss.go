@@ -183,57 +183,69 @@ func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, sent monot
 	first := t.pns.lo.Load()
 	last := min(upTo, end-1) >> chunkBits
 	for k := first; k <= last; k++ {
-		c := t.pns.chunkOf(k)
-		if c == nil || !c.occupied() {
+		c := t.pns.pin(k)
+		if c == nil {
 			continue
 		}
-		base := k << chunkBits
-		for i := range c.entries {
-			pn := base + uint64(i)
-			if pn > upTo {
-				break
-			}
-			e := &c.entries[i]
-			s := e.state.Load()
-			if !word(s).inFlightAs(pn) {
-				continue
-			}
-			sent, stream, size := monotime.Time(e.sent.Load()), e.stream(), e.size.Load()
-			if e.state.Load() != s { // changed while we read it: its next life decides next time
-				continue
-			}
-			gen := word(s).gen()
-			if !due(pn, sent) {
-				continue
-			}
-			if gen >= t.maxRetx {
-				if n, ok := t.transition(c, e, pn, s, phaseAbandoned, 0); ok {
-					res.Abandoned++
-					res.AbandonedBytes += n
-				}
-				continue
-			}
-			var flags uint64
-			if probe {
-				flags = flagProbe
-			}
-			n, ok := t.transition(c, e, pn, s, phaseLost, flags)
-			if !ok {
-				continue // acked, dropped or declared lost under us
-			}
-			dst = append(dst, Resend{PN: pn, Gen: gen, Stream: stream, Size: size, Probe: probe})
-			if probe {
-				res.Probes++
-				res.ProbeBytes += n
-			} else {
-				res.Lost++
-				res.LostBytes += n
-				res.LargestLostSent = max(res.LargestLostSent, sent)
-			}
-			if handed++; limit > 0 && handed >= limit {
-				return dst
-			}
+		var done bool
+		dst, done = t.scanChunk(dst, c, k, upTo, due, probe, limit, &handed, res)
+		t.pns.unref(c)
+		if done {
+			return dst
 		}
 	}
 	return dst
+}
+
+// scanChunk is scan over chunk c (number k, pinned); done reports that
+// the limit was reached.
+func (t *Tracker) scanChunk(dst []Resend, c *chunk, k, upTo uint64, due func(pn uint64, sent monotime.Time) bool, probe bool, limit int, handed *int, res *LossResult) ([]Resend, bool) {
+	base := k << chunkBits
+	for i := range c.entries {
+		pn := base + uint64(i)
+		if pn > upTo {
+			break
+		}
+		e := &c.entries[i]
+		s := e.state.Load()
+		if !word(s).inFlightAs(pn) {
+			continue
+		}
+		sent, stream, size := monotime.Time(e.sent.Load()), e.stream(), e.size.Load()
+		if e.state.Load() != s { // changed while we read it: its next life decides next time
+			continue
+		}
+		gen := word(s).gen()
+		if !due(pn, sent) {
+			continue
+		}
+		if gen >= t.maxRetx {
+			if n, ok := t.transition(c, e, pn, s, phaseAbandoned, 0); ok {
+				res.Abandoned++
+				res.AbandonedBytes += n
+			}
+			continue
+		}
+		var flags uint64
+		if probe {
+			flags = flagProbe
+		}
+		n, ok := t.transition(c, e, pn, s, phaseLost, flags)
+		if !ok {
+			continue // acked, dropped or declared lost under us
+		}
+		dst = append(dst, Resend{PN: pn, Gen: gen, Stream: stream, Size: size, Probe: probe})
+		if probe {
+			res.Probes++
+			res.ProbeBytes += n
+		} else {
+			res.Lost++
+			res.LostBytes += n
+			res.LargestLostSent = max(res.LargestLostSent, sent)
+		}
+		if *handed++; limit > 0 && *handed >= limit {
+			return dst, true
+		}
+	}
+	return dst, false
 }

@@ -92,3 +92,12 @@ func (tr *Tracker) phaseOf(pn uint64) phase {
 	}
 	return phaseEmpty
 }
+
+// privateChunkPool makes the trackers of this test take chunks from a LIFO
+// list of their own instead of the shared sync.Pool, so the test knows
+// which chunk is recycled. Tests of this package do not run in parallel.
+func privateChunkPool(t *testing.T) {
+	l := []*chunk{}
+	testChunkPool = &l
+	t.Cleanup(func() { testChunkPool = nil })
+}

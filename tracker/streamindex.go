@@ -14,9 +14,9 @@ import (
 // A list holds every packet of the stream still in flight or lost, and may
 // hold packet numbers already resolved (acked, abandoned, retransmitted):
 // they are not removed on ACK (that would put a lock on the ACK path) but
-// compacted away when the list fills, so a list never holds more than twice
-// the stream's unresolved packets at its last compaction plus those sent
-// since. A resolved packet number found in a list is harmless: its entry is
+// compacted away when the list fills or holds twice the stream's
+// unresolved packets (plus 8), so DropStream's walk stays proportional to
+// the stream's packets in flight or lost. A resolved packet number found in a list is harmless: its entry is
 // no longer InFlight or Lost (or its slot belongs to another packet), so
 // nothing is released or dropped for it.
 //
@@ -61,6 +61,28 @@ var recPool = sync.Pool{New: func() any { return &streamRec{pns: make([]uint64, 
 
 const maxKeptList = 1024
 
+// mapPool holds empty shard maps for every tracker of the process: a shard
+// takes one when its first stream starts and gives it back when its last
+// stream's list goes, so an idle tracker holds no map.
+var mapPool sync.Pool
+
+func getMap() map[StreamID]*streamRec {
+	if m, _ := mapPool.Get().(map[StreamID]*streamRec); m != nil {
+		return m
+	}
+	return make(map[StreamID]*streamRec)
+}
+
+// deleteLocked removes stream s's list from the shard's map, giving the
+// map back to the pool if it is now empty. The shard's mu is held.
+func (sh *streamShard) deleteLocked(s StreamID) {
+	delete(sh.m, s)
+	if len(sh.m) == 0 {
+		mapPool.Put(sh.m)
+		sh.m = nil
+	}
+}
+
 func putRec(r *streamRec) {
 	if cap(r.pns) > maxKeptList {
 		return
@@ -72,11 +94,11 @@ func putRec(r *streamRec) {
 }
 
 // streamShard. Guard map: mu guards m; mu is a leaf lock held only for map
-// and slice operations and atomic operations on entry state words and the
-// sending frontier.
+// and slice operations, the shared pools and atomic operations on entry
+// state words and the sending frontier.
 type streamShard struct {
 	mu sync.Mutex
-	m  map[StreamID]*streamRec // nil until the shard's first stream
+	m  map[StreamID]*streamRec // nil while the shard has no stream
 	_  [48]byte                // keep neighbouring shards' locks off one cache line
 }
 
@@ -111,17 +133,21 @@ func (x *streamIndex) add(p *pnIndex, s StreamID, pn uint64, e *entry, published
 		r = recPool.Get().(*streamRec)
 		r.id.Store(uint64(s))
 		if sh.m == nil {
-			sh.m = make(map[StreamID]*streamRec)
+			sh.m = getMap()
 		}
 		sh.m[s] = r
 	}
-	if len(r.pns) == cap(r.pns) && r.droppers == 0 {
-		r.compact(p)
-	}
-	r.pns = append(r.pns, pn)
+	live := r.live.Load()
 	if lost == nil {
 		r.live.Add(1)
 	}
+	// Compact a full list, or one holding twice its unresolved packets (a
+	// list taken from the pool may have room for many more): the work is
+	// at most twice the packets appended since the last compaction.
+	if r.droppers == 0 && (len(r.pns) == cap(r.pns) || len(r.pns) >= 2*int(live)+8) {
+		r.compact(p)
+	}
+	r.pns = append(r.pns, pn)
 	e.rec.Store(r)
 	p.advance(pn)
 	e.state.Store(published)
@@ -143,7 +169,7 @@ func (x *streamIndex) resolved(r *streamRec) {
 		sh.mu.Unlock() // removed by another, revived, or being dropped
 		return
 	}
-	delete(sh.m, id)
+	sh.deleteLocked(id)
 	sh.mu.Unlock()
 	putRec(r)
 }
@@ -194,7 +220,7 @@ func (x *streamIndex) nextBatch(s StreamID, r *streamRec, i int, buf *[dropBatch
 	if i < len(r.pns) {
 		n = copy(buf[:], r.pns[i:])
 	} else if !r.detached {
-		delete(sh.m, s)
+		sh.deleteLocked(s)
 		r.detached = true
 	}
 	sh.mu.Unlock()

@@ -176,8 +176,8 @@ func TestStress(t *testing.T) {
 	res := r.ack(t, monotime.Time(clock.Load()), rng(0, r.t.pns.sentEnd.Load()-1))
 	rel += res.AckedBytes
 	st = r.t.Stats()
-	// Only the chunk at the sending frontier may stay (it awaits more sends).
-	if r.fl.Load() != 0 || st.InFlightPackets != 0 || st.LostPending != 0 || st.Chunks > 1 || st.Streams != 0 {
+	// Nothing stays: no chunk, no stream list.
+	if r.fl.Load() != 0 || st.InFlightPackets != 0 || st.LostPending != 0 || st.Chunks != 0 || st.Streams != 0 {
 		t.Fatalf("after resolving all: flight %d, %+v", r.fl.Load(), st)
 	}
 	if rel != sentSum.Load() || r.fl.Stats().Underflows != 0 {

@@ -187,7 +187,10 @@ func (t *Tracker) OnSent(pn uint64, stream StreamID, res *congestion.Reservation
 
 // claim takes the slot of packet pn (phase Writing), holding a reference
 // on its chunk for it, or fails with ErrWindow or ErrDuplicate having
-// changed nothing.
+// changed nothing. The slot's previous word may name pn from an earlier
+// life of the chunk (another tracker's packet, chunks being shared): only
+// a word of this life, or one not final (which no free chunk holds), is a
+// duplicate.
 func (t *Tracker) claim(pn uint64) (*chunk, *entry, error) {
 	c, err := t.pns.acquire(pn)
 	if err != nil {
@@ -196,7 +199,7 @@ func (t *Tracker) claim(pn uint64) (*chunk, *entry, error) {
 	e := &c.entries[pn&chunkMask]
 	for {
 		old := e.state.Load()
-		if w := word(old); w.pn() == pn && w.phase() != phaseEmpty {
+		if w := word(old); w.pn() == pn && w.phase() != phaseEmpty && (w.phase() < phaseAcked || e.life.Load() == c.life.Load()) {
 			t.pns.unref(c)
 			return nil, nil, ErrDuplicate
 		}
@@ -268,11 +271,12 @@ func (t *Tracker) Retransmit(lostPN, newPN uint64, res *congestion.Reservation, 
 		res.Cancel()
 		return err
 	}
-	lc, le := t.pns.lookup(lostPN)
+	lc, le := t.pns.lookupPinned(lostPN)
 	if le == nil {
 		res.Cancel()
 		return ErrNotLost
 	}
+	defer t.pns.unref(lc) // the pin
 	var (
 		from   uint64
 		stream StreamID
@@ -342,8 +346,13 @@ func refusal(w word, pn uint64) error {
 
 // InFlight reports whether packet pn is tracked and in flight.
 func (t *Tracker) InFlight(pn uint64) bool {
-	_, e := t.pns.lookup(pn)
-	return e != nil && word(e.state.Load()).inFlightAs(pn)
+	c, e := t.pns.lookupPinned(pn)
+	if e == nil {
+		return false
+	}
+	in := word(e.state.Load()).inFlightAs(pn)
+	t.pns.unref(c)
+	return in
 }
 
 // Abandon gives up on packet pn, in flight or lost, releasing its bytes if
@@ -396,10 +405,11 @@ func (t *Tracker) DropStream(stream StreamID) uint64 {
 // Lost, and returns the bytes released (0 if the packet was lost, not
 // tracked, or another transition won).
 func (t *Tracker) resolveAny(pn uint64, to phase) uint64 {
-	c, e := t.pns.lookup(pn)
+	c, e := t.pns.lookupPinned(pn)
 	if e == nil {
 		return 0
 	}
+	defer t.pns.unref(c)
 	for {
 		s := e.state.Load()
 		if !word(s).unresolvedAs(pn) {
