@@ -181,6 +181,7 @@ func TestLinearizable(t *testing.T) {
 		now     atomic.Int64 // the tracker's fake time
 		mu      sync.Mutex
 		history []porcupine.Operation
+		retxMu  [64]sync.Mutex // by data item
 	)
 	now.Store(int64(ms))
 	add := func(client int, in linInput, out linOutput, call, ret int64) {
@@ -205,7 +206,12 @@ func TestLinearizable(t *testing.T) {
 		case linAbandon:
 			return linOutput{n: r.t.Abandon(pn)}
 		case linRetransmit:
-			return linOutput{ok: r.retransmit(pn, retxBase+pn, uint32(linSize(retxBase+pn)), at) == nil}
+			// The engine gives every packet its own number: one resend path
+			// per lost packet, never two sends of one number at once.
+			retxMu[pn%uint64(len(retxMu))].Lock()
+			err := r.retransmit(pn, retxBase+pn, uint32(linSize(retxBase+pn)), at)
+			retxMu[pn%uint64(len(retxMu))].Unlock()
+			return linOutput{ok: err == nil}
 		default:
 			return linOutput{ok: r.t.InFlight(pn)}
 		}

@@ -232,11 +232,15 @@ func (p *pnIndex) install(k uint64) (*chunk, error) {
 	c.owner.Store(p)
 	c.index.Store(k)
 	c.life.Add(1)
-	c.refs.Store(1) // publishes the chunk to pinners
 	d.slots[k&d.mask].Store(c)
 	p.lo.Store(lo)
 	p.hi.Store(hi)
 	p.live.Add(1)
+	// Publish the chunk to pinners last: a reader that found this chunk
+	// object in its previous life here, for the same number, could pin it
+	// as soon as refs leaves zero, and its packets must then be covered by
+	// live, lo and hi.
+	c.refs.Store(1)
 	return c, nil
 }
 
