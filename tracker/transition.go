@@ -20,12 +20,13 @@ package tracker
 //
 // It returns the bytes released and whether it won.
 //
-// c and e may be stale: the caller holds no reference, so the chunk may
-// have been freed and recycled for other packet numbers since the caller
-// found it. The packet number in `from` is what makes that safe: a recycled
-// slot's word names another packet, so the check below (and, should the
-// slot change after the caller loaded it, the compare-and-swap of the full
-// word) fails.
+// The caller has pinned c (pnIndex.pin), so it is this tracker's chunk for
+// pn's number and cannot be freed meanwhile; but the slot e may hold
+// another packet than the caller thinks (pn's own life ended and the chunk
+// was recycled for other packet numbers before the caller pinned it). The
+// packet number in `from` is what makes that safe: a recycled slot's word
+// names another packet, so the check below (and, should the slot change
+// after the caller loaded it, the compare-and-swap of the full word) fails.
 //
 // Because every caller goes through this function and a packet leaves
 // InFlight by one compare-and-swap, its bytes are released exactly once,
