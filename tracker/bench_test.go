@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/petrel-transport/petrel/congestion"
+	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
 // dropStreamScan is the baseline DropStream that petrel must not be: it
@@ -21,19 +22,20 @@ func (t *Tracker) dropStreamScan(stream StreamID) uint64 {
 		return 0
 	}
 	for k := t.pns.lo.Load(); k <= t.pns.hi.Load(); k++ {
-		c := t.pns.chunkOf(k)
+		c := t.pns.pin(k)
 		if c == nil {
 			continue
 		}
 		for i := range c.entries {
 			e := &c.entries[i]
 			s := e.state.Load()
-			if word(s).inFlightAs(k<<chunkBits|uint64(i)) && StreamID(e.stream.Load()) == stream {
-				if n, ok := t.resolve(c, e, k<<chunkBits|uint64(i), s, phaseDropped); ok {
+			if word(s).unresolvedAs(k<<chunkBits|uint64(i)) && e.stream() == stream {
+				if n, ok := t.transition(c, e, k<<chunkBits|uint64(i), s, phaseDropped, 0); ok {
 					total += n
 				}
 			}
 		}
+		t.pns.unref(c)
 	}
 	return total
 }
@@ -70,8 +72,7 @@ func getDropSet(b *testing.B, packets int) *dropSet {
 	}
 	ds := &dropSet{r: &rig{t: tr, fl: fl}, streams: packets / perStream}
 	for pn := range uint64(packets) {
-		fl.Add(packetBytes)
-		if err := tr.OnSent(pn, StreamID(pn%uint64(ds.streams)), packetBytes, ms); err != nil {
+		if err := sendOn(fl, tr, pn, StreamID(pn%uint64(ds.streams)), packetBytes, ms); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -84,8 +85,7 @@ func getDropSet(b *testing.B, packets int) *dropSet {
 // readd sends the stream's packets again (new packet numbers): untimed.
 func (ds *dropSet) readd(b *testing.B, s StreamID) {
 	for range perStream {
-		ds.r.fl.Add(packetBytes)
-		if err := ds.r.t.OnSent(ds.nextPN, s, packetBytes, ms); err != nil {
+		if err := sendOn(ds.r.fl, ds.r.t, ds.nextPN, s, packetBytes, ms); err != nil {
 			b.Fatal(err)
 		}
 		ds.nextPN++
@@ -141,8 +141,7 @@ func BenchmarkSentAck(b *testing.B) {
 	var pn uint64
 	b.ReportAllocs()
 	for b.Loop() {
-		fl.Add(packetBytes)
-		if err := tr.OnSent(pn, 3, packetBytes, ms); err != nil {
+		if err := sendOn(fl, tr, pn, 3, packetBytes, ms); err != nil {
 			b.Fatal(err)
 		}
 		ranges[0] = rng(pn, pn)
@@ -153,6 +152,71 @@ func BenchmarkSentAck(b *testing.B) {
 	}
 	if fl.Load() != 0 {
 		b.Fatalf("flight %d after all acked", fl.Load())
+	}
+}
+
+// lossCycle is one packet's loss and recovery, in steady state: four
+// packets sent, the last three acked, loss detection declares the first
+// lost (its bytes leave the flight), Retransmit sends its data under a new
+// packet number, and the new packet is acked.
+type lossCycle struct {
+	tb  testing.TB
+	r   *rig
+	pn  uint64
+	now monotime.Time
+	dst []Resend
+	ack [1]AckRange
+}
+
+func newLossCycle(tb testing.TB) *lossCycle {
+	return &lossCycle{tb: tb, r: newRig(tb, Config{}), now: ms, dst: make([]Resend, 0, 4)}
+}
+
+func (lc *lossCycle) run() {
+	r, base := lc.r, lc.pn
+	for i := range uint64(4) {
+		if err := sendOn(r.fl, r.t, base+i, 5, packetBytes, lc.now); err != nil {
+			lc.tb.Fatal(err)
+		}
+	}
+	lc.ack[0] = rng(base+1, base+3)
+	if _, err := r.t.OnAck(lc.ack[:], 0, lc.now+ms); err != nil {
+		lc.tb.Fatal(err)
+	}
+	var res LossResult
+	lc.dst, res = r.t.DueForResend(lc.dst[:0], lc.now+ms, rtt10)
+	if len(lc.dst) != 1 || lc.dst[0].PN != base || res.LostBytes != packetBytes {
+		lc.tb.Fatalf("handed out %+v, %+v", lc.dst, res)
+	}
+	var rsv congestion.Reservation
+	if !r.fl.TryReserveFor(&rsv, packetBytes, 1<<20) {
+		lc.tb.Fatal("no window")
+	}
+	if err := r.t.Retransmit(base, base+4, &rsv, lc.now+ms); err != nil {
+		lc.tb.Fatal(err)
+	}
+	lc.ack[0] = rng(base+4, base+4)
+	if res, err := r.t.OnAck(lc.ack[:], 0, lc.now+2*ms); err != nil || res.AckedBytes != packetBytes {
+		lc.tb.Fatal(res, err)
+	}
+	lc.pn += 5
+	lc.now += 2 * ms
+}
+
+// BenchmarkLossRetransmit: declare a packet lost, retransmit its data under
+// a new packet number, ack the new packet (plus the three sends and one ACK
+// that make the loss: see lossCycle).
+func BenchmarkLossRetransmit(b *testing.B) {
+	lc := newLossCycle(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		lc.run()
+	}
+	if lc.r.fl.Load() != 0 {
+		b.Fatalf("flight %d after all resolved", lc.r.fl.Load())
+	}
+	if st := lc.r.t.Stats(); st.LostPending != 0 || st.Retransmits != st.Lost {
+		b.Fatalf("stats %+v", st)
 	}
 }
 
@@ -203,8 +267,7 @@ func BenchmarkTracker(b *testing.B) {
 			s := StreamID(sid.Add(1))
 			for pb.Next() {
 				pn := nextPN.Add(1) - 1
-				fl.Add(packetBytes)
-				if err := tr.OnSent(pn, s, packetBytes, ms); err != nil {
+				if err := sendOn(fl, tr, pn, s, packetBytes, ms); err != nil {
 					panic(err)
 				}
 			}
@@ -220,14 +283,18 @@ func BenchmarkTracker(b *testing.B) {
 func ExampleTracker() {
 	fl := new(congestion.FlightSize)
 	tr, _ := New(fl, Config{})
-	// A writer reserved 1200 bytes of window, sent packet 0 on stream 4.
-	fl.Add(1200)
-	_ = tr.OnSent(0, 4, 1200, ms)
-	fl.Add(800)
-	_ = tr.OnSent(1, 4, 800, ms)
+	// A writer reserves 1200 bytes of window and sends packet 0 on stream
+	// 4: the tracker takes the reservation over. Then 800 bytes, packet 1.
+	var res congestion.Reservation
+	if fl.TryReserveFor(&res, 1200, 64<<10) {
+		_ = tr.OnSent(0, 4, &res, ms)
+	}
+	if fl.TryReserveFor(&res, 800, 64<<10) {
+		_ = tr.OnSent(1, 4, &res, ms)
+	}
 	// The peer acks packet 1; the stream is then aborted.
-	res, _ := tr.OnAck([]AckRange{{Smallest: 1, Largest: 1}}, 0, 21*ms)
-	fmt.Println(res.AckedBytes, res.LatestRTT == 20*time.Millisecond)
+	ack, _ := tr.OnAck([]AckRange{{Smallest: 1, Largest: 1}}, 0, 21*ms)
+	fmt.Println(ack.AckedBytes, ack.LatestRTT == 20*time.Millisecond)
 	fmt.Println(tr.DropStream(4), fl.Load())
 	// Output:
 	// 800 true

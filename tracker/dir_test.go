@@ -46,7 +46,7 @@ func TestTryRef(t *testing.T) {
 	}{
 		{"dead", 0, false},
 		{"one slot", 1, true},
-		{"frontier only", frontierRef, true},
+		{"pinned only", 1 << 32, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

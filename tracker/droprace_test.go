@@ -50,8 +50,7 @@ func dropRaceRound(t *testing.T, deadline time.Time) {
 				pn := nextPN.Add(1) - 1
 				s := StreamID((w + i) % streams)
 				stream[pn] = s
-				r.fl.Add(10)
-				if err := r.t.OnSent(pn, s, 10, ms); err != nil {
+				if err := sendOn(r.fl, r.t, pn, s, uint32(10), ms); err != nil {
 					t.Errorf("OnSent(%d): %v", pn, err)
 					return
 				}

@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -10,13 +11,28 @@ import (
 
 // refPacket and refTracker are the reference model: a map of packets and a
 // full scan for everything, the rules of RFC 9002 section 6 written out
-// the plain way.
+// the plain way, with loss taking a packet out of flight and Retransmit
+// moving its data to a new packet number.
+type refState uint8
+
+const (
+	refInFlight refState = iota
+	refLost
+	refAcked
+	refAbandoned
+	refDropped
+	refRetransmitted
+)
+
 type refPacket struct {
-	stream   StreamID
-	size     uint32
-	sent     monotime.Time
-	gen      Generation
-	inFlight bool
+	stream    StreamID
+	size      uint32
+	sent      monotime.Time
+	gen       Generation
+	st        refState
+	probe     bool // left flight by a probe timeout
+	lateAcked bool // retransmitted, then acknowledged
+	forgotten bool // its chunk was freed since: a late ACK finds nothing
 }
 
 type refTracker struct {
@@ -24,7 +40,6 @@ type refTracker struct {
 	maxRetx      Generation
 	sentEnd      uint64
 	largestAcked uint64 // +1
-	ackedSentMax monotime.Time
 	lastSent     monotime.Time
 	flight       uint64
 }
@@ -38,20 +53,34 @@ func (m *refTracker) sorted() []uint64 {
 	return pns
 }
 
-func (m *refTracker) release(p *refPacket) uint64 {
-	if !p.inFlight {
-		return 0
-	}
-	p.inFlight = false
+// leave takes p out of flight to state st and returns its bytes.
+func (m *refTracker) leave(p *refPacket, st refState) uint64 {
+	p.st = st
 	m.flight -= uint64(p.size)
 	return uint64(p.size)
 }
 
-func (m *refTracker) send(pn uint64, s StreamID, size uint32, now monotime.Time) {
-	m.pkts[pn] = &refPacket{stream: s, size: size, sent: now, inFlight: true}
+func (m *refTracker) send(pn uint64, s StreamID, size uint32, now monotime.Time, gen Generation) {
+	m.pkts[pn] = &refPacket{stream: s, size: size, sent: now, gen: gen}
 	m.flight += uint64(size)
 	m.sentEnd = max(m.sentEnd, pn+1)
 	m.lastSent = max(m.lastSent, now)
+}
+
+// forget marks the retransmitted packets of chunks the tracker has freed:
+// a chunk lives while it holds a packet in flight or lost.
+func (m *refTracker) forget() {
+	live := map[uint64]bool{}
+	for pn, p := range m.pkts {
+		if p.st <= refLost {
+			live[pn>>chunkBits] = true
+		}
+	}
+	for pn, p := range m.pkts {
+		if !live[pn>>chunkBits] {
+			p.forgotten = true
+		}
+	}
 }
 
 func (m *refTracker) ack(ranges []AckRange, now monotime.Time) (AckResult, error) {
@@ -65,24 +94,42 @@ func (m *refTracker) ack(ranges []AckRange, now monotime.Time) (AckResult, error
 	if len(ranges) == 0 {
 		return res, nil
 	}
-	var largestGen Generation
-	for _, pn := range m.sorted() {
-		p := m.pkts[pn]
-		for _, r := range ranges {
-			if pn >= r.Smallest && pn <= r.Largest && p.inFlight {
+	late := func(p *refPacket) {
+		if p.probe {
+			res.LateProbes++
+		} else {
+			res.Spurious++
+			res.SpuriousBytes += uint64(p.size)
+		}
+	}
+	for _, r := range ranges {
+		for _, pn := range m.sorted() {
+			p := m.pkts[pn]
+			if pn < r.Smallest || pn > r.Largest {
+				continue
+			}
+			switch {
+			case p.st == refInFlight:
 				res.NewlyAcked++
-				res.AckedBytes += m.release(p)
-				m.ackedSentMax = max(m.ackedSentMax, p.sent)
-				res.LargestNewlyAcked, res.LargestNewlySent, largestGen = pn, p.sent, p.gen
+				res.AckedBytes += m.leave(p, refAcked)
+			case p.st == refLost:
+				p.st = refAcked
+				late(p)
+			case p.st == refRetransmitted && !p.lateAcked && !p.forgotten:
+				p.lateAcked = true
+				late(p)
+			default:
+				continue
+			}
+			res.AckEliciting = true
+			if pn >= res.LargestNewlyAcked {
+				res.LargestNewlyAcked, res.LargestNewlySent = pn, p.sent
 			}
 		}
 	}
 	m.largestAcked = max(m.largestAcked, res.LargestAcked+1)
-	if res.NewlyAcked > 0 {
-		res.AckEliciting = true
-		if res.LargestNewlyAcked == res.LargestAcked && largestGen == 0 {
-			res.RTTValid, res.LatestRTT = true, now.Sub(res.LargestNewlySent)
-		}
+	if res.AckEliciting && res.LargestNewlyAcked == res.LargestAcked {
+		res.RTTValid, res.LatestRTT = true, now.Sub(res.LargestNewlySent)
 	}
 	return res, nil
 }
@@ -90,44 +137,46 @@ func (m *refTracker) ack(ranges []AckRange, now monotime.Time) (AckResult, error
 func (m *refTracker) due(now monotime.Time, rtt RTT) ([]Resend, LossResult) {
 	var out []Resend
 	var res LossResult
-	inFlight := 0
-	for _, p := range m.pkts {
-		if p.inFlight {
-			inFlight++
+	inFlight := func() bool {
+		for _, p := range m.pkts {
+			if p.st == refInFlight {
+				return true
+			}
 		}
+		return false
 	}
-	if inFlight == 0 {
+	if !inFlight() {
 		return nil, res
 	}
 	handOut := func(pn uint64, p *refPacket, probe bool) bool {
 		if p.gen >= m.maxRetx {
 			res.Abandoned++
-			res.AbandonedBytes += m.release(p)
+			res.AbandonedBytes += m.leave(p, refAbandoned)
 			return false
 		}
+		n := m.leave(p, refLost)
+		p.probe = probe
 		out = append(out, Resend{PN: pn, Gen: p.gen, Stream: p.stream, Size: p.size, Probe: probe})
 		if probe {
 			res.Probes++
+			res.ProbeBytes += n
 		} else {
 			res.Lost++
-			res.LostBytes += uint64(p.size)
+			res.LostBytes += n
 			res.LargestLostSent = max(res.LargestLostSent, p.sent)
 		}
 		return true
 	}
 	lossDelay := max(max(rtt.smoothed(), rtt.Latest)*9/8, time.Millisecond)
 	var lossTime monotime.Time
-	if m.largestAcked > 0 {
+	if m.largestAcked > 1 {
 		largest := m.largestAcked - 1
 		for _, pn := range m.sorted() {
 			p := m.pkts[pn]
-			if !p.inFlight || pn > largest {
+			if p.st != refInFlight || pn >= largest {
 				continue
 			}
-			if p.gen == 0 && pn >= largest || p.gen > 0 && p.sent >= m.ackedSentMax {
-				continue
-			}
-			if p.gen == 0 && largest-pn >= 3 || now.Sub(p.sent) >= lossDelay {
+			if largest-pn >= 3 || now.Sub(p.sent) >= lossDelay {
 				handOut(pn, p, false)
 			} else if at := p.sent.Add(lossDelay); lossTime == 0 || at < lossTime {
 				lossTime = at
@@ -141,7 +190,7 @@ func (m *refTracker) due(now monotime.Time, rtt RTT) ([]Resend, LossResult) {
 	} else {
 		res.PTO = true
 		for _, pn := range m.sorted() {
-			if p := m.pkts[pn]; p.inFlight && handOut(pn, p, true) && res.Probes == 2 {
+			if p := m.pkts[pn]; p.st == refInFlight && handOut(pn, p, true) && res.Probes == 2 {
 				break
 			}
 		}
@@ -149,33 +198,49 @@ func (m *refTracker) due(now monotime.Time, rtt RTT) ([]Resend, LossResult) {
 		next.PTOCount++
 		res.Next = now.Add(next.pto())
 	}
-	if res.Next == 0 {
-		for _, p := range m.pkts {
-			if p.inFlight {
-				res.Next = m.lastSent.Add(rtt.pto())
-				break
-			}
-		}
+	if res.Next == 0 && inFlight() {
+		res.Next = m.lastSent.Add(rtt.pto())
 	}
 	return out, res
 }
 
-func (m *refTracker) refresh(pn uint64, gen Generation, now monotime.Time) bool {
-	p := m.pkts[pn]
-	if p == nil || !p.inFlight || p.gen != gen || gen >= m.maxRetx {
-		return false
+// retransmit returns the model's answer to Retransmit(lost, newPN): nil,
+// or the error the tracker gives while it still knows the packet (it may
+// also answer ErrNotLost once the packet's chunk is gone).
+func (m *refTracker) retransmit(lost, newPN uint64, size uint32, now monotime.Time) error {
+	p := m.pkts[lost]
+	switch {
+	case p == nil:
+		return ErrNotLost
+	case p.st == refAcked:
+		return ErrAcked
+	case p.st == refDropped:
+		return ErrDropped
+	case p.st == refAbandoned:
+		return ErrAbandoned
+	case p.st != refLost:
+		return ErrNotLost
 	}
-	p.gen++
-	p.sent = now
-	m.lastSent = max(m.lastSent, now)
-	return true
+	p.st = refRetransmitted
+	m.send(newPN, p.stream, size, now, p.gen+1)
+	return nil
+}
+
+func (m *refTracker) resolve(p *refPacket, st refState) uint64 {
+	switch p.st {
+	case refInFlight:
+		return m.leave(p, st)
+	case refLost:
+		p.st = st
+	}
+	return 0
 }
 
 func (m *refTracker) drop(s StreamID) uint64 {
 	var n uint64
 	for _, p := range m.pkts {
 		if p.stream == s && s != Control {
-			n += m.release(p)
+			n += m.resolve(p, refDropped)
 		}
 	}
 	return n
@@ -188,6 +253,7 @@ func FuzzTracker(f *testing.F) {
 	f.Add([]byte{0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 6, 200, 2, 0, 6, 90, 2, 0, 3, 1, 5, 2, 1, 255, 7, 3})
 	f.Add([]byte{0, 200, 8, 3, 0, 1, 0, 2, 9, 0, 1, 10, 2, 0, 4, 0, 4, 1, 4, 2, 4, 4})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7, 6, 30, 2, 9, 3, 0, 3, 1, 6, 99, 1, 4, 2, 1, 3, 2, 6, 250, 2, 2})
+	f.Add([]byte{0, 1, 0, 1, 0, 1, 0, 1, 1, 3, 2, 0, 3, 0, 1, 0, 3, 2, 2, 0, 6, 250, 2, 0, 3, 4, 1, 21, 4, 1})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 4000 {
 			return
@@ -222,7 +288,7 @@ func FuzzTracker(f *testing.F) {
 				}
 				size := uint32(arg) + 1
 				r.send(t, pn, s, size, now)
-				m.send(pn, s, size, now)
+				m.send(pn, s, size, now, 0)
 			case 9: // a late send of a skipped packet number
 				if len(skipped) == 0 {
 					continue
@@ -230,7 +296,7 @@ func FuzzTracker(f *testing.F) {
 				pn := skipped[int(arg)%len(skipped)]
 				skipped = slices.DeleteFunc(skipped, func(q uint64) bool { return q == pn })
 				r.send(t, pn, StreamID(arg%5), 50, now)
-				m.send(pn, StreamID(arg%5), 50, now)
+				m.send(pn, StreamID(arg%5), 50, now, 0)
 			case 1: // ack one or two ranges
 				hi := pick()
 				ranges := []AckRange{rng(hi-min(hi, uint64(arg%5)), hi)}
@@ -256,14 +322,19 @@ func FuzzTracker(f *testing.F) {
 				if got.PTO {
 					rtt.PTOCount++
 				}
-			case 3: // refresh (with a guessed or a handed-out generation)
-				pn, gen := pick(), Generation(arg%3)
+			case 3: // retransmit a handed-out packet (or a guessed one) as the next packet number
+				lost := pick()
 				if len(dst) > 0 && arg%2 == 0 {
-					d := dst[int(arg)%len(dst)]
-					pn, gen = d.PN, d.Gen
+					lost = dst[int(arg)%len(dst)].PN
 				}
-				if got, want := r.t.Refresh(pn, gen, now), m.refresh(pn, gen, now); got != want {
-					t.Fatalf("op %d Refresh(%d, %d) = %v, model %v", i, pn, gen, got, want)
+				pn, size := next, uint32(arg)+1
+				gerr := r.retransmit(lost, pn, size, now)
+				werr := m.retransmit(lost, pn, size, now)
+				if (gerr == nil) != (werr == nil) || gerr != nil && !errors.Is(gerr, werr) && !errors.Is(gerr, ErrNotLost) {
+					t.Fatalf("op %d Retransmit(%d, %d) = %v, model %v", i, lost, pn, gerr, werr)
+				}
+				if gerr == nil {
+					next++
 				}
 			case 4:
 				s := StreamID(arg % 6)
@@ -274,7 +345,7 @@ func FuzzTracker(f *testing.F) {
 				pn := pick()
 				var want uint64
 				if p := m.pkts[pn]; p != nil {
-					want = m.release(p)
+					want = m.resolve(p, refAbandoned)
 				}
 				if got := r.t.Abandon(pn); got != want {
 					t.Fatalf("op %d Abandon(%d) = %d, model %d", i, pn, got, want)
@@ -284,14 +355,24 @@ func FuzzTracker(f *testing.F) {
 			case 7:
 				pn := pick()
 				p := m.pkts[pn]
-				if got, want := r.t.InFlight(pn), p != nil && p.inFlight; got != want {
+				if got, want := r.t.InFlight(pn), p != nil && p.st == refInFlight; got != want {
 					t.Fatalf("op %d InFlight(%d) = %v, model %v", i, pn, got, want)
 				}
 			}
+			m.forget()
 			if r.fl.Load() != m.flight {
 				t.Fatalf("op %d (%d): flight %d, model %d", i, op, r.fl.Load(), m.flight)
 			}
 		}
 		r.checkBooks(t)
+		var lost int64
+		for _, p := range m.pkts {
+			if p.st == refLost {
+				lost++
+			}
+		}
+		if st := r.t.Stats(); st.LostPending != lost {
+			t.Fatalf("LostPending %d, model %d", st.LostPending, lost)
+		}
 	})
 }

@@ -10,55 +10,89 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
 // The linearizability check records concurrent operations on the tracker
-// and checks with porcupine that every packet's history is explained by a
-// sequential model of one packet. Operations over many packets are
-// linearizable per packet (package doc), so the history is partitioned by
-// packet number and every stream carries one packet, making DropStream an
-// operation on one packet too.
+// and checks with porcupine that every data item's history is explained by
+// a sequential model. A data item is one packet (number base+d) and its
+// possible retransmission (number retxBase+d), alone on its stream, so
+// DropStream is an operation on one item. Operations over many packets are
+// linearizable per packet (package doc): DueForResend is recorded as one
+// "lost" operation per packet it handed out.
 
 type linKind uint8
 
 const (
 	linSend linKind = iota
-	linAck
+	linAckOld
+	linAckNew
 	linDrop
 	linAbandon
-	linRefresh
+	linRetransmit
 	linQuery
+	linLose    // DueForResend handed out the original packet
+	linLoseNew // DueForResend handed out the retransmission
+	linKinds
 )
 
 type linInput struct {
 	kind linKind
-	pn   uint64
-	gen  Generation
+	d    uint64 // data item
 }
 
-// linOutput: bytes released, or the boolean result.
+// linOutput: bytes released, a late ACK (spurious loss or late probe), or
+// the boolean result.
 type linOutput struct {
-	n  uint64
-	ok bool
+	n    uint64
+	late bool
+	ok   bool
 }
 
-// linState is the sequential model of one packet.
+// linPkt is the model's view of one packet.
+type linPkt uint8
+
+const (
+	pktNone linPkt = iota
+	pktInFlight
+	pktLost
+	pktRetransmitted
+	pktGone // acked, dropped or abandoned
+)
+
+// linState is the sequential model of one data item.
 type linState struct {
-	sent, inFlight bool
-	gen            Generation
+	old, new linPkt
+	lateSeen bool // the retransmitted original's late ACK was reported
 }
+
+const retxBase = 1 << 20
 
 func linSize(pn uint64) uint64 { return pn%97 + 1 }
 
+// release moves p out of flight (if it is in flight) to gone and returns
+// what that releases.
+func release(p *linPkt, size uint64) uint64 {
+	switch *p {
+	case pktInFlight:
+		*p = pktGone
+		return size
+	case pktLost:
+		*p = pktGone
+	}
+	return 0
+}
+
 var linModel = porcupine.Model{
 	Partition: func(h []porcupine.Operation) [][]porcupine.Operation {
-		byPN := map[uint64][]porcupine.Operation{}
+		byItem := map[uint64][]porcupine.Operation{}
 		for _, op := range h {
-			pn := op.Input.(linInput).pn
-			byPN[pn] = append(byPN[pn], op)
+			d := op.Input.(linInput).d
+			byItem[d] = append(byItem[d], op)
 		}
-		out := make([][]porcupine.Operation, 0, len(byPN))
-		for _, ops := range byPN {
+		out := make([][]porcupine.Operation, 0, len(byItem))
+		for _, ops := range byItem {
 			out = append(out, ops)
 		}
 		return out
@@ -66,26 +100,66 @@ var linModel = porcupine.Model{
 	Init: func() any { return linState{} },
 	Step: func(st, in, out any) (bool, any) {
 		s, i, o := st.(linState), in.(linInput), out.(linOutput)
+		oldSize, newSize := linSize(i.d), linSize(retxBase+i.d)
 		switch i.kind {
 		case linSend:
-			if s.sent || !o.ok {
+			if s.old != pktNone || !o.ok {
 				return false, s
 			}
-			return true, linState{sent: true, inFlight: true}
-		case linAck, linDrop, linAbandon:
-			if s.inFlight {
-				s.inFlight = false
-				return o.n == linSize(i.pn), s
+			s.old = pktInFlight
+			return true, s
+		case linAckOld:
+			switch s.old {
+			case pktInFlight:
+				s.old = pktGone
+				return o.n == oldSize && !o.late, s
+			case pktLost:
+				s.old = pktGone
+				return o.n == 0 && o.late, s
+			case pktRetransmitted:
+				// The first ACK after the retransmission reports the
+				// spurious loss if the original's chunk is still held (it
+				// may be freed by then: best effort), later ones never.
+				ok := o.n == 0 && (!o.late || !s.lateSeen)
+				s.lateSeen = true
+				return ok, s
 			}
-			return o.n == 0, s
-		case linRefresh:
-			if s.inFlight && s.gen == i.gen {
-				s.gen++
+			return o.n == 0 && !o.late, s
+		case linAckNew:
+			switch s.new {
+			case pktInFlight:
+				s.new = pktGone
+				return o.n == newSize && !o.late, s
+			case pktLost:
+				s.new = pktGone
+				return o.n == 0 && o.late, s
+			}
+			return o.n == 0 && !o.late, s
+		case linDrop:
+			n := release(&s.old, oldSize) + release(&s.new, newSize)
+			return o.n == n, s
+		case linAbandon:
+			return o.n == release(&s.old, oldSize), s
+		case linRetransmit:
+			if s.old == pktLost {
+				s.old, s.new = pktRetransmitted, pktInFlight
 				return o.ok, s
 			}
 			return !o.ok, s
+		case linLose:
+			if s.old != pktInFlight {
+				return false, s
+			}
+			s.old = pktLost
+			return o.n == oldSize, s
+		case linLoseNew:
+			if s.new != pktInFlight {
+				return false, s
+			}
+			s.new = pktLost
+			return o.n == newSize, s
 		case linQuery:
-			return o.ok == s.inFlight, s
+			return o.ok == (s.old == pktInFlight), s
 		}
 		return false, s
 	},
@@ -97,46 +171,52 @@ var linModel = porcupine.Model{
 func TestLinearizable(t *testing.T) {
 	const (
 		clients  = 4
-		rounds   = 400
-		perRound = 6 // packets per round
-		opsEach  = 12
+		rounds   = 300
+		perRound = 6 // data items per round
+		opsEach  = 14
 	)
 	r := newRig(t, Config{})
 	var (
 		clock   atomic.Int64
+		now     atomic.Int64 // the tracker's fake time
 		mu      sync.Mutex
 		history []porcupine.Operation
+		retxMu  [64]sync.Mutex // by data item
 	)
-	record := func(client int, in linInput, do func() linOutput) {
-		call := clock.Add(1)
-		out := do()
-		ret := clock.Add(1)
+	now.Store(int64(ms))
+	add := func(client int, in linInput, out linOutput, call, ret int64) {
 		mu.Lock()
 		history = append(history, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
 		mu.Unlock()
 	}
 	exec := func(in linInput) linOutput {
+		pn, at := in.d, monotime.Time(now.Load())
 		switch in.kind {
 		case linSend:
-			r.fl.Add(linSize(in.pn))
-			err := r.t.OnSent(in.pn, StreamID(in.pn+1000), uint32(linSize(in.pn)), ms)
-			if err != nil {
-				r.fl.Release(linSize(in.pn)) // not registered: the test gives its reservation back
-			}
+			err := sendOn(r.fl, r.t, pn, StreamID(pn+1000), uint32(linSize(pn)), at)
 			return linOutput{ok: err == nil}
-		case linAck:
-			res, _ := r.t.OnAck([]AckRange{rng(in.pn, in.pn)}, 0, 2*ms) // ErrAckUnsent acks nothing
-			return linOutput{n: res.AckedBytes}
+		case linAckOld, linAckNew:
+			if in.kind == linAckNew {
+				pn += retxBase
+			}
+			res, _ := r.t.OnAck([]AckRange{rng(pn, pn)}, 0, at) // ErrAckUnsent acks nothing
+			return linOutput{n: res.AckedBytes, late: res.Spurious+res.LateProbes > 0}
 		case linDrop:
-			return linOutput{n: r.t.DropStream(StreamID(in.pn + 1000))}
+			return linOutput{n: r.t.DropStream(StreamID(pn + 1000))}
 		case linAbandon:
-			return linOutput{n: r.t.Abandon(in.pn)}
-		case linRefresh:
-			return linOutput{ok: r.t.Refresh(in.pn, in.gen, 3*ms)}
+			return linOutput{n: r.t.Abandon(pn)}
+		case linRetransmit:
+			// The engine gives every packet its own number: one resend path
+			// per lost packet, never two sends of one number at once.
+			retxMu[pn%uint64(len(retxMu))].Lock()
+			err := r.retransmit(pn, retxBase+pn, uint32(linSize(retxBase+pn)), at)
+			retxMu[pn%uint64(len(retxMu))].Unlock()
+			return linOutput{ok: err == nil}
 		default:
-			return linOutput{ok: r.t.InFlight(in.pn)}
+			return linOutput{ok: r.t.InFlight(pn)}
 		}
 	}
+	var dsts [clients][]Resend
 	for round := range rounds {
 		base := uint64(round * perRound)
 		var wg sync.WaitGroup
@@ -145,43 +225,67 @@ func TestLinearizable(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				rnd := rand.New(rand.NewPCG(uint64(round), uint64(c)))
-				// Client c sends the packets with pn%clients == c, in
-				// between its other operations.
+				// Client c sends the items with d%clients == c, in between
+				// its other operations.
 				var mine []uint64
-				for pn := base; pn < base+perRound; pn++ {
-					if int(pn%clients) == c {
-						mine = append(mine, pn)
+				for d := base; d < base+perRound; d++ {
+					if int(d%clients) == c {
+						mine = append(mine, d)
 					}
 				}
 				for i := 0; i < opsEach || len(mine) > 0; i++ {
 					if len(mine) > 0 && (i >= opsEach || rnd.IntN(3) == 0) {
-						in := linInput{kind: linSend, pn: mine[0]}
+						in := linInput{kind: linSend, d: mine[0]}
 						mine = mine[1:]
-						record(c, in, func() linOutput { return exec(in) })
+						call := clock.Add(1)
+						out := exec(in)
+						add(c, in, out, call, clock.Add(1))
 						continue
 					}
-					in := linInput{kind: linKind(1 + rnd.IntN(5)), pn: base + rnd.Uint64N(perRound), gen: Generation(rnd.IntN(3))}
-					record(c, in, func() linOutput { return exec(in) })
+					kind := linKind(1 + rnd.IntN(int(linQuery)))
+					if kind == linQuery && rnd.IntN(2) == 0 {
+						// Loss detection instead, some time later: each
+						// packet it hands out is one operation.
+						call := clock.Add(1)
+						var res LossResult
+						dsts[c], res = r.t.DueForResend(dsts[c][:0], monotime.Time(now.Add(int64(4*ms))), rtt10)
+						ret := clock.Add(1)
+						_ = res
+						for _, l := range dsts[c] {
+							in := linInput{kind: linLose, d: l.PN}
+							if l.PN >= retxBase {
+								in = linInput{kind: linLoseNew, d: l.PN - retxBase}
+							}
+							add(c, in, linOutput{n: uint64(l.Size)}, call, ret)
+						}
+						continue
+					}
+					in := linInput{kind: kind, d: base + rnd.Uint64N(perRound)}
+					call := clock.Add(1)
+					out := exec(in)
+					add(c, in, out, call, clock.Add(1))
 				}
 			})
 		}
 		close(start)
 		wg.Wait()
+		// Resolve what is left of this round's retransmissions, so the
+		// next rounds' acks run ahead of no stale packet (untimed, not
+		// recorded: the round's histories are complete).
+		for d := base; d < base+perRound; d++ {
+			r.t.Abandon(d)
+			r.t.Abandon(retxBase + d)
+		}
 	}
 	if res := porcupine.CheckOperationsTimeout(linModel, history, 30*time.Second); res != porcupine.Ok {
 		reportIllegal(t, history)
 		t.Fatalf("history of %d operations is not linearizable (%v)", len(history), res)
 	}
-	// And the books balance at quiescence.
-	var inFlight uint64
-	for pn := range uint64(rounds * perRound) {
-		if r.t.InFlight(pn) {
-			inFlight += linSize(pn)
-		}
+	// And the books balance at quiescence: everything was resolved.
+	if r.fl.Load() != 0 || r.t.Stats().InFlightBytes != 0 || r.t.Stats().LostPending != 0 {
+		t.Fatalf("flight %d, %+v", r.fl.Load(), r.t.Stats())
 	}
-	if r.fl.Load() != inFlight {
-		t.Fatalf("flight %d, in flight %d", r.fl.Load(), inFlight)
-	}
+	r.checkBooks(t)
 	t.Logf("%d operations linearizable", len(history))
 }
 
@@ -200,12 +304,13 @@ func reportIllegal(t *testing.T, history []porcupine.Operation) {
 }
 
 // TestLinearizabilityCheckerCatchesBugs makes sure the model can fail: a
-// history where a packet is released twice is rejected.
+// history where a packet is released twice, or where a dropped packet is
+// retransmitted, is rejected.
 func TestLinearizabilityCheckerCatchesBugs(t *testing.T) {
-	in := func(k linKind) linInput { return linInput{kind: k, pn: 5} }
+	in := func(k linKind) linInput { return linInput{kind: k, d: 5} }
 	bad := []porcupine.Operation{
 		{ClientId: 0, Input: in(linSend), Output: linOutput{ok: true}, Call: 1, Return: 2},
-		{ClientId: 0, Input: in(linAck), Output: linOutput{n: linSize(5)}, Call: 3, Return: 6},
+		{ClientId: 0, Input: in(linAckOld), Output: linOutput{n: linSize(5)}, Call: 3, Return: 6},
 		{ClientId: 1, Input: in(linDrop), Output: linOutput{n: linSize(5)}, Call: 4, Return: 5},
 	}
 	if porcupine.CheckOperations(linModel, bad) {
@@ -213,10 +318,19 @@ func TestLinearizabilityCheckerCatchesBugs(t *testing.T) {
 	}
 	resurrect := []porcupine.Operation{
 		{ClientId: 0, Input: in(linSend), Output: linOutput{ok: true}, Call: 1, Return: 2},
-		{ClientId: 0, Input: in(linDrop), Output: linOutput{n: linSize(5)}, Call: 3, Return: 4},
-		{ClientId: 1, Input: linInput{kind: linRefresh, pn: 5}, Output: linOutput{ok: true}, Call: 5, Return: 6},
+		{ClientId: 0, Input: in(linLose), Output: linOutput{n: linSize(5)}, Call: 3, Return: 4},
+		{ClientId: 0, Input: in(linDrop), Output: linOutput{}, Call: 5, Return: 6},
+		{ClientId: 1, Input: in(linRetransmit), Output: linOutput{ok: true}, Call: 7, Return: 8},
 	}
 	if porcupine.CheckOperations(linModel, resurrect) {
-		t.Fatal("refresh after drop accepted by the model")
+		t.Fatal("retransmit after drop accepted by the model")
+	}
+	lostTwice := []porcupine.Operation{
+		{ClientId: 0, Input: in(linSend), Output: linOutput{ok: true}, Call: 1, Return: 2},
+		{ClientId: 0, Input: in(linLose), Output: linOutput{n: linSize(5)}, Call: 3, Return: 4},
+		{ClientId: 1, Input: in(linAckOld), Output: linOutput{n: linSize(5)}, Call: 5, Return: 6},
+	}
+	if porcupine.CheckOperations(linModel, lostTwice) {
+		t.Fatal("an ACK releasing a lost packet's bytes again accepted by the model")
 	}
 }

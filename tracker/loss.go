@@ -6,28 +6,29 @@ import (
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
-// Loss detection, RFC 9002 section 6, for packets retransmitted in place
-// (same packet number, next generation; see the package doc).
+// Loss detection, RFC 9002 section 6. Every transmission has its own
+// packet number, so the rules apply as written, to packet numbers.
 //
-// A packet in flight is lost once it was sent before an acknowledged packet
-// and either
-//   - packet threshold (section 6.1.1): it was never retransmitted and the
-//     largest acknowledged packet number is at least kPacketThreshold above
-//     its own (a retransmitted copy is later than its packet number says,
-//     so only the time threshold applies to it), or
-//   - time threshold (section 6.1.2): its latest copy was sent at least
+// A packet in flight is lost once its packet number is below the largest
+// acknowledged and either
+//   - packet threshold (section 6.1.1): the largest acknowledged packet
+//     number is at least kPacketThreshold above its own, or
+//   - time threshold (section 6.1.2): it was sent at least
 //     max(kTimeThreshold * max(smoothed_rtt, latest_rtt), kGranularity) ago.
-//
-// Loss detection scans packet numbers up to the largest acknowledged only
-// (what keeps it proportional to the packets below the ACK frontier, not to
-// the whole window on every call). So a retransmitted copy whose packet
-// number is above the largest acknowledged is not declared lost by the time
-// threshold even if an acknowledged copy was sent after it: the probe
-// timeout recovers it.
 //
 // When nothing is pending on the loss timer and the probe timeout
 // (section 6.2.1) has passed since the last ack-eliciting send, the oldest
 // packets in flight are handed out as probes (section 6.2.4).
+//
+// A packet found lost, or handed out as a probe, leaves the flight at that
+// moment: its entry moves from InFlight to Lost by compare-and-swap and its
+// bytes are released by that compare-and-swap. Its data is sent again only
+// through Retransmit, under a new packet number. A probe is thus taken out
+// of flight as quic-go's QueueProbePacket does, where RFC 9002 section 6.2
+// keeps probed packets in flight; the difference is confined to the bytes
+// in flight (the probe's own bytes, added without a window check per
+// section 7.5, take their place): a probed packet is not reported as lost
+// (LossResult.Probes, not Lost), so it causes no congestion event.
 const (
 	// kPacketThreshold, RFC 9002 section 6.1.1.
 	packetThreshold = 3
@@ -78,12 +79,15 @@ func (r RTT) pto() time.Duration {
 	return d << min(max(r.PTOCount, 0), maxPTOShift)
 }
 
-// Resend is a packet DueForResend hands out for retransmission. The packet
-// stays InFlight; the resend path sends it again and calls
-// Refresh(PN, Gen, now).
+// Resend is a packet DueForResend declared lost (or probed): it is Lost,
+// its bytes have left the flight, and its data awaits the caller's
+// decision: Retransmit(PN, newPN, reservation, now) to send it again under
+// a new packet number, or Abandon(PN) not to. Until one of them (or an
+// ACK, or a DropStream of its stream) resolves it, the packet keeps its
+// slot in the tracker.
 type Resend struct {
 	PN     uint64
-	Gen    Generation
+	Gen    Generation // retransmissions of this data before PN
 	Stream StreamID
 	Size   uint32
 	Probe  bool // handed out by a probe timeout, not declared lost
@@ -91,19 +95,22 @@ type Resend struct {
 
 // LossResult is what one DueForResend call found.
 type LossResult struct {
-	// Lost and LostBytes count packets declared lost and handed out;
-	// LargestLostSent is the latest send time among them, for the
-	// controller's congestion event (RFC 9002 section 7.3.2).
+	// Lost and LostBytes count packets declared lost and handed out, and
+	// the bytes released for them; LargestLostSent is the latest send time
+	// among them, for the controller's congestion event (RFC 9002 section
+	// 7.3.2).
 	Lost            int
 	LostBytes       uint64
 	LargestLostSent monotime.Time
 	// PTO reports that the probe timeout expired: Probes packets were
-	// handed out as probes. The caller counts the timeout once (pto_count,
-	// RFC 9002 section 6.2.1), however many packets it covers.
-	PTO    bool
-	Probes int
-	// Abandoned packets were lost after MaxRetransmits; their bytes,
-	// AbandonedBytes, were released.
+	// handed out as probes, and ProbeBytes released for them. The caller
+	// counts the timeout once (pto_count, RFC 9002 section 6.2.1), however
+	// many packets it covers.
+	PTO        bool
+	Probes     int
+	ProbeBytes uint64
+	// Abandoned packets were found lost after MaxRetransmits; their bytes,
+	// AbandonedBytes, were released, and they are not handed out.
 	Abandoned      int
 	AbandonedBytes uint64
 	// Next is when to call DueForResend again (the loss timer or the
@@ -111,13 +118,16 @@ type LossResult struct {
 	Next monotime.Time
 }
 
-// DueForResend runs loss detection at now with the estimator's rtt and
-// appends the packets to resend to dst, in ascending packet number order,
+// DueForResend runs loss detection at now with the estimator's rtt, moves
+// the packets it finds lost (or probes) from InFlight to Lost, releasing
+// their bytes, and appends them to dst in ascending packet number order,
 // returning it (dst's backing array is reused: with enough capacity
-// nothing allocates). Handed-out packets stay InFlight: a resend that
-// races an ACK or a DropStream of the same packet is harmless, because its
-// Refresh then fails. A lost packet already retransmitted MaxRetransmits
-// times is abandoned instead, releasing its bytes.
+// nothing allocates). Each packet is handed out once, by the call whose
+// compare-and-swap moved it. The caller then retransmits or abandons each:
+// a Retransmit that races an ACK or a DropStream of the same packet fails,
+// and the data is not sent. A lost packet whose data was already
+// retransmitted MaxRetransmits times is abandoned instead, releasing its
+// bytes.
 func (t *Tracker) DueForResend(dst []Resend, now monotime.Time, rtt RTT) ([]Resend, LossResult) {
 	var res LossResult
 	if t.inflightPkts.Load() <= 0 || t.pns.live.Load() == 0 {
@@ -125,14 +135,10 @@ func (t *Tracker) DueForResend(dst []Resend, now monotime.Time, rtt RTT) ([]Rese
 	}
 	lossDelay := rtt.lossDelay()
 	var lossTime monotime.Time
-	if la := t.largestAcked.Load(); la > 0 {
+	if la := t.largestAcked.Load(); la > 1 {
 		largest := la - 1
-		ackedSent := monotime.Time(t.ackedSentMax.Load())
-		dst = t.scan(dst, largest, func(pn uint64, gen Generation, sent monotime.Time) bool {
-			if gen == 0 && pn >= largest || gen > 0 && sent >= ackedSent {
-				return false // not sent before an acknowledged packet
-			}
-			if gen == 0 && largest-pn >= packetThreshold || now.Sub(sent) >= lossDelay {
+		dst = t.scan(dst, largest-1, func(pn uint64, sent monotime.Time) bool {
+			if largest-pn >= packetThreshold || now.Sub(sent) >= lossDelay {
 				return true
 			}
 			if at := sent.Add(lossDelay); lossTime == 0 || at < lossTime {
@@ -152,7 +158,7 @@ func (t *Tracker) DueForResend(dst []Resend, now monotime.Time, rtt RTT) ([]Rese
 		}
 		res.PTO = true
 		t.ptos.Add(1)
-		dst = t.scan(dst, MaxPacketNumber, func(uint64, Generation, monotime.Time) bool { return true }, true, probesPerPTO, &res)
+		dst = t.scan(dst, MaxPacketNumber, func(uint64, monotime.Time) bool { return true }, true, probesPerPTO, &res)
 		next := rtt
 		next.PTOCount++
 		res.Next = now.Add(next.pto())
@@ -168,7 +174,7 @@ func (t *Tracker) DueForResend(dst []Resend, now monotime.Time, rtt RTT) ([]Rese
 // scan visits the packets in flight up to packet number upTo in ascending
 // order, skipping chunks with none, and hands out (or abandons) those for
 // which due returns true, stopping after limit handouts if limit > 0.
-func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, gen Generation, sent monotime.Time) bool, probe bool, limit int, res *LossResult) []Resend {
+func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, sent monotime.Time) bool, probe bool, limit int, res *LossResult) []Resend {
 	handed := 0
 	end := t.pns.sentEnd.Load()
 	if end == 0 { // the first OnSent has published its entry but not advanced yet
@@ -177,50 +183,69 @@ func (t *Tracker) scan(dst []Resend, upTo uint64, due func(pn uint64, gen Genera
 	first := t.pns.lo.Load()
 	last := min(upTo, end-1) >> chunkBits
 	for k := first; k <= last; k++ {
-		c := t.pns.chunkOf(k)
-		if c == nil || !c.occupied() {
+		c := t.pns.pin(k)
+		if c == nil {
 			continue
 		}
-		base := k << chunkBits
-		for i := range c.entries {
-			pn := base + uint64(i)
-			if pn > upTo {
-				break
-			}
-			e := &c.entries[i]
-			s := e.state.Load()
-			if !word(s).inFlightAs(pn) {
-				continue
-			}
-			sent, stream, size := monotime.Time(e.sent.Load()), StreamID(e.stream.Load()), e.size.Load()
-			if e.state.Load() != s { // changed while we read it: its next life decides next time
-				continue
-			}
-			gen := word(s).gen()
-			if !due(pn, gen, sent) {
-				continue
-			}
-			if gen >= t.maxRetx {
-				if n, ok := t.resolve(c, e, pn, s, phaseAbandoned); ok {
-					res.Abandoned++
-					res.AbandonedBytes += n
-				}
-				continue
-			}
-			dst = append(dst, Resend{PN: pn, Gen: gen, Stream: stream, Size: size, Probe: probe})
-			if probe {
-				res.Probes++
-				t.probes.pkts.Add(1) // Stats reports probes by count only
-			} else {
-				res.Lost++
-				res.LostBytes += uint64(size)
-				res.LargestLostSent = max(res.LargestLostSent, sent)
-				t.lost.add(uint64(size))
-			}
-			if handed++; limit > 0 && handed >= limit {
-				return dst
-			}
+		var done bool
+		dst, done = t.scanChunk(dst, c, k, upTo, due, probe, limit, &handed, res)
+		t.pns.unref(c)
+		if done {
+			return dst
 		}
 	}
 	return dst
+}
+
+// scanChunk is scan over chunk c (number k, pinned); done reports that
+// the limit was reached.
+func (t *Tracker) scanChunk(dst []Resend, c *chunk, k, upTo uint64, due func(pn uint64, sent monotime.Time) bool, probe bool, limit int, handed *int, res *LossResult) ([]Resend, bool) {
+	base := k << chunkBits
+	for i := range c.entries {
+		pn := base + uint64(i)
+		if pn > upTo {
+			break
+		}
+		e := &c.entries[i]
+		s := e.state.Load()
+		if !word(s).inFlightAs(pn) {
+			continue
+		}
+		sent, stream, size := monotime.Time(e.sent.Load()), e.stream(), e.size.Load()
+		if e.state.Load() != s { // changed while we read it: its next life decides next time
+			continue
+		}
+		gen := word(s).gen()
+		if !due(pn, sent) {
+			continue
+		}
+		if gen >= t.maxRetx {
+			if n, ok := t.transition(c, e, pn, s, phaseAbandoned, 0); ok {
+				res.Abandoned++
+				res.AbandonedBytes += n
+			}
+			continue
+		}
+		var flags uint64
+		if probe {
+			flags = flagProbe
+		}
+		n, ok := t.transition(c, e, pn, s, phaseLost, flags)
+		if !ok {
+			continue // acked, dropped or declared lost under us
+		}
+		dst = append(dst, Resend{PN: pn, Gen: gen, Stream: stream, Size: size, Probe: probe})
+		if probe {
+			res.Probes++
+			res.ProbeBytes += n
+		} else {
+			res.Lost++
+			res.LostBytes += n
+			res.LargestLostSent = max(res.LargestLostSent, sent)
+		}
+		if *handed++; limit > 0 && *handed >= limit {
+			return dst, true
+		}
+	}
+	return dst, false
 }

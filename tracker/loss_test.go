@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -124,12 +125,15 @@ func TestDueForResend(t *testing.T) {
 					if g.Probe != st.probe || g.Stream != 1 || g.Size != 100 || g.Gen != 0 {
 						t.Fatalf("step %d: resend %+v", i, g)
 					}
-					if !r.t.InFlight(g.PN) {
-						t.Fatalf("handed-out packet %d left flight", g.PN)
+					if r.t.InFlight(g.PN) || r.t.phaseOf(g.PN) != phaseLost {
+						t.Fatalf("handed-out packet %d not moved to Lost", g.PN)
 					}
 				}
 				if res.PTO != st.probe || res.Abandoned != st.abandoned {
 					t.Fatalf("step %d: %+v", i, res)
+				}
+				if n := uint64(len(got)) * 100; res.LostBytes+res.ProbeBytes != n {
+					t.Fatalf("step %d: released %d+%d for %d packets handed out", i, res.LostBytes, res.ProbeBytes, len(got))
 				}
 				if st.next != 0 && res.Next != st.next {
 					t.Fatalf("step %d: Next = %v, want %v", i, time.Duration(res.Next), time.Duration(st.next))
@@ -140,9 +144,10 @@ func TestDueForResend(t *testing.T) {
 	}
 }
 
-// TestRetransmitLifecycle follows one packet through MaxRetransmits
-// resends to its abandonment, and checks a refreshed copy is judged by its
-// own send time, not by its (old) packet number.
+// TestRetransmitLifecycle follows one piece of data through
+// MaxRetransmits losses, each retransmitted under a new packet number, to
+// its abandonment; each new packet is judged by its own number and send
+// time.
 func TestRetransmitLifecycle(t *testing.T) {
 	const maxRetx = 2
 	r := newRig(t, Config{MaxRetransmits: maxRetx})
@@ -151,34 +156,44 @@ func TestRetransmitLifecycle(t *testing.T) {
 	}
 	r.ack(t, 2*ms, rng(1, 3))
 	now := 3 * ms
-	next := uint64(4)
+	cur, next := uint64(0), uint64(4)
 	for gen := Generation(0); gen <= maxRetx; gen++ {
 		got, res := r.t.DueForResend(nil, now, rtt10)
 		if gen == maxRetx {
-			if len(got) != 0 || res.Abandoned != 1 || res.AbandonedBytes != 100 || r.t.InFlight(0) {
+			if len(got) != 0 || res.Abandoned != 1 || res.AbandonedBytes != 100 || r.t.InFlight(cur) {
 				t.Fatalf("at MaxRetransmits: handed %v, %+v", pnsOf(got), res)
 			}
 			break
 		}
-		if len(got) != 1 || got[0].PN != 0 || got[0].Gen != gen {
-			t.Fatalf("gen %d: handed out %+v", gen, got)
+		if len(got) != 1 || got[0].PN != cur || got[0].Gen != gen || res.LostBytes != 100 {
+			t.Fatalf("gen %d: handed out %+v, %+v", gen, got, res)
 		}
-		if !r.t.Refresh(0, gen, now) {
-			t.Fatalf("Refresh(0, %d) failed", gen)
+		if r.fl.Load() != 0 {
+			t.Fatalf("gen %d: lost packet still counted in the flight (%d)", gen, r.fl.Load())
 		}
-		// The refreshed copy is newer than every acked packet: not lost,
-		// however far the acked packet numbers run ahead.
+		if err := r.retransmit(cur, next, 100, now); err != nil {
+			t.Fatalf("Retransmit(%d, %d): %v", cur, next, err)
+		}
+		if r.retransmit(cur, next+100, 100, now) == nil {
+			t.Fatal("second Retransmit of the same loss succeeded")
+		}
+		cur = next
+		// The new packet is above every acked one: not lost, however old.
 		if again, _ := r.t.DueForResend(nil, now+ms, rtt10); len(again) != 0 {
-			t.Fatalf("refreshed packet handed out again at once: %v", pnsOf(again))
+			t.Fatalf("retransmission handed out again at once: %v", pnsOf(again))
 		}
-		// A later packet is acked; the copy is lost on the time threshold.
-		r.send(t, next, 2, 10, now+ms)
-		r.ack(t, now+2*ms, rng(next, next))
+		// Three later packets are acked; the retransmission is lost by the
+		// packet threshold.
+		for range 3 {
+			next++
+			r.send(t, next, 2, 10, now+ms)
+		}
+		r.ack(t, now+2*ms, rng(cur+1, next))
 		next++
 		now += 20 * ms
 	}
 	st := r.t.Stats()
-	if st.Retransmits != maxRetx || st.Abandoned != 1 {
+	if st.Retransmits != maxRetx || st.Abandoned != 1 || st.Lost != maxRetx || st.LostPending != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	r.checkBooks(t)
@@ -202,28 +217,62 @@ func TestPTOFromLatestSend(t *testing.T) {
 	r.checkBooks(t)
 }
 
-// TestCopyLostOnlyAfterLaterAck: a retransmitted copy is lost only if it
-// was sent before an acknowledged packet (RFC 9002 section 6.1); however
-// old it grows, with no acknowledged packet sent after it only the probe
-// timeout may resend it. Once a packet sent after it is acknowledged, the
-// time threshold applies.
-func TestCopyLostOnlyAfterLaterAck(t *testing.T) {
+// TestSpuriousLoss: a packet declared lost and then acknowledged is
+// reported as a spurious loss (with an RTT sample: its packet number was
+// sent once), releases nothing (its bytes left at the loss), and its data
+// is never sent again. An ACK of a probed packet is a late probe, not a
+// spurious loss.
+func TestSpuriousLoss(t *testing.T) {
 	r := newRig(t, Config{})
-	r.send(t, 0, 1, 100, ms)
-	r.send(t, 1, 1, 100, ms)
-	r.ack(t, 2*ms, rng(1, 1))
-	if !r.t.Refresh(0, 0, 5*ms) {
-		t.Fatal("Refresh failed")
+	for pn := uint64(0); pn < 4; pn++ {
+		r.send(t, pn, 1, 100, ms)
 	}
-	// 25ms after the copy, far past the loss delay (11.25ms), but nothing
-	// sent after the copy was acknowledged: wait for the PTO at 5 + 55ms.
-	if got, res := r.t.DueForResend(nil, 30*ms, rtt10); len(got) != 0 || res.Lost != 0 || res.Next != 60*ms {
-		t.Fatalf("at 30ms: handed out %v, %+v; want nothing, next at the PTO (60ms)", pnsOf(got), res)
+	r.ack(t, 2*ms, rng(3, 3))
+	if got, _ := r.t.DueForResend(nil, 2*ms, rtt10); len(got) != 1 || got[0].PN != 0 {
+		t.Fatalf("handed out %+v", got)
 	}
-	r.send(t, 2, 1, 100, 31*ms)
-	r.ack(t, 40*ms, rng(2, 2))
-	if got, res := r.t.DueForResend(nil, 40*ms, rtt10); len(got) != 1 || got[0].PN != 0 || got[0].Gen != 1 || res.Lost != 1 {
-		t.Fatalf("at 40ms, after the ack of a later packet: handed out %+v, %+v; want packet 0's copy lost", got, res)
+	res := r.ack(t, 7*ms, rng(0, 0))
+	if res.AckedBytes != 0 || res.Spurious != 1 || res.SpuriousBytes != 100 || !res.RTTValid || res.LatestRTT != 6*time.Millisecond {
+		t.Fatalf("late ACK of a lost packet: %+v", res)
+	}
+	if again := r.ack(t, 8*ms, rng(0, 0)); again.Spurious != 0 || again.AckEliciting {
+		t.Fatalf("repeated ACK reported again: %+v", again)
+	}
+	if err := r.retransmit(0, 4, 100, 8*ms); !errors.Is(err, ErrAcked) || r.t.InFlight(4) {
+		t.Fatalf("Retransmit after the late ACK: %v, want ErrAcked", err)
+	}
+	// Packets 1 and 2 are lost by the time threshold; the caller gives up
+	// on them.
+	if got, _ := r.t.DueForResend(nil, 20*ms, rtt10); len(got) != 2 {
+		t.Fatalf("at 20ms: handed out %+v, want packets 1 and 2", got)
+	}
+	r.t.Abandon(1)
+	r.t.Abandon(2)
+	// Packets 5 and 6, above every acked one, go out as probes at the PTO;
+	// an ACK of 5 is late.
+	r.send(t, 5, 1, 100, 30*ms)
+	r.send(t, 6, 1, 100, 30*ms)
+	got, lr := r.t.DueForResend(nil, 100*ms, rtt10)
+	if !lr.PTO || len(got) != 2 || !got[0].Probe || lr.ProbeBytes != 200 || lr.Lost != 0 {
+		t.Fatalf("PTO: handed out %+v, %+v", got, lr)
+	}
+	if res := r.ack(t, 101*ms, rng(5, 5)); res.LateProbes != 1 || res.Spurious != 0 || res.AckedBytes != 0 {
+		t.Fatalf("late ACK of a probed packet: %+v", res)
+	}
+	// Packet 6's probe is retransmitted; its original acked later is still
+	// reported, once.
+	if err := r.retransmit(6, 7, 100, 101*ms); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.ack(t, 102*ms, rng(6, 6)); res.LateProbes != 1 || res.AckedBytes != 0 {
+		t.Fatalf("late ACK of a retransmitted probe: %+v", res)
+	}
+	if res := r.ack(t, 103*ms, rng(6, 6)); res.LateProbes != 0 || res.AckEliciting {
+		t.Fatalf("repeated late ACK: %+v", res)
+	}
+	st := r.t.Stats()
+	if st.Spurious != 1 || st.LateProbes != 2 || st.Lost != 3 || st.Probed != 2 || st.LostPending != 0 || st.InFlightPackets != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 	r.checkBooks(t)
 }

@@ -10,9 +10,6 @@ import (
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
-// The connection's flight counter is the Flight the tracker releases to.
-var _ Flight = (*congestion.FlightSize)(nil)
-
 // TestMain fails the package if any test leaks a goroutine.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
@@ -32,14 +29,21 @@ func newRig(tb testing.TB, cfg Config) *rig {
 	return &rig{t: tr, fl: fl}
 }
 
-// send counts size in the flight (as the writer's reservation does) and
-// registers the packet.
+// send reserves size in the flight (as the writer does) and registers the
+// packet with that reservation.
 func (r *rig) send(tb testing.TB, pn uint64, s StreamID, size uint32, now monotime.Time) {
 	tb.Helper()
-	r.fl.Add(uint64(size))
-	if err := r.t.OnSent(pn, s, size, now); err != nil {
+	if err := sendOn(r.fl, r.t, pn, s, size, now); err != nil {
 		tb.Fatalf("OnSent(%d): %v", pn, err)
 	}
+}
+
+// sendOn reserves size in fl without a window check and hands the
+// reservation to tr.OnSent.
+func sendOn(fl *congestion.FlightSize, tr *Tracker, pn uint64, s StreamID, size uint32, now monotime.Time) error {
+	var res congestion.Reservation
+	fl.AddFor(&res, uint64(size))
+	return tr.OnSent(pn, s, &res, now)
 }
 
 func (r *rig) ack(tb testing.TB, now monotime.Time, ranges ...AckRange) AckResult {
@@ -67,3 +71,33 @@ func (r *rig) checkBooks(tb testing.TB) {
 const ms = monotime.Time(time.Millisecond)
 
 func rng(a, b uint64) AckRange { return AckRange{Smallest: a, Largest: b} }
+
+// retransmit reserves size in the flight (as the resend path does) and
+// hands the reservation to Retransmit(lost, pn).
+func (r *rig) retransmit(lost, pn uint64, size uint32, now monotime.Time) error {
+	var res congestion.Reservation
+	r.fl.AddFor(&res, uint64(size))
+	return r.t.Retransmit(lost, pn, &res, now)
+}
+
+// phaseOf returns the phase of packet pn's entry, phaseEmpty if no slot
+// holds it.
+func (tr *Tracker) phaseOf(pn uint64) phase {
+	_, e := tr.pns.lookup(pn)
+	if e == nil {
+		return phaseEmpty
+	}
+	if w := word(e.state.Load()); w.pn() == pn {
+		return w.phase()
+	}
+	return phaseEmpty
+}
+
+// privateChunkPool makes the trackers of this test take chunks from a LIFO
+// list of their own instead of the shared sync.Pool, so the test knows
+// which chunk is recycled. Tests of this package do not run in parallel.
+func privateChunkPool(t *testing.T) {
+	l := []*chunk{}
+	testChunkPool = &l
+	t.Cleanup(func() { testChunkPool = nil })
+}

@@ -1,18 +1,21 @@
 package tracker
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
 
-// The operations that can act on one packet, by letter:
+// The operations that can act on one lost packet and its retransmission,
+// by letter:
 //
-//	R resend:  DueForResend hands the packet out (it is lost)
-//	D drop:    DropStream of its stream
-//	F refresh: Refresh with the generation R handed out (0 if none yet)
-//	A ack:     OnAck of its packet number
-//	X abandon: Abandon
-const orderOps = "RDFAX"
+//	L loss:       DueForResend declares the packet lost (if in flight)
+//	R retransmit: Retransmit(old, new): its data under a new packet number
+//	D drop:       DropStream of its stream (both packets are on it)
+//	A ack old:    OnAck of the old packet number
+//	N ack new:    OnAck of the new packet number
+//	X abandon:    Abandon of the old packet number
+const orderOps = "LRDANX"
 
 // permutations returns every ordering of the letters of s.
 func permutations(s string) []string {
@@ -28,112 +31,202 @@ func permutations(s string) []string {
 	return out
 }
 
-// TestEveryOrdering runs every ordering of resend / DropStream / Refresh /
-// ACK / abandon on one packet against the obvious sequential model: the
-// first of D, A, X releases the packet's bytes, everything after it
-// releases 0, a refresh succeeds only while the packet is in flight with
-// the handed-out generation, a resend is handed out only while it is in
-// flight and lost, and nothing brings the packet back.
+// TestEveryOrdering runs every ordering of loss / retransmit / DropStream /
+// ACK of the old packet number / ACK of the new one / abandon against the
+// obvious sequential model: the old packet's 100 bytes leave the flight
+// once, at the first of L, D, A, X; the new packet exists only if R ran
+// while the old one was Lost, and its 60 bytes leave once, at the first of
+// D, N; R fails (and sends nothing) once the old packet was acked,
+// dropped, abandoned or is still in flight; an ACK of the old packet after
+// its loss is reported once as spurious; nothing comes back.
 func TestEveryOrdering(t *testing.T) {
 	perms := permutations(orderOps)
-	if len(perms) != 120 {
-		t.Fatalf("%d permutations, want 120", len(perms))
+	if len(perms) != 720 {
+		t.Fatalf("%d permutations, want 720", len(perms))
 	}
 	for _, order := range perms {
 		t.Run(order, func(t *testing.T) { runOrdering(t, order) })
 	}
 }
 
+// oldState is the model of the old packet.
+type oldState uint8
+
+const (
+	oldInFlight oldState = iota
+	oldLost
+	oldRetransmitted
+	oldGone // acked, dropped or abandoned
+)
+
 func runOrdering(t *testing.T, order string) {
-	const pkt, size = 0, 100
+	const (
+		oldPN, newPN         = 0, 10
+		oldSize, newSize     = 100, 60
+		frontier, frontierSz = 20, 1
+	)
 	r := newRig(t, Config{})
-	r.send(t, pkt, 1, size, ms)
+	r.send(t, oldPN, 1, oldSize, ms)
 	for pn := uint64(1); pn <= 3; pn++ {
 		r.send(t, pn, 2, 10, ms)
 	}
-	r.ack(t, 2*ms, rng(1, 3)) // packet 0 is now lost (packet threshold)
+	r.send(t, frontier, Control, frontierSz, ms) // newPN lies below the frontier: acking it is legal
+	r.ack(t, 2*ms, rng(1, 3))                    // the old packet is now lost (packet threshold)
 
-	inFlight, gen := true, Generation(0)
-	handedGen := Generation(0)
-	var released uint64
+	old, newInFlight, newSent, spuriousSeen := oldInFlight, false, false, false
+	var oldReleased, newReleased uint64
 	now := 3 * ms
 	for i, op := range order {
 		switch op {
-		case 'R':
-			got, _ := r.t.DueForResend(nil, now, rtt10)
-			// A refreshed copy is newer than every ack: not lost any more.
-			want := inFlight && gen == 0
-			if (len(got) == 1) != want || (want && (got[0].PN != pkt || got[0].Gen != gen)) {
-				t.Fatalf("step %d R: handed out %+v, want packet: %v", i, got, want)
+		case 'L':
+			got, res := r.t.DueForResend(nil, now, rtt10)
+			want := old == oldInFlight
+			if (len(got) == 1) != want || (want && (got[0].PN != oldPN || got[0].Stream != 1 || res.LostBytes != oldSize)) {
+				t.Fatalf("step %d L: handed out %+v, %+v; want the old packet: %v", i, got, res, want)
 			}
 			if want {
-				handedGen = got[0].Gen
+				old = oldLost
+				oldReleased += res.LostBytes
+			}
+		case 'R':
+			err := r.retransmit(oldPN, newPN, newSize, now)
+			var want error
+			switch old {
+			case oldInFlight, oldRetransmitted:
+				want = ErrNotLost
+			case oldGone:
+				want = errGone
+			}
+			if want == errGone {
+				if !errors.Is(err, ErrAcked) && !errors.Is(err, ErrDropped) && !errors.Is(err, ErrAbandoned) {
+					t.Fatalf("step %d R: Retransmit of a resolved packet = %v", i, err)
+				}
+			} else if !errors.Is(err, want) {
+				t.Fatalf("step %d R: Retransmit = %v, want %v", i, err, want)
+			}
+			if err == nil {
+				old, newInFlight, newSent = oldRetransmitted, true, true
 			}
 		case 'D':
 			n := r.t.DropStream(1)
-			released += n
-			if want := expectRelease(&inFlight, size); n != want {
+			var want uint64
+			if old == oldInFlight {
+				want += oldSize
+				oldReleased += oldSize
+			}
+			if newInFlight {
+				want += newSize
+				newReleased += newSize
+			}
+			if old == oldInFlight || old == oldLost {
+				old = oldGone
+			}
+			newInFlight = false
+			if n != want {
 				t.Fatalf("step %d D: released %d, want %d", i, n, want)
 			}
-		case 'F':
-			ok := r.t.Refresh(pkt, handedGen, now)
-			want := inFlight && handedGen == gen
-			if ok != want {
-				t.Fatalf("step %d F: Refresh = %v, want %v", i, ok, want)
-			}
-			if ok {
-				gen++
-			}
 		case 'A':
-			res := r.ack(t, now, rng(pkt, pkt))
-			released += res.AckedBytes
-			if want := expectRelease(&inFlight, size); res.AckedBytes != want {
-				t.Fatalf("step %d A: released %d, want %d", i, res.AckedBytes, want)
+			res := r.ack(t, now, rng(oldPN, oldPN))
+			var wantBytes uint64
+			wantSpurious := 0
+			switch old {
+			case oldInFlight:
+				wantBytes = oldSize
+				oldReleased += oldSize
+				old = oldGone
+			case oldLost:
+				wantSpurious = 1
+				old = oldGone
+			case oldRetransmitted:
+				if !spuriousSeen {
+					wantSpurious = 1
+				}
+			}
+			if wantSpurious == 1 {
+				spuriousSeen = true
+			}
+			if res.AckedBytes != wantBytes || res.Spurious != wantSpurious || (res.Spurious == 1 && res.SpuriousBytes != oldSize) {
+				t.Fatalf("step %d A: %+v, want %d bytes released, %d spurious", i, res, wantBytes, wantSpurious)
+			}
+			if newly := wantBytes > 0 || wantSpurious > 0; res.RTTValid != newly {
+				t.Fatalf("step %d A: RTTValid %v, want %v (each packet number is one transmission)", i, res.RTTValid, newly)
+			}
+		case 'N':
+			res := r.ack(t, now, rng(newPN, newPN))
+			var want uint64
+			if newInFlight {
+				want = newSize
+				newReleased += newSize
+			}
+			newInFlight = false
+			if res.AckedBytes != want || res.Spurious != 0 {
+				t.Fatalf("step %d N: %+v, want %d released", i, res, want)
 			}
 		case 'X':
-			n := r.t.Abandon(pkt)
-			released += n
-			if want := expectRelease(&inFlight, size); n != want {
+			n := r.t.Abandon(oldPN)
+			var want uint64
+			if old == oldInFlight {
+				want = oldSize
+				oldReleased += oldSize
+			}
+			if old == oldInFlight || old == oldLost {
+				old = oldGone
+			}
+			if n != want {
 				t.Fatalf("step %d X: released %d, want %d", i, n, want)
 			}
 		}
-		if r.t.InFlight(pkt) != inFlight {
-			t.Fatalf("step %d %c: InFlight = %v, want %v", i, op, !inFlight, inFlight)
+		if got := r.t.InFlight(oldPN); got != (old == oldInFlight) {
+			t.Fatalf("step %d %c: InFlight(old) = %v, model %v", i, op, got, old == oldInFlight)
+		}
+		if got := r.t.InFlight(newPN); got != newInFlight {
+			t.Fatalf("step %d %c: InFlight(new) = %v, model %v", i, op, got, newInFlight)
+		}
+		if got, want := r.t.phaseOf(oldPN) == phaseLost, old == oldLost; got != want {
+			t.Fatalf("step %d %c: old packet Lost = %v, model %v", i, op, got, want)
 		}
 		r.checkBooks(t)
 		now += ms
 	}
-	if released != size {
-		t.Fatalf("released %d in total, want exactly %d", released, size)
+	// Exactly once: the old packet's bytes left once (by L, D, A or X; all
+	// six run, so it did leave), the new one's once if it was sent and
+	// resolved.
+	if oldReleased != oldSize {
+		t.Fatalf("old packet released %d in total, want exactly %d", oldReleased, oldSize)
 	}
-	// Nothing resurrects it.
-	if r.t.Refresh(pkt, gen, now) || r.t.Refresh(pkt, 0, now) || r.t.InFlight(pkt) {
-		t.Fatal("packet came back after leaving flight")
+	if newSent && !newInFlight && newReleased != newSize || !newSent && newReleased != 0 {
+		t.Fatalf("new packet (sent %v) released %d", newSent, newReleased)
 	}
-	if got, _ := r.t.DueForResend(nil, now+1000*ms, rtt10); len(got) != 0 {
-		t.Fatalf("resolved packet handed out: %+v", got)
+	// Nothing resurrects the old packet: a Retransmit now fails unless it
+	// is still Lost (its loss came after the retransmit attempt).
+	err := r.retransmit(oldPN, 30, newSize, now)
+	if (err == nil) != (old == oldLost) {
+		t.Fatalf("late Retransmit of the old packet (model %d) = %v", old, err)
 	}
-	if r.fl.Load() != 0 {
-		t.Fatalf("flight %d, want 0", r.fl.Load())
+	if err == nil {
+		r.t.Abandon(30)
 	}
+	r.t.Abandon(oldPN)
+	got, _ := r.t.DueForResend(nil, now+1000*ms, rtt10)
+	for _, g := range got {
+		if g.PN == oldPN || g.PN == newPN && !newInFlight {
+			t.Fatalf("resolved packet handed out: %+v", got)
+		}
+		r.t.Abandon(g.PN)
+	}
+	r.checkBooks(t)
 }
 
-// expectRelease is the model: the first release takes the packet out.
-func expectRelease(inFlight *bool, size uint64) uint64 {
-	if !*inFlight {
-		return 0
-	}
-	*inFlight = false
-	return size
-}
+// errGone stands for "ErrAcked, ErrDropped or ErrAbandoned" in the model.
+var errGone = errors.New("resolved")
 
 // TestResendThenDropNoResurrection is the named scenario, spelled
-// out: a resend is handed out, DropStream releases the packet, Refresh
-// returns false, the packet is not tracked, and a later ACK and a later
-// abandon each release 0.
+// out: the packet is declared lost, DropStream drops it (releasing
+// nothing: its bytes left at the loss), Retransmit fails, no new packet is
+// tracked, and a later ACK and a later abandon each release 0.
 func TestResendThenDropNoResurrection(t *testing.T) {
-	if !strings.Contains(strings.Join(permutations(orderOps), " "), "RDFAX") {
+	if !strings.Contains(strings.Join(permutations(orderOps), " "), "LDRANX") {
 		t.Fatal("scenario not among the permutations")
 	}
-	runOrdering(t, "RDFAX")
+	runOrdering(t, "LDRANX")
 }

@@ -9,23 +9,28 @@ import (
 // consecutive packet numbers; a directory (a power-of-two ring of chunk
 // pointers) maps chunk number pn>>chunkBits to its chunk. A lookup is two
 // atomic loads and never takes a lock; only installing a chunk, freeing one
-// and growing the directory take mu, once per chunkSize packets.
+// and growing the directory take mu.
 //
-// A chunk is freed (unlinked and pooled) when its reference count reaches
-// zero. The count is the number of occupied slots (OnSent has claimed them
-// and they are not yet resolved) plus frontierRef while the sender may still
-// send into the chunk (until a packet number at or past its end was sent).
-// Readers hold no reference: a reader holding a freed or recycled chunk
-// finds an entry whose state word names another packet (or a final phase),
-// so its compare-and-swap fails. That is what makes recycling safe.
+// Chunks come from a pool shared by every tracker of the process
+// (chunkPool) when traffic needs them and go back as soon as they hold
+// nothing: a chunk is freed when its reference count reaches zero. The
+// count is the number of its slots claimed and not yet final (in flight or
+// lost) plus the pins of readers working on it. So a tracker with nothing
+// in flight or lost holds no chunk, and an idle connection no per-packet
+// storage.
+//
+// A chunk may thus move to another tracker, whose packet numbers overlap
+// this one's: a reader holding a chunk it found earlier could take another
+// connection's packet for its own. So every reader that may change an
+// entry pins the chunk first (pin: a reference, then a check that the
+// chunk is still this index's chunk for that number), and a pinned chunk
+// cannot be freed, let alone handed to another tracker. Within a tracker,
+// a slot recycled for another packet is told apart by the packet number in
+// its state word, which the pinned reader's compare-and-swap checks.
 const (
 	chunkBits = 10
 	chunkSize = 1 << chunkBits
 	chunkMask = chunkSize - 1
-
-	// frontierRef is the reference the sending frontier holds on a chunk.
-	frontierRef  = 1 << 32
-	occupiedMask = frontierRef - 1
 
 	// maxSpanChunks bounds the distance between the oldest chunk in use and
 	// the newest (2^28 packet numbers, a 2 MiB directory at most), so a
@@ -33,27 +38,55 @@ const (
 	maxSpanChunks = 1 << 18
 
 	minDirSize = 16
-	// maxPoolSize is how many freed chunks a tracker keeps for reuse
-	// (8 x 32 KiB). Chunks are pooled per tracker, never across trackers:
-	// packet numbers identify entries only within one connection, so a
-	// chunk passed to another tracker could be mistaken for this one's by
-	// a stale reader.
-	maxPoolSize = 8
 )
+
+// chunkPool holds free chunks for every tracker of the process. See
+// getChunk and putChunk.
+var chunkPool sync.Pool
+
+// testChunkPool, if set by a test, replaces chunkPool by a plain LIFO list
+// (under pnIndex locks of one tracker only), so a test can tell which chunk
+// is recycled.
+var testChunkPool *[]*chunk
+
+func getChunk() *chunk {
+	if l := testChunkPool; l != nil {
+		if n := len(*l); n > 0 {
+			c := (*l)[n-1]
+			*l = (*l)[:n-1]
+			return c
+		}
+		return new(chunk)
+	}
+	if c, _ := chunkPool.Get().(*chunk); c != nil {
+		return c
+	}
+	return new(chunk)
+}
+
+func putChunk(c *chunk) {
+	if l := testChunkPool; l != nil {
+		*l = append(*l, c)
+		return
+	}
+	chunkPool.Put(c)
+}
 
 // chunk holds the entries of packet numbers [index<<chunkBits, (index+1)<<chunkBits).
 //
-// Guard map: refs and index are atomic (index is written under pnIndex.mu
-// before the chunk is published); frontier is guarded by pnIndex.mu;
-// entries are atomic (see entry).
+// Guard map: refs, owner, index and life are atomic; owner, index and life
+// are written only while refs is zero (the chunk is free), by install
+// under the new owner's mu, before refs publishes the chunk. entries are
+// atomic (see entry).
 type chunk struct {
-	refs     atomic.Int64
-	index    atomic.Uint64
-	frontier bool
-	entries  [chunkSize]entry
+	refs    atomic.Int64
+	index   atomic.Uint64
+	owner   atomic.Pointer[pnIndex]
+	life    atomic.Uint32 // installations so far
+	entries [chunkSize]entry
 }
 
-// tryRef takes a reference unless the chunk is dead (refs == 0).
+// tryRef takes a reference unless the chunk is free (refs == 0).
 func (c *chunk) tryRef() bool {
 	for {
 		r := c.refs.Load()
@@ -66,8 +99,12 @@ func (c *chunk) tryRef() bool {
 	}
 }
 
-// occupied reports whether any slot of the chunk may be InFlight.
-func (c *chunk) occupied() bool { return c.refs.Load()&occupiedMask != 0 }
+// unref drops one reference; the last one frees the chunk to its owner.
+func unref(c *chunk) {
+	if c.refs.Add(-1) == 0 {
+		c.owner.Load().free(c)
+	}
+}
 
 // directory is a power-of-two ring of chunk pointers.
 //
@@ -95,28 +132,61 @@ func newDirectory(n int) *directory {
 // pnIndex maps packet numbers to entries.
 //
 // Guard map: dir, sentEnd, lo, hi and live are atomic; dir, lo, hi and live
-// are written only under mu; mu also guards pool and every chunk's frontier
-// flag. mu is a leaf lock: nothing is called while it is held.
+// are written only under mu. mu is a leaf lock: nothing but the shared
+// chunk pool is called while it is held.
 type pnIndex struct {
 	dir     atomic.Pointer[directory]
 	sentEnd atomic.Uint64 // 1 + the largest packet number sent (0: none)
 	lo, hi  atomic.Uint64 // chunk numbers bounding every installed chunk (when live > 0)
 	live    atomic.Int64  // installed chunks not yet freed
 
-	mu   sync.Mutex
-	pool []*chunk
+	mu sync.Mutex
 }
 
 func (p *pnIndex) init() { p.dir.Store(newDirectory(minDirSize)) }
 
 // chunkOf returns the chunk currently installed for chunk number k, or nil.
-// The result may be freed at any moment; callers validate entry states.
+// The result may be freed (and reused by another tracker) at any moment:
+// only a reader that merely loads state words may use it unpinned.
 func (p *pnIndex) chunkOf(k uint64) *chunk { return p.dir.Load().get(k) }
 
-// lookup returns the entry slot for pn and its chunk, or nil. The slot may
-// belong to another packet (validate its state word).
+// lookup returns the entry slot for pn and its chunk, or nil, unpinned
+// (see chunkOf). The slot may belong to another packet (validate its state
+// word).
 func (p *pnIndex) lookup(pn uint64) (*chunk, *entry) {
 	c := p.chunkOf(pn >> chunkBits)
+	if c == nil {
+		return nil, nil
+	}
+	return c, &c.entries[pn&chunkMask]
+}
+
+// pin returns the chunk installed for chunk number k holding a reference
+// for the caller (who drops it with unref), or nil.
+func (p *pnIndex) pin(k uint64) *chunk {
+	c := p.chunkOf(k)
+	if c == nil || !p.pinned(c, k) {
+		return nil
+	}
+	return c
+}
+
+// pinned takes a reference on c and reports whether c is this index's chunk
+// for number k; if not, it gives the reference back.
+func (p *pnIndex) pinned(c *chunk, k uint64) bool {
+	if !c.tryRef() {
+		return false
+	}
+	if c.owner.Load() != p || c.index.Load() != k {
+		unref(c) // freed and reinstalled under us, here or elsewhere
+		return false
+	}
+	return true
+}
+
+// lookupPinned is lookup with the chunk pinned.
+func (p *pnIndex) lookupPinned(pn uint64) (*chunk, *entry) {
+	c := p.pin(pn >> chunkBits)
 	if c == nil {
 		return nil, nil
 	}
@@ -129,12 +199,8 @@ func (p *pnIndex) lookup(pn uint64) (*chunk, *entry) {
 func (p *pnIndex) acquire(pn uint64) (*chunk, error) {
 	k := pn >> chunkBits
 	for {
-		if c := p.chunkOf(k); c != nil && c.tryRef() {
-			if c.index.Load() == k {
-				return c, nil
-			}
-			p.unref(c) // recycled under us: give the reference back
-			continue
+		if c := p.pin(k); c != nil {
+			return c, nil
 		}
 		if c, err := p.install(k); c != nil || err != nil {
 			return c, err
@@ -142,9 +208,9 @@ func (p *pnIndex) acquire(pn uint64) (*chunk, error) {
 	}
 }
 
-// install installs a fresh chunk for chunk number k holding one reference
-// for the caller, unless a live one is already there (then it returns nil
-// and the caller retries acquire).
+// install installs a chunk from the pool for chunk number k holding one
+// reference for the caller, unless a live one is already there (then it
+// returns nil and the caller retries acquire).
 func (p *pnIndex) install(k uint64) (*chunk, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -162,25 +228,19 @@ func (p *pnIndex) install(k uint64) (*chunk, error) {
 	if hi-lo >= uint64(len(d.slots)) {
 		d = p.growLocked(d, hi-lo+1)
 	}
-	var c *chunk
-	if n := len(p.pool); n > 0 {
-		c = p.pool[n-1]
-		p.pool[n-1] = nil
-		p.pool = p.pool[:n-1]
-	} else {
-		c = new(chunk)
-	}
+	c := getChunk()
+	c.owner.Store(p)
 	c.index.Store(k)
-	refs := int64(1)
-	c.frontier = p.sentEnd.Load() < (k+1)<<chunkBits
-	if c.frontier {
-		refs += frontierRef
-	}
-	c.refs.Store(refs)
+	c.life.Add(1)
 	d.slots[k&d.mask].Store(c)
 	p.lo.Store(lo)
 	p.hi.Store(hi)
 	p.live.Add(1)
+	// Publish the chunk to pinners last: a reader that found this chunk
+	// object in its previous life here, for the same number, could pin it
+	// as soon as refs leaves zero, and its packets must then be covered by
+	// live, lo and hi.
+	c.refs.Store(1)
 	return c, nil
 }
 
@@ -200,17 +260,14 @@ func (p *pnIndex) growLocked(old *directory, span uint64) *directory {
 	return d
 }
 
-// unref drops one reference; the last one frees the chunk.
-func (p *pnIndex) unref(c *chunk) {
-	if c.refs.Add(-1) == 0 {
-		p.free(c)
-	}
-}
+// unref drops one reference on c, one of this index's chunks.
+func (p *pnIndex) unref(c *chunk) { unref(c) }
 
-// free unlinks a dead chunk and pools it.
+// free unlinks a dead chunk and gives it back to the shared pool. With no
+// chunk left, a directory grown past its minimum size is replaced by a
+// minimal one: an idle index holds nothing sized to its past traffic.
 func (p *pnIndex) free(c *chunk) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	k := c.index.Load()
 	d := p.dir.Load()
 	if d.slots[k&d.mask].Load() == c {
@@ -226,63 +283,20 @@ func (p *pnIndex) free(c *chunk) {
 		}
 		p.lo.Store(lo)
 		p.hi.Store(hi)
+	} else if len(d.slots) > minDirSize {
+		p.dir.Store(newDirectory(minDirSize))
 	}
-	if len(p.pool) < maxPoolSize {
-		p.pool = append(p.pool, c)
-	}
+	p.mu.Unlock()
+	putChunk(c)
 }
 
-// advance records that pn was sent and drops the frontier reference of
-// every chunk the sending frontier has now passed.
+// advance records that pn was sent.
 func (p *pnIndex) advance(pn uint64) {
 	end := pn + 1
 	for {
 		old := p.sentEnd.Load()
-		if end <= old {
+		if end <= old || p.sentEnd.CompareAndSwap(old, end) {
 			return
 		}
-		if p.sentEnd.CompareAndSwap(old, end) {
-			// Chunks whose end lies in (old, end] were passed by this call.
-			if old>>chunkBits != end>>chunkBits {
-				p.passFrontier(old>>chunkBits, end>>chunkBits)
-			}
-			return
-		}
-	}
-}
-
-// passFrontier drops the frontier reference of chunks [from, to).
-func (p *pnIndex) passFrontier(from, to uint64) {
-	var dead [4]*chunk
-	n := 0
-	p.mu.Lock()
-	if p.live.Load() > 0 {
-		from, to = max(from, p.lo.Load()), min(to, p.hi.Load()+1)
-		d := p.dir.Load()
-		for k := from; k < to; k++ {
-			c := d.get(k)
-			if c == nil || !c.frontier {
-				continue
-			}
-			c.frontier = false
-			if c.refs.Add(-frontierRef) == 0 {
-				if n == len(dead) {
-					// Rare (a jump over many chunks): free later ones now.
-					p.mu.Unlock()
-					for _, x := range dead[:n] {
-						p.free(x)
-					}
-					n = 0
-					p.mu.Lock()
-					d = p.dir.Load()
-				}
-				dead[n] = c
-				n++
-			}
-		}
-	}
-	p.mu.Unlock()
-	for _, c := range dead[:n] {
-		p.free(c)
 	}
 }

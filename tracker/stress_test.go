@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -11,8 +12,9 @@ import (
 )
 
 // TestStress runs every operation at once on one tracker: writers sending
-// on many streams, one goroutine acking random ranges, one resending and
-// refreshing, two dropping streams, one abandoning. Bounded in count and in
+// on many streams, one goroutine acking random ranges, one declaring
+// losses and retransmitting their data under new packet numbers (or
+// abandoning it), two dropping streams, one abandoning. Bounded in count and in
 // time. At quiescence the FlightSize must equal the bytes of the packets
 // still in flight, every byte sent must have been released exactly once
 // (the books balance, no underflow), and once everything is resolved the
@@ -30,7 +32,9 @@ func TestStress(t *testing.T) {
 		nextPN   atomic.Uint64
 		clock    atomic.Int64 // fake time, advanced by the resender
 		sentSum  atomic.Uint64
-		sizes    [total]uint32 // by pn, written before OnSent
+		sizes    [2 * total]uint32 // by pn, written before OnSent or Retransmit
+		handed   [2 * total]atomic.Uint32
+		retx     atomic.Uint64
 		released [4]atomic.Uint64
 		done     = make(chan struct{})
 		wg, bg   sync.WaitGroup
@@ -51,8 +55,7 @@ func TestStress(t *testing.T) {
 					s = Control
 				}
 				sizes[pn] = size
-				r.fl.Add(uint64(size))
-				if err := r.t.OnSent(pn, s, size, monotime.Time(clock.Load())); err != nil {
+				if err := sendOn(r.fl, r.t, pn, s, size, monotime.Time(clock.Load())); err != nil {
 					t.Errorf("OnSent(%d): %v", pn, err)
 					return
 				}
@@ -91,16 +94,31 @@ func TestStress(t *testing.T) {
 		}
 		released[relAck].Add(res.AckedBytes)
 	})
-	// Resender: loss detection, then refresh what was handed out.
+	// Resender: loss detection, then retransmit what was handed out under
+	// new packet numbers (or, sometimes, give up on it).
 	var dst []Resend
 	loop(11, func(rnd *rand.Rand) {
 		now := monotime.Time(clock.Add(int64(ms)))
 		var res LossResult
 		dst, res = r.t.DueForResend(dst[:0], now, rtt10)
-		released[relResend].Add(res.AbandonedBytes)
+		released[relResend].Add(res.LostBytes + res.ProbeBytes + res.AbandonedBytes)
 		for _, d := range dst {
-			if rnd.IntN(8) != 0 { // sometimes the resend "fails": no refresh
-				r.t.Refresh(d.PN, d.Gen, now)
+			if handed[d.PN].Add(1) != 1 {
+				t.Errorf("packet %d handed out twice", d.PN)
+			}
+			pn := nextPN.Add(1) - 1
+			if rnd.IntN(8) == 0 || pn >= 2*total { // the resend path gives up
+				released[relAbandon].Add(r.t.Abandon(d.PN))
+				continue
+			}
+			size := uint32(1 + rnd.IntN(1200))
+			sizes[pn] = size
+			if err := r.retransmit(d.PN, pn, size, now); err == nil {
+				sentSum.Add(uint64(size))
+				retx.Add(1)
+			} else if !errors.Is(err, ErrAcked) && !errors.Is(err, ErrDropped) && !errors.Is(err, ErrAbandoned) && !errors.Is(err, ErrNotLost) {
+				// ErrNotLost: resolved, and its chunk already freed.
+				t.Errorf("Retransmit(%d, %d): %v", d.PN, pn, err)
 			}
 		}
 	})
@@ -126,7 +144,7 @@ func TestStress(t *testing.T) {
 
 	// Quiescence: the books balance.
 	var inFlight uint64
-	for pn := range uint64(total) {
+	for pn := range min(nextPN.Load(), 2*total) {
 		if r.t.InFlight(pn) {
 			inFlight += uint64(sizes[pn])
 		}
@@ -145,18 +163,21 @@ func TestStress(t *testing.T) {
 	if st.AckedBytes != released[relAck].Load() || st.DroppedBytes != released[relDrop].Load() {
 		t.Fatalf("per-path books: stats %+v", st)
 	}
-	t.Logf("acked %d dropped %d abandoned %d retransmits %d in flight %d, %v",
-		st.Acked, st.Dropped, st.Abandoned, st.Retransmits, st.InFlightPackets, time.Since(start))
+	if st.Retransmits != retx.Load() {
+		t.Fatalf("%d retransmits counted, %d succeeded", st.Retransmits, retx.Load())
+	}
+	t.Logf("acked %d lost %d probed %d dropped %d abandoned %d retransmits %d spurious %d in flight %d, %v",
+		st.Acked, st.Lost, st.Probed, st.Dropped, st.Abandoned, st.Retransmits, st.Spurious, st.InFlightPackets, time.Since(start))
 
 	// Resolve everything: drop every stream, ack the rest.
 	for s := range StreamID(streams) {
 		rel += r.t.DropStream(s)
 	}
-	res := r.ack(t, monotime.Time(clock.Load()), rng(0, total-1))
+	res := r.ack(t, monotime.Time(clock.Load()), rng(0, r.t.pns.sentEnd.Load()-1))
 	rel += res.AckedBytes
 	st = r.t.Stats()
-	// Only the chunk at the sending frontier may stay (it awaits more sends).
-	if r.fl.Load() != 0 || st.InFlightPackets != 0 || st.Chunks > 1 || st.Streams != 0 {
+	// Nothing stays: no chunk, no stream list.
+	if r.fl.Load() != 0 || st.InFlightPackets != 0 || st.LostPending != 0 || st.Chunks != 0 || st.Streams != 0 {
 		t.Fatalf("after resolving all: flight %d, %+v", r.fl.Load(), st)
 	}
 	if rel != sentSum.Load() || r.fl.Stats().Underflows != 0 {

@@ -11,7 +11,7 @@ import (
 func TestNewConfig(t *testing.T) {
 	tests := []struct {
 		name    string
-		flight  Flight
+		flight  *congestion.FlightSize
 		retx    int
 		want    Generation
 		wantErr bool
@@ -56,12 +56,11 @@ func TestOnSent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, Config{})
 			for i, pn := range tc.pns {
-				err := r.t.OnSent(pn, 1, 100, ms)
+				err := sendOn(r.fl, r.t, pn, 1, 100, ms)
 				if !errors.Is(err, tc.wantErr[i]) {
 					t.Fatalf("OnSent(%d) = %v, want %v", pn, err, tc.wantErr[i])
 				}
 				if err == nil {
-					r.fl.Add(100)
 					if !r.t.InFlight(pn) {
 						t.Fatalf("InFlight(%d) = false after OnSent", pn)
 					}
@@ -81,7 +80,7 @@ func TestDuplicateAfterAck(t *testing.T) {
 	r.send(t, 3, 1, 10, ms)
 	r.send(t, 4, 1, 10, ms) // keeps the chunk alive
 	r.ack(t, 2*ms, rng(3, 3))
-	if err := r.t.OnSent(3, 1, 10, 3*ms); !errors.Is(err, ErrDuplicate) {
+	if err := sendOn(r.fl, r.t, 3, 1, 10, 3*ms); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("re-sending an acked packet number: %v, want ErrDuplicate", err)
 	}
 	r.checkBooks(t)
@@ -151,58 +150,6 @@ func TestOnAck(t *testing.T) {
 	}
 }
 
-func TestAckOfRetransmittedGivesNoSample(t *testing.T) {
-	r := newRig(t, Config{})
-	r.send(t, 0, 1, 100, ms)
-	if !r.t.Refresh(0, 0, 5*ms) {
-		t.Fatal("Refresh failed")
-	}
-	res := r.ack(t, 9*ms, rng(0, 0))
-	if res.NewlyAcked != 1 || res.RTTValid {
-		t.Fatalf("ack of a retransmitted packet: %+v, want acked without RTT sample (Karn)", res)
-	}
-	r.checkBooks(t)
-}
-
-func TestRefresh(t *testing.T) {
-	tests := []struct {
-		name   string
-		retx   int
-		setup  func(r *rig)
-		pn     uint64
-		gen    Generation
-		want   bool
-		wantAt Generation // generation afterwards, if in flight
-	}{
-		{"in flight gen 0", 0, func(r *rig) {}, 0, 0, true, 1},
-		{"stale generation", 0, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 0, false, 1},
-		{"next generation", 0, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 1, true, 2},
-		{"never sent", 0, func(r *rig) {}, 99, 0, false, 0},
-		{"acked", 0, func(r *rig) { r.t.OnAck([]AckRange{rng(0, 0)}, 0, ms) }, 0, 0, false, 0},
-		{"dropped", 0, func(r *rig) { r.t.DropStream(1) }, 0, 0, false, 0},
-		{"abandoned", 0, func(r *rig) { r.t.Abandon(0) }, 0, 0, false, 0},
-		{"at MaxRetransmits", 1, func(r *rig) { r.t.Refresh(0, 0, ms) }, 0, 1, false, 1},
-		{"never retransmit", -1, func(r *rig) {}, 0, 0, false, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, Config{MaxRetransmits: tc.retx})
-			r.send(t, 0, 1, 100, ms)
-			r.send(t, 1, 2, 100, ms)
-			tc.setup(r)
-			if got := r.t.Refresh(tc.pn, tc.gen, 2*ms); got != tc.want {
-				t.Fatalf("Refresh(%d, %d) = %v, want %v", tc.pn, tc.gen, got, tc.want)
-			}
-			if _, e := r.t.pns.lookup(0); e != nil {
-				if w := word(e.state.Load()); w.phase() == phaseInFlight && w.gen() != tc.wantAt {
-					t.Fatalf("generation %d, want %d", w.gen(), tc.wantAt)
-				}
-			}
-			r.checkBooks(t)
-		})
-	}
-}
-
 func TestDropStream(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -218,7 +165,7 @@ func TestDropStream(t *testing.T) {
 		{"unknown stream", [][2]uint64{{0, 1}}, nil, 9, 0, 1, 1},
 		{"control is never dropped", [][2]uint64{{0, uint64(Control)}, {1, 1}}, nil, Control, 0, 2, 1},
 		{"across chunks", [][2]uint64{{0, 4}, {5000, 4}, {70000, 4}, {70001, 5}}, nil, 4, 300, 1, 1},
-		{"finished stream frees its list", [][2]uint64{{0, 1}, {1, 1}}, []AckRange{rng(0, 1)}, 1, 0, 0, 0},
+		{"finished stream leaves no list", [][2]uint64{{0, 1}, {1, 1}}, []AckRange{rng(0, 1)}, 1, 0, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,6 +178,9 @@ func TestDropStream(t *testing.T) {
 			}
 			if got := r.t.DropStream(tc.drop); got != tc.want {
 				t.Fatalf("DropStream = %d, want %d", got, tc.want)
+			}
+			if tc.acked != nil && tc.want == 0 && tc.streams == 0 && r.t.Stats().Streams != 0 {
+				t.Fatal("a finished stream kept its list until DropStream")
 			}
 			if again := r.t.DropStream(tc.drop); again != 0 {
 				t.Fatalf("second DropStream released %d", again)
@@ -277,7 +227,7 @@ func TestChunkRecycling(t *testing.T) {
 		t.Fatalf("%d chunks live with 5 packets in flight", st.Chunks)
 	}
 	for pn := uint64(0); pn < n-5; pn += 97 {
-		if r.t.InFlight(pn) || r.t.Refresh(pn, 0, 3*ms) || r.t.Abandon(pn) != 0 {
+		if r.t.InFlight(pn) || r.retransmit(pn, n+100, 10, 3*ms) == nil || r.t.Abandon(pn) != 0 {
 			t.Fatalf("acked packet %d came back", pn)
 		}
 	}
@@ -340,4 +290,139 @@ func TestDropStreamWalksOnlyItsList(t *testing.T) {
 		t.Fatalf("dropped %d packets, want %d", st.Dropped, live)
 	}
 	r.checkBooks(t)
+}
+
+// TestOnSentTakesReservation: OnSent empties the reservation it is given
+// whatever happens; on success the tracker owns the bytes, on every error
+// they are back in the FlightSize they were reserved in, so the caller has
+// nothing to undo.
+func TestOnSentTakesReservation(t *testing.T) {
+	other := new(congestion.FlightSize)
+	tests := []struct {
+		name    string
+		fill    func(r *rig, res *congestion.Reservation)
+		pn      uint64
+		wantErr error
+		tracked uint64 // bytes the tracker holds afterwards
+	}{
+		{"taken over", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 100) }, 1, nil, 100},
+		{"window reservation", func(r *rig, res *congestion.Reservation) { r.fl.TryReserveFor(res, 100, 1000) }, 1, nil, 100},
+		{"empty", func(r *rig, res *congestion.Reservation) {}, 1, ErrNoReservation, 0},
+		{"another connection's", func(r *rig, res *congestion.Reservation) { other.AddFor(res, 100) }, 1, ErrForeignReservation, 0},
+		{"too large", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 1<<32) }, 1, ErrPacketSize, 0},
+		{"packet number out of range", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 100) }, MaxPacketNumber + 1, ErrPacketNumber, 0},
+		{"beyond window", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 100) }, 1 << 40, ErrWindow, 0},
+		{"duplicate", func(r *rig, res *congestion.Reservation) { r.fl.AddFor(res, 100) }, 0, ErrDuplicate, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, Config{})
+			r.send(t, 0, 1, 10, ms)
+			var res congestion.Reservation
+			tc.fill(r, &res)
+			err := r.t.OnSent(tc.pn, 1, &res, ms)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("OnSent = %v, want %v", err, tc.wantErr)
+			}
+			if res.Flight() != nil || res.Bytes() != 0 {
+				t.Fatalf("reservation still holds %d bytes after OnSent", res.Bytes())
+			}
+			if got := r.t.Stats().InFlightBytes; got != 10+tc.tracked {
+				t.Fatalf("tracker holds %d bytes, want %d", got, 10+tc.tracked)
+			}
+			if other.Load() != 0 {
+				t.Fatalf("another connection's flight holds %d", other.Load())
+			}
+			r.checkBooks(t)
+			// A reservation used once cannot be used again.
+			if err := r.t.OnSent(7, 1, &res, ms); !errors.Is(err, ErrNoReservation) {
+				t.Fatalf("second use of a reservation: %v, want ErrNoReservation", err)
+			}
+			r.checkBooks(t)
+		})
+	}
+}
+
+// TestShortStreamsLeaveNothing: a long connection running many short
+// streams (a message each) must not grow. 100,000 streams of one to four
+// packets pass through one tracker, at most 64 at a time; some packets are
+// acked, some lost and retransmitted, some streams aborted. A stream whose
+// packets are all resolved leaves no list behind, without a DropStream:
+// the stream count stays at the streams with packets in flight or lost,
+// and is zero once everything is resolved.
+func TestShortStreamsLeaveNothing(t *testing.T) {
+	const (
+		streams    = 100_000
+		concurrent = 64
+	)
+	r := newRig(t, Config{})
+	var (
+		pn    uint64
+		now   = ms
+		open  []StreamID
+		pns   = map[StreamID][]uint64{}
+		maxSt int
+	)
+	finish := func(s StreamID) {
+		switch {
+		case s%10 == 0: // aborted
+			r.t.DropStream(s)
+		case s%100 == 1: // packets are lost, their data retransmitted, then all acked
+			for range 3 { // three later packets acked: every earlier one is lost
+				r.send(t, pn, Control, 1, now)
+				r.ack(t, now, rng(pn, pn))
+				pn++
+			}
+			got, _ := r.t.DueForResend(nil, now, rtt10)
+			for _, g := range got { // this stream's and the other open ones'
+				if err := r.retransmit(g.PN, pn, 100, now); err != nil {
+					t.Fatal(err)
+				}
+				pns[g.Stream] = append(pns[g.Stream], pn)
+				pn++
+			}
+			for _, q := range pns[s] {
+				r.ack(t, now, rng(q, q))
+			}
+		default:
+			for _, q := range pns[s] {
+				r.ack(t, now, rng(q, q))
+			}
+		}
+		delete(pns, s)
+	}
+	for s := StreamID(0); s < streams; s++ {
+		for range 1 + int(s%4) {
+			r.send(t, pn, s, 100, now)
+			pns[s] = append(pns[s], pn)
+			pn++
+		}
+		open = append(open, s)
+		if len(open) == concurrent {
+			finish(open[0])
+			open = open[1:]
+		}
+		now += ms / 8
+		if s%1000 == 0 {
+			st := r.t.Stats()
+			maxSt = max(maxSt, st.Streams)
+			if st.Streams > concurrent {
+				t.Fatalf("after %d streams: %d streams tracked, at most %d open", s, st.Streams, concurrent)
+			}
+		}
+	}
+	for _, s := range open {
+		finish(s)
+	}
+	st := r.t.Stats()
+	if st.Streams != 0 || st.InFlightPackets != 0 || st.LostPending != 0 || st.Chunks != 0 {
+		t.Fatalf("after every stream finished: %+v", st)
+	}
+	for i := range r.t.streams.shards {
+		if n := len(r.t.streams.shards[i].m); n != 0 {
+			t.Fatalf("shard %d holds %d lists", i, n)
+		}
+	}
+	r.checkBooks(t)
+	t.Logf("%d streams, %d packets, at most %d streams tracked at once", streams, pn, maxSt)
 }

@@ -38,7 +38,7 @@ var floors = map[string]int{
 // internal/monotime (DESIGN.md: tracker may import congestion for the
 // release interface only; ring imports internal/wheel).
 var allowed = map[string][]string{
-	"tracker": {"internal/monotime"},
+	"tracker": {"internal/monotime", "congestion"},
 	"ring":    {"internal/monotime", "internal/wheel"},
 }
 
