@@ -11,8 +11,9 @@ import (
 
 // Defaults for the zero fields of Config.
 const (
-	// DefaultDrainTimeout bounds how long Close waits for in-flight work
-	// (issue 3 contract: 5 s).
+	// DefaultDrainTimeout bounds how long Close waits for in-flight work:
+	// 5 s, half the dial timeout, so a dial that was about to complete still
+	// can while a stuck one does not hold Close for long.
 	DefaultDrainTimeout = 5 * time.Second
 	// DefaultDialTimeout bounds one dial: RFC 6298 section 2.1's 1 s initial
 	// RTO plus three doublings (RFC 6298 section 5.5: 1+2+4 = 7 s) for a lost
@@ -25,12 +26,13 @@ const (
 	// DefaultIdleTimeout: a peer silent for four keepalive intervals is
 	// stale and reaped (still under RFC 4787 REQ-5's 2 min NAT timeout).
 	DefaultIdleTimeout = 4 * DefaultKeepaliveInterval
-	// DefaultRetention is how long a disconnected peer's estimates are kept
-	// (issue 3 contract: 15 min).
+	// DefaultRetention is how long a disconnected peer's estimates are kept:
+	// 15 min, long enough to outlast a restart or a NAT rebinding (RFC 4787
+	// REQ-5's 2 min binding timeout) several times over.
 	DefaultRetention = 15 * time.Minute
 	// DefaultBackoffBase and DefaultBackoffMax bound the reconnect backoff
-	// (issue 3 contract: 500 ms doubling to 60 s; doubling as in RFC 6298
-	// section 5.5).
+	// (500 ms doubling to 60 s: doubling as in RFC 6298 section 5.5, capped
+	// at RFC 6298 section 2.5's 60 s maximum RTO).
 	DefaultBackoffBase = 500 * time.Millisecond
 	DefaultBackoffMax  = 60 * time.Second
 	// DefaultBackoffJitter spreads each delay uniformly over
