@@ -167,15 +167,7 @@ func TestForgedResponse(t *testing.T) {
 	ikp, rkp := keyPair(t, "i"), keyPair(t, "r")
 	r := newResponder(t, &rkp, nil)
 	ini := newInitiator(t, &ikp, rkp.Public, nil)
-	msg, _ := ini.Initiation(nil, wall0, t0)
-	res, err := r.ReadInitiation(nil, msg, addr(1), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, _, _, err := res.Incoming.Accept(nil, []byte("p"), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := respond(t, r, ini)
 	forged := bytes.Clone(resp)
 	forged[len(forged)-2*16-3] ^= 1 // in the sealed payload
 	remac1(forged, ikp.Public)
@@ -201,15 +193,7 @@ func TestResponseToSupersededInitiation(t *testing.T) {
 	ikp, rkp := keyPair(t, "i"), keyPair(t, "r")
 	r := newResponder(t, &rkp, nil)
 	ini := newInitiator(t, &ikp, rkp.Public, nil)
-	old, _ := ini.Initiation(nil, wall0, t0)
-	res, err := r.ReadInitiation(nil, old, addr(1), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, _, _, err := res.Incoming.Accept(nil, nil, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := respond(t, r, ini)
 	if _, err := ini.Initiation(nil, wall0, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -265,4 +249,19 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := secure.NewInitiator(secure.InitiatorConfig{Static: &kp, Peer: kp.Public, Payload: make([]byte, secure.MaxPayload+1)}); err == nil {
 		t.Fatal("oversized payload accepted")
 	}
+}
+
+// respond runs ini's next initiation through r and returns r's response.
+func respond(t *testing.T, r *secure.Responder, ini *secure.Initiator) []byte {
+	t.Helper()
+	msg, _ := ini.Initiation(nil, wall0, t0)
+	res, err := r.ReadInitiation(nil, msg, addr(1), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _, _, err := res.Incoming.Accept(nil, []byte("p"), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
