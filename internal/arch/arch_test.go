@@ -29,9 +29,12 @@ var floors = map[string]int{
 	"internal/netem":    1,
 	"tracker":           2,
 	"ring":              2,
-	"core":              3,
-	"bench":             4,
-	"cmd":               4,
+	"core/simnet":       2,
+	"core/session":      3,
+	"core/loop":         3,
+	"core":              4,
+	"bench":             5,
+	"cmd":               5,
 }
 
 // allowed lists the petrel imports each floor-2 package may make besides
@@ -40,6 +43,8 @@ var floors = map[string]int{
 var allowed = map[string][]string{
 	"tracker": {"internal/monotime", "congestion"},
 	"ring":    {"internal/monotime", "internal/wheel"},
+	// core/simnet: the impairment model and batchio's Message type.
+	"core/simnet": {"internal/monotime", "internal/netem", "batchio"},
 }
 
 // floorOf returns the floor of a module-relative package path, by its
