@@ -1,0 +1,104 @@
+package session
+
+import (
+	"github.com/petrel-transport/petrel/core/secure"
+	"github.com/petrel-transport/petrel/core/wire"
+)
+
+// Close ends the session: it sends a CLOSE frame (best effort, once), wakes
+// every parked caller with ErrClosed, stops the session's timers, drops its
+// packets from the tracker and gives its buffers back. It is idempotent and
+// safe to call concurrently with every other method. It must not be called
+// from inside HandlePacket (the session ends itself there when it must).
+func (s *Session) Close() error {
+	s.end(ErrClosed, CodeNoError, true)
+	return nil
+}
+
+// fail ends the session with err; code goes into the CLOSE frame sent to
+// the peer (none is sent when the peer closed, or the path is dead).
+func (s *Session) fail(err error, code uint64) {
+	_, peerClosed := err.(*PeerClosedError)
+	send := !peerClosed && err != ErrIdleTimeout && err != ErrRetransmitLimit
+	s.end(err, code, send)
+}
+
+// end runs the close path once.
+func (s *Session) end(reason error, code uint64, sendClose bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	var pkt *[]byte
+	var key *secure.SealKey
+	var pn uint64
+	var hdrLen int
+	if sendClose {
+		pkt, key, pn, hdrLen = s.packCloseLocked(code, reason)
+	}
+	s.closed = true
+	s.closeErr = reason
+	s.alive.Store(false)
+	s.signalLocked()
+	s.readableLocked()
+	remote := s.remote
+	s.mu.Unlock()
+
+	if pkt != nil {
+		out := key.Seal(*pkt, hdrLen, pn)
+		_ = s.cfg.Out.Send(remote, [][]byte{out}) // best effort: the peer's idle timeout covers a loss
+		putBuf(pkt)
+	}
+	w := s.cfg.Wheel
+	w.Cancel(&s.lossTimer)
+	w.Cancel(&s.ackTimer)
+	w.Cancel(&s.paceTimer)
+	w.Cancel(&s.liveTimer)
+
+	s.rxMu.Lock()
+	s.prot.Close()
+	s.rxMu.Unlock()
+
+	s.mu.Lock()
+	s.tr.DropStream(messageStream)
+	for _, it := range s.retx {
+		s.tr.Abandon(it.lost)
+	}
+	s.retx = nil
+	s.send.release()
+	s.recv.release()
+	s.mu.Unlock()
+
+	if s.cfg.OnClose != nil {
+		if reason == ErrClosed {
+			reason = nil
+		}
+		s.cfg.OnClose(reason)
+	}
+}
+
+// packCloseLocked builds the CLOSE packet (not tracked: it is never
+// retransmitted, RFC 9000 section 10.2).
+func (s *Session) packCloseLocked(code uint64, reason error) (*[]byte, *secure.SealKey, uint64, int) {
+	pn := s.nextPN
+	key, err := s.prot.SealKey(pn, s.cfg.Clock())
+	if err != nil {
+		return nil, nil, 0, 0
+	}
+	s.nextPN++
+	pnLen := wire.PacketNumberLen(pn, s.largestAcked, s.hasAcked)
+	buf := s.getBuf()
+	pkt := wire.AppendShortHeader((*buf)[:0], &wire.ShortHeader{KeyPhase: key.Phase(), DCID: s.cfg.RemoteCID, PN: pn, PNLen: pnLen})
+	hdrLen := len(pkt)
+	msg := ""
+	if reason != nil && reason != ErrClosed {
+		msg = reason.Error()
+		if len(msg) > wire.MaxReasonLen {
+			msg = msg[:wire.MaxReasonLen]
+		}
+	}
+	pkt = wire.AppendCloseFrame(pkt, code, msg)
+	*buf = finish(pkt, hdrLen, pnLen)
+	return buf, key, pn, hdrLen
+}

@@ -1,0 +1,202 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/petrel-transport/petrel/core/secure"
+	"github.com/petrel-transport/petrel/core/wire"
+	"github.com/petrel-transport/petrel/internal/monotime"
+	"github.com/petrel-transport/petrel/internal/wheel"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	// DefaultMaxMessageSize bounds one message: 1 MiB, large enough for a
+	// block of a peer-to-peer store, small enough that the receiver can
+	// hold a whole message in its window.
+	DefaultMaxMessageSize = 1 << 20
+	// DefaultIdleTimeout closes a session that heard nothing for 30 s
+	// (RFC 9000 section 10.1 leaves the value to the endpoints; 30 s is
+	// quic-go's default).
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultKeepaliveInterval sends a PING after 10 s without sending
+	// anything ack-eliciting: a third of the idle timeout, so two lost
+	// keepalives in a row do not end a healthy session.
+	DefaultKeepaliveInterval = 10 * time.Second
+	// DefaultMaxRetransmits: data lost this many times again is not sent
+	// again and the session fails (tracker.DefaultMaxRetransmits).
+	DefaultMaxRetransmits = 10
+)
+
+// Controller names a congestion controller.
+type Controller uint8
+
+// Congestion controllers.
+const (
+	// CUBIC (RFC 9438) with HyStart++ (RFC 9406): the default.
+	CUBIC Controller = iota
+	// LEDBAT (RFC 6817), a scavenger that yields to other traffic.
+	LEDBAT
+	// FixedRate sends at Config.FixedRate bytes per second.
+	FixedRate
+)
+
+// Sender emits datagrams. Core adapts a driver (core/loop, core/simnet) to
+// it.
+type Sender interface {
+	// Send transmits pkts, in order, to to. It reads each buffer during the
+	// call only. It may block while the socket's send buffer is full. A
+	// packet it fails to send is lost to the network, which loss recovery
+	// handles.
+	Send(to netip.AddrPort, pkts [][]byte) error
+}
+
+// Config configures a Session. Fields marked required have no default; every
+// other zero value is the documented default.
+type Config struct {
+	// Protector seals and opens the session's packets (from the handshake's
+	// keys). Required; the Session owns it from New on and closes it.
+	Protector *secure.Protector
+	// LocalCID is the connection id the peer puts in the packets it sends
+	// here; RemoteCID the one this side puts in packets to the peer.
+	LocalCID, RemoteCID wire.ConnID
+	// Remote is the peer's address. Required. It follows the peer when an
+	// authenticated packet arrives from a new address (OnRemoteChange).
+	Remote netip.AddrPort
+	// Out emits the session's datagrams. Required.
+	Out Sender
+	// Wheel holds the session's timers (loss and probe timeout, delayed
+	// ACK, pacing, idle and keepalive). Required; someone must Advance it.
+	Wheel *wheel.Wheel
+	// Clock is the session's time source. Nil: monotime.Now.
+	Clock func() monotime.Time
+
+	// Local is what this side announced in the handshake, Peer what the
+	// peer announced. Zero values: wire.DefaultTransportParams with this
+	// package's windows (see withDefaults).
+	Local, Peer wire.TransportParams
+
+	// Congestion selects the controller. Zero: CUBIC.
+	Congestion Controller
+	// FixedRate is the rate in bytes per second for the FixedRate
+	// controller (required with it, ignored otherwise).
+	FixedRate uint64
+
+	// MaxMessageSize bounds one message. Zero: DefaultMaxMessageSize. The
+	// receive window (Local.InitialMaxData) must hold one whole message.
+	MaxMessageSize int
+	// IdleTimeout closes the session after this long without an
+	// authenticated packet. Zero: the smaller of DefaultIdleTimeout and
+	// the peer's announced idle timeout (RFC 9000 section 10.1).
+	IdleTimeout time.Duration
+	// KeepaliveInterval sends a PING after this long without an
+	// ack-eliciting packet sent. Zero: DefaultKeepaliveInterval, capped
+	// at a third of the idle timeout. Negative: no keepalives.
+	KeepaliveInterval time.Duration
+	// MaxRetransmits is how often one range of data may be retransmitted;
+	// one more loss fails the session. Zero: DefaultMaxRetransmits.
+	MaxRetransmits int
+
+	// OnClose runs once when the session ends, with the reason (nil for a
+	// local Close), on the goroutine that ended it and outside every lock
+	// of the session.
+	OnClose func(reason error)
+	// OnRemoteChange runs when an authenticated packet arrives from a new
+	// address (a NAT rebinding): the session now sends there.
+	OnRemoteChange func(addr netip.AddrPort)
+}
+
+// DefaultWindow is the receive window a session grants when its Config
+// leaves Local.InitialMaxData zero: four maximum messages, so a sender can
+// keep several in flight while the receiver reads.
+const DefaultWindow = 4 * DefaultMaxMessageSize
+
+// ErrConfig is wrapped by every Config validation error.
+var ErrConfig = errors.New("session: invalid config")
+
+func (c Config) withDefaults() (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
+		return c, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if c.Protector == nil {
+		return bad("Protector is nil")
+	}
+	if c.Out == nil {
+		return bad("Out is nil")
+	}
+	if c.Wheel == nil {
+		return bad("Wheel is nil")
+	}
+	if !c.Remote.IsValid() {
+		return bad("Remote is not a valid address")
+	}
+	if c.Clock == nil {
+		c.Clock = monotime.Now
+	}
+	def := wire.DefaultTransportParams()
+	if c.Local.MaxDatagramSize == 0 {
+		c.Local.MaxDatagramSize = def.MaxDatagramSize
+	}
+	if c.Peer.MaxDatagramSize == 0 {
+		c.Peer.MaxDatagramSize = def.MaxDatagramSize
+	}
+	if c.Local.MaxAckDelay == 0 {
+		c.Local.MaxAckDelay = def.MaxAckDelay
+	}
+	if c.Peer.MaxAckDelay == 0 {
+		c.Peer.MaxAckDelay = def.MaxAckDelay
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.MaxMessageSize < 0 {
+		return bad("MaxMessageSize %d is negative", c.MaxMessageSize)
+	}
+	if c.Local.InitialMaxData == 0 {
+		c.Local.InitialMaxData = DefaultWindow
+	}
+	if c.Peer.InitialMaxData == 0 {
+		c.Peer.InitialMaxData = DefaultWindow
+	}
+	need := uint64(c.MaxMessageSize) + 8 // the message and its varint length
+	if c.Local.InitialMaxData < need {
+		return bad("receive window %d cannot hold a %d-byte message", c.Local.InitialMaxData, c.MaxMessageSize)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+		if p := c.Peer.IdleTimeout; p > 0 && p < c.IdleTimeout {
+			c.IdleTimeout = p
+		}
+	}
+	if c.IdleTimeout < 0 {
+		return bad("IdleTimeout %v is negative", c.IdleTimeout)
+	}
+	if c.KeepaliveInterval == 0 {
+		c.KeepaliveInterval = min(DefaultKeepaliveInterval, c.IdleTimeout/3)
+	}
+	if c.MaxRetransmits == 0 {
+		c.MaxRetransmits = DefaultMaxRetransmits
+	}
+	if c.MaxRetransmits < 0 || c.MaxRetransmits > 127 {
+		return bad("MaxRetransmits %d outside [1, 127]", c.MaxRetransmits)
+	}
+	switch c.Congestion {
+	case CUBIC, LEDBAT:
+	case FixedRate:
+		if c.FixedRate == 0 {
+			return bad("FixedRate controller without a rate")
+		}
+	default:
+		return bad("unknown controller %d", c.Congestion)
+	}
+	return c, nil
+}
+
+// maxDatagram is the largest datagram this side sends: what the peer
+// receives, within what the codec can express.
+func (c *Config) maxDatagram() int {
+	return int(min(c.Peer.MaxDatagramSize, uint64(wire.MaxPacketSize)))
+}

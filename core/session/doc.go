@@ -1,0 +1,68 @@
+// Package session is one petrel connection after its handshake: the send and
+// receive paths, acknowledgements, loss recovery, congestion control and
+// pacing, flow control, and the reliable ordered message stream.
+//
+// # One engine, two drivers
+//
+// A Session is driven by three inputs only: datagrams (HandleDatagram), the
+// time (the Config's Clock and the timers it arms on the node's wheel) and
+// the user's calls (SendMessage, ReceiveMessage, Close). It emits datagrams
+// through a Sender. Nothing here reads a socket or the wall clock, so the
+// same code runs over core/loop's sockets and over core/simnet's simulated
+// network on fake time (DESIGN.md, "One engine, two drivers").
+//
+// # Send path
+//
+// A writer copies its message into the stream's send buffer (pooled 16 KiB
+// chunks) and then sends on its own goroutine: under the session's lock it
+// packs packets (retransmissions first, then new data), reserves each
+// packet's bytes in the FlightSize against the controller's window, asks the
+// pacer, takes the packet's SealKey and registers the packet in the tracker;
+// then, without the lock, it seals the batch (so sealing spreads over the
+// writers' cores) and hands it to the Sender, which sends runs of
+// equal-size datagrams with one GSO call. A writer that finds the window,
+// the peer's flow-control credit or the pacer closed parks on the session's
+// progress notification (no polling) and is woken by ACKs, MAX_DATA and the
+// pacing timer. The ACK path and the timers send retransmissions
+// themselves when no writer is there to do it.
+//
+// # Receive path
+//
+// HandleDatagram parses the header, reconstructs the packet number, rejects
+// replays before the AEAD (secure.ReplayWindow), opens the packet in place,
+// records the packet number for the next ACK and applies the frames: ACK
+// frames to the tracker, RTT estimator and controller, STREAM frames to the
+// message stream's reassembly, MAX_DATA to the send credit, CLOSE to the
+// session's end. Drops are counted by reason.
+//
+// # Retransmission
+//
+// Every transmission has a new packet number. A packet the tracker declares
+// lost leaves the flight at once; its stream range waits in the
+// retransmission queue and is sent again only through tracker.Retransmit, the
+// compare-and-swap from the lost packet number to the new one, which fails
+// once the data was acknowledged or the stream dropped (DESIGN.md
+// invariant 2). A lost packet that carried only control frames is abandoned
+// and its frames regenerated (an ACK is always rebuilt from the current
+// state; MAX_DATA is re-sent at its current value).
+//
+// # Invariants
+//
+//   - Exactly-once release (DESIGN.md invariant 1): every ack-eliciting
+//     packet's bytes enter the FlightSize through a congestion.Reservation
+//     that the tracker takes over; no code here releases bytes by hand.
+//     ACK-only packets are neither tracked nor counted in flight (RFC 9002
+//     section 7: they are not congestion controlled).
+//   - Delivered means delivered (invariant 9): a message is handed to
+//     ReceiveMessage once, whole, in the order sent; the stream's bytes are
+//     reassembled by offset, so duplicates and retransmissions are never
+//     delivered twice.
+//   - Nothing per connection when idle: send chunks, reassembly segments,
+//     the sent-packet log and packet buffers come from pools and go back
+//     once acknowledged or consumed.
+//
+// # Concurrency
+//
+// Every method is safe for concurrent use. HandleDatagram calls for one
+// session must not overlap (a driver reads one peer's datagrams on one loop).
+package session

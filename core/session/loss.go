@@ -1,0 +1,176 @@
+package session
+
+import (
+	"time"
+
+	"github.com/petrel-transport/petrel/core/wire"
+	"github.com/petrel-transport/petrel/internal/monotime"
+	"github.com/petrel-transport/petrel/tracker"
+)
+
+// persistentPTOs is the number of consecutive probe timeouts that establish
+// persistent congestion. RFC 9002 section 7.6.1 defines its duration as
+// (smoothed_rtt + max(4*rttvar, kGranularity) + max_ack_delay) *
+// kPersistentCongestionThreshold (3): exactly three PTO periods, so three
+// probe timeouts in a row without an ACK span it.
+const persistentPTOs = 3
+
+// probePackets is how many probes a probe timeout sends: RFC 9002 section
+// 6.2.4 allows two, so that one lost probe does not cost another timeout.
+const probePackets = 2
+
+func ackDelay(f *wire.AckFrame) time.Duration {
+	const maxMicros = uint64(1<<63-1) / uint64(time.Microsecond)
+	return time.Duration(min(f.DelayMicros, maxMicros)) * time.Microsecond
+}
+
+// trackerRTT is the estimator's state as loss detection needs it.
+func (s *Session) trackerRTTLocked() tracker.RTT {
+	r := tracker.RTT{
+		Latest:      s.rtt.LatestRTT(),
+		RTTVar:      s.rtt.RTTVar(),
+		MaxAckDelay: s.rtt.MaxAckDelay(),
+		PTOCount:    int(s.rtt.PTOCount()),
+	}
+	if s.rtt.HasSample() {
+		r.Smoothed = s.rtt.SmoothedRTT()
+	}
+	return r
+}
+
+// detectLossLocked runs loss detection at now: packets found lost (or
+// probed) leave the flight in the tracker; their stream ranges join the
+// retransmission queue, their control frames are regenerated; the
+// controller hears of the congestion event; the loss timer is re-armed.
+func (s *Session) detectLossLocked(now monotime.Time) {
+	prior := s.flight.Load()
+	rs, res := s.tr.DueForResend(s.resends[:0], now, s.trackerRTTLocked())
+	s.resends = rs[:0]
+	if res.Lost > 0 {
+		s.stats.lostPackets.Add(uint64(res.Lost))
+		s.cc.OnCongestionEvent(now, res.LargestLostSent, res.LostBytes, prior)
+	}
+	if res.PTO {
+		s.stats.ptos.Add(1)
+		s.stats.lostPackets.Add(uint64(res.Probes))
+		s.rtt.OnTimeout()
+		s.probes = probePackets
+		if s.rtt.PTOCount() >= persistentPTOs && !s.pcEpisode {
+			s.pcEpisode = true
+			s.cc.OnRetransmissionTimeout(now)
+			s.rtt.OnPersistentCongestion()
+		}
+	}
+	streamProbe := false
+	for i := range rs {
+		r := &rs[i]
+		rec, ok := s.log.take(r.PN)
+		if !ok {
+			s.tr.Abandon(r.PN)
+			continue
+		}
+		if rec.maxData {
+			s.maxDataDue = true
+		}
+		if rec.stream {
+			s.retx = append(s.retx, retxItem{lost: r.PN, off: rec.off, n: rec.n})
+			streamProbe = streamProbe || r.Probe
+		} else {
+			s.tr.Abandon(r.PN) // control frames are rebuilt, not resent
+		}
+		rs[i] = tracker.Resend{}
+	}
+	if res.PTO && !streamProbe && len(s.retx) == 0 {
+		s.pingDue = true // nothing to probe with: a PING (RFC 9002 section 6.2.4)
+	}
+	if res.Abandoned > 0 {
+		// Data lost after MaxRetransmits: the message stream cannot
+		// continue. fail runs once the caller released mu.
+		s.abandoned = true
+	}
+	if res.Next != 0 {
+		s.cfg.Wheel.Reset(&s.lossTimer, res.Next)
+	} else {
+		s.cfg.Wheel.Cancel(&s.lossTimer)
+	}
+}
+
+func (s *Session) onLossTimer(now monotime.Time) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.detectLossLocked(now)
+	abandoned := s.abandoned
+	s.signalLocked()
+	s.mu.Unlock()
+	if abandoned {
+		s.fail(ErrRetransmitLimit, CodeInternal)
+		return
+	}
+	s.pump(now)
+}
+
+func (s *Session) onAckTimer(now monotime.Time) {
+	s.mu.Lock()
+	if s.closed || !s.acks.pending {
+		s.mu.Unlock()
+		return
+	}
+	s.acks.now = true
+	s.mu.Unlock()
+	s.pump(now)
+}
+
+func (s *Session) onPaceTimer(now monotime.Time) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.signalLocked()
+	s.mu.Unlock()
+	s.pump(now)
+}
+
+// onLiveTimer ends a session that heard nothing for the idle timeout and
+// sends a keepalive PING after the keepalive interval without sending; it
+// re-arms itself from the last activity (lazily: receiving and sending
+// never touch the timer).
+func (s *Session) onLiveTimer(now monotime.Time) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if now.Sub(s.lastRecv) >= s.cfg.IdleTimeout {
+		s.mu.Unlock()
+		s.fail(ErrIdleTimeout, 0)
+		return
+	}
+	ping := s.cfg.KeepaliveInterval > 0 && now.Sub(s.lastSent) >= s.cfg.KeepaliveInterval
+	if ping {
+		s.pingDue = true
+		s.lastSent = now // the PING about to leave; re-arm from it
+	}
+	s.armLiveLocked()
+	s.mu.Unlock()
+	if ping {
+		s.pump(now)
+	}
+}
+
+// Keepalive sends a PING now.
+func (s *Session) Keepalive(now monotime.Time) error {
+	s.mu.Lock()
+	if s.closed {
+		err := s.closeErr
+		s.mu.Unlock()
+		return err
+	}
+	s.pingDue = true
+	s.mu.Unlock()
+	s.pump(now)
+	return nil
+}

@@ -1,0 +1,248 @@
+package session
+
+// The receive path: HandlePacket runs on the driver's goroutine for each
+// packet whose connection id names this session (core splits coalesced
+// datagrams and routes them). It parses the header, reconstructs the packet
+// number against the largest received (RFC 9000 Appendix A.3), rejects a
+// replay before spending an AEAD open on it, opens the packet in place,
+// checks every frame before acting on any (RFC 9000 section 12.4: a
+// malformed frame discards the packet), then applies them under mu. Flush,
+// called once the driver's batch is done, sends the ACK that came due and
+// whatever the ACKs let leave.
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+
+	"github.com/petrel-transport/petrel/core/secure"
+	"github.com/petrel-transport/petrel/core/wire"
+	"github.com/petrel-transport/petrel/internal/monotime"
+	"github.com/petrel-transport/petrel/tracker"
+)
+
+// HandlePacket processes one packet of this session received from from at
+// now. It opens pkt in place; pkt must not be used by the caller afterwards
+// except to return its buffer. Calls for one session must not overlap.
+// Malformed, unauthenticated and replayed packets are counted and dropped.
+func (s *Session) HandlePacket(pkt []byte, from netip.AddrPort, now monotime.Time) {
+	s.rxMu.Lock()
+	err, code := s.handleLocked(pkt, from, now)
+	s.rxMu.Unlock()
+	if err != nil {
+		s.fail(err, code)
+	}
+}
+
+// handleLocked is HandlePacket under rxMu. A non-nil error ends the session
+// (after rxMu is released: ending it closes the Protector under rxMu).
+func (s *Session) handleLocked(pkt []byte, from netip.AddrPort, now monotime.Time) (error, uint64) {
+	if !s.alive.Load() {
+		return nil, 0
+	}
+	h, hdrLen, err := wire.ParseShortHeader(pkt)
+	if err != nil {
+		s.stats.dropHeader.Add(1)
+		return nil, 0
+	}
+	pn := wire.DecodePacketNumber(s.rxLargest, h.PN, h.PNLen)
+	if v := s.replay.Check(pn); v != secure.Fresh {
+		s.onReplay(v)
+		return nil, 0
+	}
+	end := hdrLen - h.PNLen + h.Length
+	payload, err := s.prot.Open(pkt[:end], hdrLen, pn, h.KeyPhase, now)
+	if err != nil {
+		s.stats.dropAEAD.Add(1)
+		if errors.Is(err, secure.ErrIntegrityLimit) || errors.Is(err, secure.ErrProtectorClosed) {
+			return err, CodeInternal
+		}
+		return nil, 0
+	}
+	if v := s.replay.Accept(pn); v != secure.Fresh {
+		s.onReplay(v)
+		return nil, 0
+	}
+	if s.rxLargest == wire.NoPacketReceived || pn > s.rxLargest {
+		s.rxLargest = pn
+	}
+	// Check every frame before acting on any.
+	eliciting := false
+	s.parser.Reset(payload)
+	for {
+		f, err := s.parser.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			s.stats.dropFrame.Add(1)
+			return nil, 0
+		}
+		switch f.Type {
+		case wire.FrameAck, wire.FramePadding, wire.FrameClose:
+		default:
+			eliciting = true
+		}
+	}
+	s.stats.packetsRecv.Add(1)
+	s.stats.bytesRecv.Add(uint64(len(pkt)))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, 0
+	}
+	s.lastRecv = now
+	if from != s.remote && from.IsValid() {
+		// An authenticated packet from a new address: the peer moved
+		// (a NAT rebinding); follow it.
+		s.remote = from
+		if s.cfg.OnRemoteChange != nil {
+			defer s.cfg.OnRemoteChange(from) // after mu and rxMu: runs last
+		}
+	}
+	if s.acks.onPacket(pn, eliciting, now) {
+		s.cfg.Wheel.Cancel(&s.ackTimer)
+	} else if eliciting {
+		s.cfg.Wheel.Add(&s.ackTimer, now.Add(s.acks.maxDelay))
+	}
+	s.parser.Reset(payload)
+	for {
+		f, err := s.parser.Next()
+		if err != nil {
+			break // io.EOF: checked above
+		}
+		if err, code := s.applyLocked(&f, now); err != nil {
+			return err, code
+		}
+	}
+	return nil, 0
+}
+
+func (s *Session) onReplay(v secure.Verdict) {
+	s.stats.dropReplay.Add(1)
+	if v == secure.Duplicate {
+		// Its ACK may have been lost: acknowledge again (RFC 9000
+		// section 13.2.1), never deliver twice.
+		s.mu.Lock()
+		s.acks.onDuplicate()
+		s.mu.Unlock()
+	}
+}
+
+// applyLocked applies one checked frame.
+func (s *Session) applyLocked(f *wire.Frame, now monotime.Time) (error, uint64) {
+	switch f.Type {
+	case wire.FrameAck:
+		if err := s.onAckLocked(&f.Ack, now); err != nil {
+			return err, CodeProtocol
+		}
+		if s.abandoned {
+			return ErrRetransmitLimit, CodeInternal
+		}
+	case wire.FrameStream:
+		if f.Stream.ID != messageStream {
+			return ErrProtocol, CodeProtocol // streams other than the message stream are not open
+		}
+		before := s.recv.pending()
+		if err := s.recv.onData(f.Stream.Offset, f.Stream.Data); err != nil {
+			return err, CodeProtocol
+		}
+		if s.recv.pending() > before {
+			s.readableLocked()
+		}
+	case wire.FrameMaxData:
+		if f.MaxData > s.credit {
+			s.credit = f.MaxData
+			s.signalLocked()
+		}
+	case wire.FrameClose:
+		return &PeerClosedError{Code: f.Close.ErrorCode, Reason: string(f.Close.Reason)}, 0
+	}
+	// PING and PADDING need nothing beyond the acknowledgement; MESSAGE,
+	// STREAM_ABORT, MAX_STREAM_DATA and HANDSHAKE frames have no meaning
+	// on the message stream and are ignored.
+	return nil, 0
+}
+
+// onAckLocked applies an ACK frame: the tracker releases the acknowledged
+// packets' bytes, the RTT estimator and the controller learn from it, the
+// acknowledged stream ranges are retired, and loss detection runs (RFC 9002
+// section 6: on every ACK).
+func (s *Session) onAckLocked(f *wire.AckFrame, now monotime.Time) error {
+	if f.Largest >= s.nextPN {
+		return ErrProtocol // RFC 9000 section 13.1: an ACK of a packet never sent
+	}
+	s.rxMuHeldRanges(f)
+	if len(s.ackRanges) == 0 {
+		return nil // nothing the tracker holds (only ACK-only packets named)
+	}
+	res, err := s.tr.OnAck(s.ackRanges, ackDelay(f), now)
+	if err != nil {
+		return ErrProtocol
+	}
+	if !s.hasAcked || res.LargestAcked > s.largestAcked {
+		s.largestAcked, s.hasAcked = res.LargestAcked, true
+	}
+	if res.RTTValid {
+		s.rtt.Update(res.LatestRTT, res.AckDelay)
+	}
+	if res.NewlyAcked > 0 {
+		s.cc.OnAck(now, res.LargestNewlySent, res.AckedBytes, res.PriorInFlight, &s.rtt)
+		s.rtt.ResetBackoff()
+		s.pcEpisode = false
+		s.flight.Notify()
+	}
+	// Retire the records of the packets named, within the log's bounds.
+	lo, hi := s.log.bounds()
+	for _, r := range s.ackRanges {
+		a, b := max(r.Smallest, lo), min(r.Largest+1, hi)
+		for pn := a; pn < b; pn++ {
+			if rec, ok := s.log.take(pn); ok && rec.stream {
+				s.send.onAcked(rec.off, rec.n)
+			}
+		}
+	}
+	s.detectLossLocked(now)
+	s.signalLocked()
+	return nil
+}
+
+// rxMuHeldRanges copies the frame's ranges into the tracker's type (the
+// scratch belongs to the receive path, which holds rxMu), cut at the largest
+// packet number the tracker registered: ACK-only packets above it are not
+// tracked, and the tracker refuses ranges beyond what it knows.
+func (s *Session) rxMuHeldRanges(f *wire.AckFrame) {
+	s.ackRanges = s.ackRanges[:0]
+	if !s.hasTracked {
+		return
+	}
+	it := f.Ranges()
+	for {
+		r, ok := it.Next()
+		if !ok {
+			break
+		}
+		if r.Smallest > s.largestTracked {
+			continue
+		}
+		s.ackRanges = append(s.ackRanges, tracker.AckRange{Smallest: r.Smallest, Largest: min(r.Largest, s.largestTracked)})
+	}
+}
+
+// Flush sends what the packets handled since the last Flush made due: an
+// ACK that cannot wait, retransmissions, data the ACKs let leave. Drivers
+// call it once per batch of datagrams.
+func (s *Session) Flush(now monotime.Time) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	work := (s.acks.now && s.acks.pending) || len(s.retx) > 0 || s.probes > 0 || s.maxDataDue ||
+		(s.writers == 0 && s.send.next < s.send.written)
+	s.mu.Unlock()
+	if work {
+		s.pump(now)
+	}
+}

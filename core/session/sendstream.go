@@ -1,0 +1,122 @@
+package session
+
+import "sync"
+
+// chunkSize is the unit of send-buffer memory: 16 KiB, a dozen full packets,
+// so a message of a few bytes takes one chunk and a 1 MiB message 64.
+const chunkSize = 16 << 10
+
+var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// sendStream is the send side of one stream: the bytes written and not yet
+// acknowledged, in pooled chunks, and the books of what was sent and
+// acknowledged.
+//
+//	acked below base | base ... next: sent at least once | next ... written: never sent
+//
+// Not safe for concurrent use: the session's mu guards it.
+type sendStream struct {
+	id        uint64
+	base      uint64 // every byte below is acknowledged
+	chunkBase uint64 // stream offset of chunks[0][0]; a multiple of chunkSize
+	chunks    []*[chunkSize]byte
+	next      uint64   // first byte never sent
+	written   uint64   // end of the bytes written
+	acked     rangeSet // acknowledged ranges at or above base
+}
+
+// write appends p to the stream.
+func (s *sendStream) write(p []byte) {
+	for len(p) > 0 {
+		idx := int((s.written - s.chunkBase) / chunkSize)
+		if idx == len(s.chunks) {
+			s.chunks = append(s.chunks, chunks.Get().(*[chunkSize]byte))
+		}
+		at := int((s.written - s.chunkBase) % chunkSize)
+		n := copy(s.chunks[idx][at:], p)
+		p = p[n:]
+		s.written += uint64(n)
+	}
+}
+
+// appendRange appends the stream's bytes [off, off+n) to dst. The range must
+// lie within [base, written).
+func (s *sendStream) appendRange(dst []byte, off uint64, n int) []byte {
+	for n > 0 {
+		rel := off - s.chunkBase
+		c := s.chunks[rel/chunkSize]
+		at := int(rel % chunkSize)
+		k := min(n, chunkSize-at)
+		dst = append(dst, c[at:at+k]...)
+		off += uint64(k)
+		n -= k
+	}
+	return dst
+}
+
+// onAcked records [off, off+n) as acknowledged, advances base over the
+// acknowledged prefix and gives back the chunks wholly below it. Acknowledging
+// a range twice (a spurious loss whose original was acknowledged late, and its
+// retransmission) is harmless.
+func (s *sendStream) onAcked(off uint64, n uint32) {
+	end := off + uint64(n)
+	if end <= s.base {
+		return
+	}
+	s.acked.add(max(off, s.base), end)
+	f, _ := s.acked.first()
+	if f.lo != s.base {
+		return
+	}
+	s.base = f.hi
+	s.acked.trimBelow(s.base)
+	s.freeBelow(s.base)
+}
+
+// isAcked reports whether every byte of [off, off+n) was acknowledged.
+func (s *sendStream) isAcked(off uint64, n uint32) bool {
+	end := off + uint64(n)
+	return end <= s.base || s.acked.covers(max(off, s.base), end)
+}
+
+// freeBelow returns the chunks that hold only bytes below off.
+func (s *sendStream) freeBelow(off uint64) {
+	k := 0
+	for k < len(s.chunks) && s.chunkBase+chunkSize <= off {
+		chunks.Put(s.chunks[k])
+		s.chunks[k] = nil
+		s.chunkBase += chunkSize
+		k++
+	}
+	if k > 0 {
+		s.chunks = append(s.chunks[:0], s.chunks[k:]...)
+	}
+	if s.base == s.written && len(s.chunks) == 1 && s.written%chunkSize != 0 {
+		// Everything is acknowledged and the last chunk is partly used:
+		// give it back too; the next write starts a fresh one at the
+		// current offset's chunk boundary.
+		chunks.Put(s.chunks[0])
+		s.chunks[0] = nil
+		s.chunks = s.chunks[:0]
+		s.chunkBase = s.written - s.written%chunkSize
+	}
+	if len(s.chunks) == 0 {
+		s.chunks = nil
+	}
+}
+
+// unsent is the number of bytes written and never sent.
+func (s *sendStream) unsent() uint64 { return s.written - s.next }
+
+// idle reports that every byte written was acknowledged.
+func (s *sendStream) idle() bool { return s.base == s.written }
+
+// release gives every chunk back (the session ended).
+func (s *sendStream) release() {
+	for i, c := range s.chunks {
+		chunks.Put(c)
+		s.chunks[i] = nil
+	}
+	s.chunks = nil
+	s.acked = rangeSet{}
+}

@@ -1,0 +1,199 @@
+package session
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/petrel-transport/petrel/congestion"
+	"github.com/petrel-transport/petrel/core/secure"
+	"github.com/petrel-transport/petrel/core/wire"
+	"github.com/petrel-transport/petrel/internal/monotime"
+	"github.com/petrel-transport/petrel/internal/wheel"
+	"github.com/petrel-transport/petrel/tracker"
+)
+
+// messageStream is the stream id of the reliable ordered message stream.
+const messageStream = 0
+
+// Session is one connection after its handshake.
+//
+// Guard map: cfg, prot, tr, flight, cc and maxDgram are immutable after New.
+// alive and the counters in stats are atomic. rxMu serialises the receive
+// path's own state (replay window, frame parser, rxLargest, ackRanges) and
+// the Protector's Open and Close. mu guards every field below it. Lock order:
+// rxMu -> mu. Neither is held across Sender.Send, a callback or a wheel
+// Advance; the seal of a packet happens outside mu.
+type Session struct {
+	cfg      Config
+	prot     *secure.Protector
+	tr       *tracker.Tracker
+	flight   *congestion.FlightSize
+	cc       congestion.Controller
+	maxDgram int
+
+	alive atomic.Bool
+	stats counters
+
+	rxMu      sync.Mutex
+	replay    secure.ReplayWindow
+	parser    wire.FrameParser
+	rxLargest uint64
+	ackRanges []tracker.AckRange // scratch for OnAck
+
+	mu             sync.Mutex
+	remote         netip.AddrPort
+	nextPN         uint64
+	largestAcked   uint64
+	hasAcked       bool
+	largestTracked uint64 // the largest packet number registered in the tracker
+	hasTracked     bool
+	rtt            congestion.RTT
+	pacer          *congestion.Pacer
+	acks           ackState
+	ackBuf         []byte // scratch: the ACK frame of the packet being packed
+	send           sendStream
+	recv           recvStream
+	log            sentLog
+	retx           []retxItem       // lost stream ranges to send again, oldest first
+	resends        []tracker.Resend // scratch for DueForResend
+	probes         int              // packets that may leave whatever the window (PTO probes)
+	pingDue        bool
+	maxDataDue     bool
+	credit         uint64 // the peer's MAX_DATA for the message stream
+	pcEpisode      bool   // persistent congestion was declared in this run of PTOs
+	abandoned      bool   // data was lost after MaxRetransmits: the session must fail
+	lastRecv       monotime.Time
+	lastSent       monotime.Time // last ack-eliciting packet sent
+	writers        int           // writers parked on progress
+	progress       chan struct{} // closed when a parked writer may go on; nil if none waits
+	readable       chan struct{} // closed when a message is ready; nil if none waits
+	closed         bool
+	closeErr       error
+
+	lossTimer, ackTimer, paceTimer, liveTimer wheel.Timer
+}
+
+// retxItem is a lost packet's stream range waiting to be sent again under a
+// new packet number (tracker.Retransmit from lost).
+type retxItem struct {
+	lost uint64
+	off  uint64
+	n    uint32
+}
+
+// New returns a running session. From here on the session owns
+// cfg.Protector.
+func New(cfg Config) (*Session, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		if cfg.Protector != nil {
+			cfg.Protector.Close()
+		}
+		return nil, err
+	}
+	s := &Session{
+		cfg:       cfg,
+		prot:      cfg.Protector,
+		flight:    new(congestion.FlightSize),
+		maxDgram:  cfg.maxDatagram(),
+		rxLargest: wire.NoPacketReceived,
+		remote:    cfg.Remote,
+		rtt:       congestion.NewRTT(cfg.Peer.MaxAckDelay),
+		acks:      newAckState(cfg.Local.MaxAckDelay),
+		credit:    cfg.Peer.InitialMaxData,
+	}
+	s.send.id = messageStream
+	s.recv = recvStream{limit: cfg.Local.InitialMaxData, window: cfg.Local.InitialMaxData, maxMsg: cfg.MaxMessageSize}
+	if s.tr, err = tracker.New(s.flight, tracker.Config{MaxRetransmits: cfg.MaxRetransmits}); err != nil {
+		cfg.Protector.Close()
+		return nil, err
+	}
+	mss := uint64(s.maxDgram)
+	switch cfg.Congestion {
+	case LEDBAT:
+		s.cc, err = congestion.NewLEDBAT(congestion.LEDBATConfig{MaxDatagramSize: mss})
+	case FixedRate:
+		s.cc, err = congestion.NewFixedRate(congestion.FixedRateConfig{Rate: cfg.FixedRate, MaxDatagramSize: mss})
+	default:
+		s.cc, err = congestion.NewCubic(congestion.CubicConfig{MaxDatagramSize: mss})
+	}
+	if err == nil {
+		s.pacer, err = congestion.NewPacer(s.cc, congestion.PacerConfig{MaxDatagramSize: mss, TimerGranularity: cfg.Wheel.Tick()})
+	}
+	if err != nil {
+		cfg.Protector.Close()
+		return nil, err
+	}
+	now := cfg.Clock()
+	s.lastRecv, s.lastSent = now, now
+	s.lossTimer.Init(cfg.Wheel, s.onLossTimer)
+	s.ackTimer.Init(cfg.Wheel, s.onAckTimer)
+	s.paceTimer.Init(cfg.Wheel, s.onPaceTimer)
+	s.liveTimer.Init(cfg.Wheel, s.onLiveTimer)
+	s.alive.Store(true)
+	s.armLiveLocked()
+	return s, nil
+}
+
+// IsAlive reports whether the session can still carry traffic: true until
+// it ends, then false for good.
+func (s *Session) IsAlive() bool { return s.alive.Load() }
+
+// Remote returns the peer's current address.
+func (s *Session) Remote() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.remote
+}
+
+// LocalCID returns the connection id the peer's packets carry.
+func (s *Session) LocalCID() wire.ConnID { return s.cfg.LocalCID }
+
+// Err returns why the session ended, nil while it is alive (ErrClosed after
+// a local Close).
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeErr
+}
+
+// FlightSize returns the session's bytes in flight counter (for tests and
+// stats: at quiescence it is 0).
+func (s *Session) FlightSize() *congestion.FlightSize { return s.flight }
+
+// Tracker returns the session's sent-packet tracker (read-only use: stats).
+func (s *Session) Tracker() *tracker.Tracker { return s.tr }
+
+// signalLocked wakes parked writers.
+func (s *Session) signalLocked() {
+	if s.progress != nil {
+		close(s.progress)
+		s.progress = nil
+	}
+}
+
+// waitLocked returns the channel a writer parks on.
+func (s *Session) waitLocked() chan struct{} {
+	if s.progress == nil {
+		s.progress = make(chan struct{})
+	}
+	return s.progress
+}
+
+// readableLocked wakes parked readers.
+func (s *Session) readableLocked() {
+	if s.readable != nil {
+		close(s.readable)
+		s.readable = nil
+	}
+}
+
+// armLiveLocked arms the idle/keepalive timer at the earlier of the two.
+func (s *Session) armLiveLocked() {
+	at := s.lastRecv.Add(s.cfg.IdleTimeout)
+	if s.cfg.KeepaliveInterval > 0 {
+		at = min(at, s.lastSent.Add(s.cfg.KeepaliveInterval))
+	}
+	s.cfg.Wheel.Reset(&s.liveTimer, at)
+}

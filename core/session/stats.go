@@ -1,0 +1,60 @@
+package session
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/petrel-transport/petrel/tracker"
+)
+
+// counters are the session's atomic counters.
+type counters struct {
+	packetsSent, bytesSent, ackOnlySent     atomic.Uint64
+	packetsRecv, bytesRecv                  atomic.Uint64
+	retransmits, lostPackets, ptos          atomic.Uint64
+	msgsSent, msgsRecv                      atomic.Uint64
+	dropHeader, dropAEAD, dropReplay        atomic.Uint64
+	dropFrame, sendErrors, retxSkippedAcked atomic.Uint64
+}
+
+// Stats is a snapshot of one session.
+type Stats struct {
+	PacketsSent, BytesSent uint64 // datagrams handed to the Sender, and their bytes
+	AckOnlySent            uint64 // of which ACK-only (not tracked, not in flight)
+	PacketsRecv, BytesRecv uint64 // authenticated packets, and their bytes
+	Retransmits            uint64 // stream ranges sent again under a new packet number
+	Lost                   uint64 // packets declared lost (thresholds and probe timeouts)
+	PTOs                   uint64 // probe timeouts
+	MessagesSent           uint64 // messages written completely into packets
+	MessagesRecv           uint64 // messages handed to ReceiveMessage
+	DropsBadHeader         uint64 // malformed headers and truncated packets
+	DropsAEAD              uint64 // packets that failed authentication
+	DropsReplay            uint64 // packet numbers seen before or below the replay window
+	DropsBadFrame          uint64 // authenticated packets with a malformed frame
+	SendErrors             uint64 // Sender.Send failures (their packets are recovered as lost)
+	RTT, MinRTT, RTTVar    time.Duration
+	Cwnd, InFlight         uint64
+	PacingRate             uint64 // bytes per second
+	KeyUpdates             uint64
+	Tracker                tracker.Stats
+}
+
+// Stats returns a snapshot of the session's counters and estimates.
+func (s *Session) Stats() Stats {
+	c := &s.stats
+	st := Stats{
+		PacketsSent: c.packetsSent.Load(), BytesSent: c.bytesSent.Load(), AckOnlySent: c.ackOnlySent.Load(),
+		PacketsRecv: c.packetsRecv.Load(), BytesRecv: c.bytesRecv.Load(),
+		Retransmits: c.retransmits.Load(), Lost: c.lostPackets.Load(), PTOs: c.ptos.Load(),
+		MessagesSent: c.msgsSent.Load(), MessagesRecv: c.msgsRecv.Load(),
+		DropsBadHeader: c.dropHeader.Load(), DropsAEAD: c.dropAEAD.Load(), DropsReplay: c.dropReplay.Load(),
+		DropsBadFrame: c.dropFrame.Load(), SendErrors: c.sendErrors.Load(),
+		Cwnd: s.cc.Window(), InFlight: s.flight.Load(), PacingRate: s.cc.PacingRate(),
+		KeyUpdates: s.prot.KeyUpdates(),
+		Tracker:    s.tr.Stats(),
+	}
+	s.mu.Lock()
+	st.RTT, st.MinRTT, st.RTTVar = s.rtt.SmoothedRTT(), s.rtt.MinRTT(), s.rtt.RTTVar()
+	s.mu.Unlock()
+	return st
+}
