@@ -100,6 +100,19 @@ type Config struct {
 	// one more loss fails the session. Zero: DefaultMaxRetransmits.
 	MaxRetransmits int
 
+	// Responder marks the side that answered the handshake: it sends
+	// nothing until it has opened a packet of the peer, which proves the
+	// peer holds the keys and owns its address (RFC 9000 section 8.1:
+	// nothing beyond three times what the address sent before it is
+	// validated; here nothing at all beyond the handshake response), and
+	// then calls OnConfirmed. The initiator (Responder false) sends a PING
+	// as soon as it is driven (Flush), so the responder is confirmed even
+	// if the initiator's application stays silent.
+	Responder bool
+	// OnConfirmed runs once, on the receive path outside the session's
+	// locks, when a Responder session opens its first packet.
+	OnConfirmed func()
+
 	// OnClose runs once when the session ends, with the reason (nil for a
 	// local Close), on the goroutine that ended it and outside every lock
 	// of the session.

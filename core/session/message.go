@@ -70,13 +70,20 @@ func (s *Session) SendMessage(ctx context.Context, p []byte) error {
 // the session ends; messages that arrived complete before the end are
 // returned first, then the end reason.
 func (s *Session) ReceiveMessage(ctx context.Context) ([]byte, error) {
+	return s.ReceiveMessageInto(ctx, nil)
+}
+
+// ReceiveMessageInto is ReceiveMessage appending the message to dst, which
+// it returns; with room in dst it allocates nothing.
+func (s *Session) ReceiveMessageInto(ctx context.Context, dst []byte) ([]byte, error) {
+	dst = dst[:0]
 	for {
 		s.mu.Lock()
-		msg, ok, grant := s.recv.pop()
+		msg, ok, grant := s.recv.pop(dst)
 		if s.closed && !ok {
 			err := s.closeErr
 			s.mu.Unlock()
-			return nil, err
+			return dst, err
 		}
 		grant = grant && !s.closed
 		if ok {
@@ -98,7 +105,7 @@ func (s *Session) ReceiveMessage(ctx context.Context) ([]byte, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return dst, ctx.Err()
 		}
 	}
 }

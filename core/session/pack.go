@@ -23,7 +23,6 @@ package session
 
 import (
 	"errors"
-	"net/netip"
 	"sync"
 
 	"github.com/petrel-transport/petrel/congestion"
@@ -49,6 +48,7 @@ type outPacket struct {
 type batch struct {
 	pkts [maxBatch]outPacket
 	n    int
+	seq  uint64 // emission order, taken with the packet numbers under mu
 	out  [maxBatch][]byte
 	res  congestion.Reservation
 }
@@ -99,12 +99,17 @@ func (s *Session) pump(now monotime.Time) blocked {
 		b := batches.Get().(*batch)
 		s.mu.Lock()
 		why, err := s.packLocked(b, now)
-		remote := s.remote
+		if b.n > 0 {
+			b.seq = s.emitSeq
+			s.emitSeq++
+		}
 		s.mu.Unlock()
 		if b.n > 0 {
-			s.emit(b, remote)
+			s.seal(b)
+			s.out.deliver(s, b)
+		} else {
+			batches.Put(b)
 		}
-		batches.Put(b)
 		if err != nil {
 			s.fail(err, CodeInternal)
 			return blockedClosed
@@ -115,15 +120,63 @@ func (s *Session) pump(now monotime.Time) blocked {
 	}
 }
 
-// emit seals the batch's packets and sends them.
-func (s *Session) emit(b *batch, remote netip.AddrPort) {
-	var bytes uint64
+// seal seals the batch's packets on the calling goroutine.
+func (s *Session) seal(b *batch) {
 	for i := 0; i < b.n; i++ {
 		p := &b.pkts[i]
 		b.out[i] = p.key.Seal(*p.buf, p.hdrLen, p.pn)
+	}
+}
+
+// emitter hands sealed batches to the Sender in the order their packet
+// numbers were taken. Writers seal in parallel, but a batch sealed early
+// must not overtake one packed before it: the peer would see a gap, ACK
+// around it, and the packet threshold (RFC 9002 section 6.1.1) would
+// declare the overtaken packets lost — spurious losses that halve the
+// window. Whoever finds the next batch in order sends it and every batch
+// ready after it (flat combining); the others leave theirs and return.
+//
+// Guard map: mu guards every field.
+type emitter struct {
+	mu      sync.Mutex
+	next    uint64   // seq of the next batch to send
+	ready   []*batch // sealed batches, index seq-next
+	sending bool     // a goroutine is sending: it will take what is ready
+}
+
+func (e *emitter) deliver(s *Session, b *batch) {
+	e.mu.Lock()
+	i := int(b.seq - e.next)
+	for len(e.ready) <= i {
+		e.ready = append(e.ready, nil)
+	}
+	e.ready[i] = b
+	if e.sending {
+		e.mu.Unlock()
+		return
+	}
+	e.sending = true
+	for len(e.ready) > 0 && e.ready[0] != nil {
+		b := e.ready[0]
+		copy(e.ready, e.ready[1:])
+		e.ready[len(e.ready)-1] = nil
+		e.ready = e.ready[:len(e.ready)-1]
+		e.next++
+		e.mu.Unlock()
+		s.transmit(b)
+		e.mu.Lock()
+	}
+	e.sending = false
+	e.mu.Unlock()
+}
+
+// transmit hands one sealed batch to the Sender and recycles it.
+func (s *Session) transmit(b *batch) {
+	var bytes uint64
+	for i := 0; i < b.n; i++ {
 		bytes += uint64(len(b.out[i]))
 	}
-	if err := s.cfg.Out.Send(remote, b.out[:b.n]); err != nil {
+	if err := s.cfg.Out.Send(s.Remote(), b.out[:b.n]); err != nil {
 		s.stats.sendErrors.Add(1)
 	}
 	s.stats.packetsSent.Add(uint64(b.n))
@@ -134,6 +187,7 @@ func (s *Session) emit(b *batch, remote netip.AddrPort) {
 		b.out[i] = nil
 	}
 	b.n = 0
+	batches.Put(b)
 }
 
 // content is what one packet will carry besides an ACK.
@@ -160,6 +214,9 @@ const maxPNLen = 4
 func (s *Session) packLocked(b *batch, now monotime.Time) (blocked, error) {
 	if s.closed {
 		return blockedClosed, nil
+	}
+	if !s.confirmed {
+		return blockedNothing, nil // a responder waits for the peer's first packet
 	}
 	why := blockedNothing
 	for b.n < maxBatch {

@@ -93,6 +93,13 @@ func (s *Session) handleLocked(pkt []byte, from netip.AddrPort, now monotime.Tim
 		return nil, 0
 	}
 	s.lastRecv = now
+	if !s.confirmed {
+		s.confirmed = true
+		s.signalLocked()
+		if s.cfg.OnConfirmed != nil {
+			defer s.cfg.OnConfirmed()
+		}
+	}
 	if from != s.remote && from.IsValid() {
 		// An authenticated packet from a new address: the peer moved
 		// (a NAT rebinding); follow it.
@@ -239,7 +246,7 @@ func (s *Session) Flush(now monotime.Time) {
 		s.mu.Unlock()
 		return
 	}
-	work := (s.acks.now && s.acks.pending) || len(s.retx) > 0 || s.probes > 0 || s.maxDataDue ||
+	work := s.pingDue || (s.acks.now && s.acks.pending) || len(s.retx) > 0 || s.probes > 0 || s.maxDataDue ||
 		(s.writers == 0 && s.send.next < s.send.written)
 	s.mu.Unlock()
 	if work {

@@ -1,20 +1,34 @@
 package session
 
 import (
+	"slices"
+	"sync"
+
 	"github.com/petrel-transport/petrel/core/wire"
 )
 
 // segment is stream data that arrived ahead of the contiguous frontier,
-// copied out of the datagram (the driver reuses its buffer).
+// copied out of the datagram into a pooled buffer (the driver reuses its
+// own).
 type segment struct {
-	off  uint64
-	data []byte
+	off uint64
+	buf *[]byte
 }
 
-// recvStream is the receive side of the message stream: out-of-order
-// segments wait until the bytes before them arrive; contiguous bytes are cut
-// into messages (a varint length, then the message), which wait in ready
-// until ReceiveMessage takes them.
+var segBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallBuf); return &b }}
+
+// msgSpan is a complete message waiting in the stream buffer.
+type msgSpan struct {
+	off uint64 // stream offset of its first byte (after the length)
+	n   int
+}
+
+// recvStream is the receive side of the message stream. Contiguous bytes
+// are kept in pooled chunks from the read point (consumed) to the frontier;
+// as they arrive they are cut into messages (a varint length, then the
+// message) whose spans wait in ready until ReceiveMessage copies them out.
+// Segments ahead of the frontier wait in pooled packet-sized buffers. So the
+// receive path allocates nothing, and an idle stream holds no memory.
 //
 // Not safe for concurrent use: the session's mu guards it.
 type recvStream struct {
@@ -22,16 +36,17 @@ type recvStream struct {
 	segs     []segment // ahead of frontier, sorted by off, possibly overlapping
 	segBytes uint64    // bytes held in segs
 
-	// The message being assembled.
+	data sendStream // bytes [consumed, frontier) (its base is consumed)
+
+	// The message being cut.
 	lenBuf [8]byte // its varint length, as it arrives
 	lenHas int     // bytes of lenBuf filled
-	msg    []byte  // the message, once its length is known
-	msgHas int     // bytes of msg filled
+	need   int     // bytes of the message still to arrive
 	inMsg  bool    // the length is known
+	start  uint64  // offset of the message's first byte
 
-	ready      [][]byte // complete messages, oldest first
-	readyHead  int
-	readyBytes uint64 // stream bytes (length prefixes included) of ready messages
+	ready     []msgSpan // complete messages, oldest first
+	readyHead int
 
 	consumed uint64 // stream bytes handed to ReceiveMessage
 	limit    uint64 // the MAX_DATA limit granted to the peer
@@ -61,17 +76,25 @@ func (r *recvStream) onData(off uint64, data []byte) error {
 		sg := r.segs[0]
 		r.segs[0] = segment{}
 		r.segs = r.segs[1:]
-		r.segBytes -= uint64(len(sg.data))
-		if e := sg.off + uint64(len(sg.data)); e > r.frontier {
-			if err := r.feed(sg.data[r.frontier-sg.off:]); err != nil {
+		b := *sg.buf
+		r.segBytes -= uint64(len(b))
+		if e := sg.off + uint64(len(b)); e > r.frontier {
+			if err := r.feed(b[r.frontier-sg.off:]); err != nil {
+				putSeg(sg.buf)
 				return err
 			}
 		}
+		putSeg(sg.buf)
 	}
 	if len(r.segs) == 0 {
 		r.segs = nil
 	}
 	return nil
+}
+
+func putSeg(b *[]byte) {
+	*b = (*b)[:0]
+	segBufs.Put(b)
 }
 
 // insert keeps a copy of data at off, in offset order.
@@ -80,71 +103,70 @@ func (r *recvStream) insert(off uint64, data []byte) {
 	for i > 0 && r.segs[i-1].off > off {
 		i--
 	}
-	if i > 0 && r.segs[i-1].off == off && len(r.segs[i-1].data) >= len(data) {
+	if i > 0 && r.segs[i-1].off == off && len(*r.segs[i-1].buf) >= len(data) {
 		return // the same packet again
 	}
-	if r.segBytes+uint64(len(data)) > 2*r.window {
-		return // overlapping duplicates beyond any honest sender's: drop, it resends
+	if r.segBytes+uint64(len(data)) > 2*r.window || len(data) > smallBuf {
+		return // beyond any honest sender's: drop, it resends
 	}
-	cp := append([]byte(nil), data...)
+	b := segBufs.Get().(*[]byte)
+	*b = append((*b)[:0], data...)
 	r.segs = append(r.segs, segment{})
 	copy(r.segs[i+1:], r.segs[i:])
-	r.segs[i] = segment{off, cp}
-	r.segBytes += uint64(len(cp))
+	r.segs[i] = segment{off, b}
+	r.segBytes += uint64(len(data))
 }
 
-// feed consumes contiguous bytes at the frontier, cutting them into
-// messages.
+// feed appends contiguous bytes at the frontier (length prefixes included:
+// offsets stay the stream's) and cuts them into messages.
 func (r *recvStream) feed(p []byte) error {
+	pos := r.frontier
 	r.frontier += uint64(len(p))
+	r.data.write(p)
 	for len(p) > 0 {
 		if !r.inMsg {
 			r.lenBuf[r.lenHas] = p[0]
 			r.lenHas++
 			p = p[1:]
-			need := 1 << (r.lenBuf[0] >> 6) // RFC 9000 section 16: the varint's length
-			if r.lenHas < need {
+			pos++
+			if r.lenHas < 1<<(r.lenBuf[0]>>6) { // RFC 9000 section 16: the varint's length
 				continue
 			}
 			n, _, err := wire.ReadVarint(r.lenBuf[:r.lenHas])
 			if err != nil || n > uint64(r.maxMsg) {
 				return ErrProtocol
 			}
-			r.lenHas = 0
-			r.inMsg = true
-			r.msg = make([]byte, n)
-			r.msgHas = 0
+			r.lenHas, r.inMsg, r.need, r.start = 0, true, int(n), pos
 		}
-		k := copy(r.msg[r.msgHas:], p)
-		r.msgHas += k
+		k := min(r.need, len(p))
+		r.need -= k
 		p = p[k:]
-		if r.msgHas == len(r.msg) {
-			r.ready = append(r.ready, r.msg)
-			r.readyBytes += uint64(wire.VarintLen(uint64(len(r.msg))) + len(r.msg))
-			r.msg, r.msgHas, r.inMsg = nil, 0, false
+		pos += uint64(k)
+		if r.need == 0 {
+			r.ready = append(r.ready, msgSpan{off: r.start, n: int(pos - r.start)})
+			r.inMsg = false
 		}
 	}
 	return nil
 }
 
-// pop takes the oldest complete message. It reports whether the peer should
-// be granted more credit (a MAX_DATA is due: less than half the window left).
-func (r *recvStream) pop() (msg []byte, ok, grant bool) {
+// pop copies the oldest complete message into dst (appending) and returns
+// it. grant reports that the peer should be given more credit (less than
+// half the window left).
+func (r *recvStream) pop(dst []byte) (msg []byte, ok, grant bool) {
 	if r.readyHead == len(r.ready) {
-		return nil, false, false
+		return dst, false, false
 	}
-	msg = r.ready[r.readyHead]
-	r.ready[r.readyHead] = nil
+	m := r.ready[r.readyHead]
+	r.ready[r.readyHead] = msgSpan{}
 	r.readyHead++
 	if r.readyHead == len(r.ready) {
 		r.ready, r.readyHead = r.ready[:0], 0
-		if cap(r.ready) > 64 {
-			r.ready = nil
-		}
 	}
-	n := uint64(wire.VarintLen(uint64(len(msg))) + len(msg))
-	r.readyBytes -= n
-	r.consumed += n
+	msg = r.data.appendRange(slices.Grow(dst, m.n), m.off, m.n)
+	end := m.off + uint64(m.n)
+	r.consumed = end
+	r.data.onAcked(r.data.base, uint32(end-r.data.base)) // frees the chunks read
 	return msg, true, r.limit-r.consumed < r.window/2
 }
 
@@ -160,6 +182,15 @@ func (r *recvStream) pending() int { return len(r.ready) - r.readyHead }
 // release drops the partial data (the session ended); complete messages
 // stay for ReceiveMessage.
 func (r *recvStream) release() {
-	r.segs, r.msg = nil, nil
-	r.segBytes = 0
+	for _, sg := range r.segs {
+		putSeg(sg.buf)
+	}
+	r.segs, r.segBytes = nil, 0
+}
+
+// releaseAll gives back every buffer, unread messages included.
+func (r *recvStream) releaseAll() {
+	r.release()
+	r.data.release()
+	r.ready, r.readyHead = nil, 0
 }

@@ -35,6 +35,8 @@ type Session struct {
 	alive atomic.Bool
 	stats counters
 
+	out emitter
+
 	rxMu      sync.Mutex
 	replay    secure.ReplayWindow
 	parser    wire.FrameParser
@@ -44,6 +46,7 @@ type Session struct {
 	mu             sync.Mutex
 	remote         netip.AddrPort
 	nextPN         uint64
+	emitSeq        uint64 // the next batch's place in the emission order
 	largestAcked   uint64
 	hasAcked       bool
 	largestTracked uint64 // the largest packet number registered in the tracker
@@ -70,6 +73,7 @@ type Session struct {
 	readable       chan struct{} // closed when a message is ready; nil if none waits
 	closed         bool
 	closeErr       error
+	confirmed      bool // the peer proved it holds the keys (always true for the initiator)
 
 	lossTimer, ackTimer, paceTimer, liveTimer wheel.Timer
 }
@@ -127,6 +131,8 @@ func New(cfg Config) (*Session, error) {
 	}
 	now := cfg.Clock()
 	s.lastRecv, s.lastSent = now, now
+	s.confirmed = !cfg.Responder
+	s.pingDue = !cfg.Responder
 	s.lossTimer.Init(cfg.Wheel, s.onLossTimer)
 	s.ackTimer.Init(cfg.Wheel, s.onAckTimer)
 	s.paceTimer.Init(cfg.Wheel, s.onPaceTimer)

@@ -102,7 +102,7 @@ func TestMessagesClean(t *testing.T) {
 		quiesce(t, p)
 		st := p.a.Stats()
 		if st.Retransmits != 0 || st.Lost != 0 {
-			t.Errorf("clean path: %d retransmits, %d lost", st.Retransmits, st.Lost)
+			t.Errorf("clean path: %d retransmits, %d lost, %d PTOs, spurious %d", st.Retransmits, st.Lost, st.PTOs, st.Tracker.Spurious)
 		}
 		if st.RTT < 10*time.Millisecond || st.RTT > 15*time.Millisecond {
 			t.Errorf("smoothed RTT %v on a 10 ms path", st.RTT)
