@@ -195,7 +195,7 @@ func TestUserRemovalRacingCloseEndsBeforeCloseReturns(t *testing.T) {
 				})
 				peer := keyN(2)
 				s := &slowCloseSession{Session: sessiontest.New(1), entered: make(chan struct{}), release: make(chan struct{})}
-				if _, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s }); err != nil {
+				if _, err := tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return s }); err != nil {
 					t.Fatal(err)
 				}
 				removed := make(chan struct{})

@@ -49,8 +49,13 @@ type Config struct {
 	Local PeerKey
 
 	// Dialer opens outgoing sessions. Nil: the node only accepts (Connect
-	// and persistent peers fail with ErrNoDialer).
+	// and persistent peers fail with ErrNoDialer). A Node opened by Listen
+	// dials through its transport and ignores it.
 	Dialer Dialer
+
+	// Transport configures the transport of a Node opened by Listen or
+	// ListenDriver.
+	Transport TransportConfig
 
 	// SizeHint presizes the peer table. Zero: grow on demand.
 	SizeHint int

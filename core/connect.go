@@ -18,7 +18,7 @@ import (
 //	       (exactly one remover) ──> ended: ctx cancelled, Close, estimates
 //	       kept, OnDisconnect, state Disconnected, retry or forget armed.
 
-// Accept installs an incoming session from peer key at addr (the
+// AcceptSession installs an incoming session from peer key at addr (the
 // transport calls it once the handshake has authenticated the peer, so addr
 // becomes the peer's address). build constructs the Session; it runs only if
 // the new connection wins the double-connection rule (see registry.go),
@@ -26,7 +26,7 @@ import (
 // Table.Swap's build apply: no Accept, Connect or Forget of the same key from
 // inside it). When the result is Kept the caller closes the connection it
 // offered.
-func (n *Node) Accept(key PeerKey, addr netip.AddrPort, build func() Session) (SwapResult, error) {
+func (n *Node) AcceptSession(key PeerKey, addr netip.AddrPort, build func() Session) (SwapResult, error) {
 	if key == n.cfg.Local {
 		return SwapResult{}, ErrSelf
 	}
@@ -218,18 +218,44 @@ func (n *Node) install(p *Peer, incoming bool, build func() Session) (SwapResult
 		}
 		n.announceConnect(p, nr)
 		n.publish(p)
-		if n.work.add() {
+		if w, ok := nr.s.(selfReporting); ok {
+			// No goroutine per session: the session reports its end.
+			w.watch(func(err error) { n.sessionEnded(p, nr, err) })
+		} else if n.work.add() {
 			go n.serve(p, nr)
 		} // else Close has begun: its sweep removes and ends nr.
 		return res, nil
 	}
 }
 
+// selfReporting is a Session that reports its own end instead of being
+// served on a goroutine (the transport's Conn: an idle connection then costs
+// no goroutine stack). watch is called once, after the session was
+// installed; the session calls end exactly once when it ends — at once if
+// it already has.
+type selfReporting interface {
+	watch(end func(err error))
+}
+
+// sessionEnded is serve's tail for a selfReporting session.
+func (n *Node) sessionEnded(p *Peer, r *sessionRef, err error) {
+	if !n.enter() {
+		return // Close has begun: its sweep removes and ends r
+	}
+	defer n.work.done()
+	n.serveEnded(p, r, err)
+}
+
 // serve runs one session's processing and, when it returns, ends the
 // session unless another actor removed it first.
 func (n *Node) serve(p *Peer, r *sessionRef) {
 	defer n.work.done()
-	err := r.s.Serve(r.ctx)
+	n.serveEnded(p, r, r.s.Serve(r.ctx))
+}
+
+// serveEnded ends r, whose processing returned err, unless another actor
+// removed it first.
+func (n *Node) serveEnded(p *Peer, r *sessionRef, err error) {
 	if !n.table.removeExact(p, r) {
 		r.end()
 		return

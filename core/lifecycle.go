@@ -97,6 +97,11 @@ func (n *Node) shutdown() error {
 		n.sweep(p, now)
 		return true
 	})
+	if n.eng != nil {
+		if cerr := n.eng.close(); err == nil {
+			err = cerr
+		}
+	}
 	return err
 }
 

@@ -40,6 +40,8 @@ type Node struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	eng *engine // the transport of a Node opened by Listen; nil for New
 }
 
 // peerTimers are the per-peer timers, embedded in the peer's link and bound

@@ -149,7 +149,7 @@ func (tn *testNode) advanceTo(t *testing.T, at monotime.Time) int {
 // accept installs session s from key as an incoming connection.
 func (tn *testNode) accept(t *testing.T, key core.PeerKey, s *sessiontest.Session) core.SwapResult {
 	t.Helper()
-	res, err := tn.Accept(key, netip.AddrPort{}, func() core.Session { return s })
+	res, err := tn.AcceptSession(key, netip.AddrPort{}, func() core.Session { return s })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func TestDisconnectCallbackOnceUnderRacingCloses(t *testing.T) {
 			func() { _, _ = tn.Disconnect(peer) },
 			func() { tn.RemoveIfMatches(peer, s1) },
 			func() {
-				res, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s2 })
+				res, err := tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return s2 })
 				if err != nil || res.Kept {
 					s2.Close() // not installed: the offering caller closes it
 				}
@@ -163,7 +163,7 @@ func TestZombieDoesNotBlockAccept(t *testing.T) {
 	defer tn.Close()
 	peer := keyN(2)
 	zombie := sessiontest.New(1)
-	tn.Accept(peer, netip.AddrPort{}, func() core.Session { return zombie })
+	tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return zombie })
 	// Make the installed session look outgoing-from-lower: replace it by a
 	// dialled one, then kill that one silently.
 	p, _ := tn.Table().Load(peer)
@@ -202,7 +202,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 	if _, err := tn.Advance(t0 + 1e12); !errors.Is(err, core.ErrClosed) {
 		t.Fatalf("Advance after Close: %v", err)
 	}
-	if _, err := tn.Accept(keyN(3), netip.AddrPort{}, func() core.Session { return sessiontest.New(1) }); !errors.Is(err, core.ErrClosed) {
+	if _, err := tn.AcceptSession(keyN(3), netip.AddrPort{}, func() core.Session { return sessiontest.New(1) }); !errors.Is(err, core.ErrClosed) {
 		t.Fatalf("Accept after Close: %v", err)
 	}
 	if _, err := tn.Connect(context.Background(), keyN(2)); !errors.Is(err, core.ErrClosed) {
@@ -245,7 +245,7 @@ func TestNodesDialBothWays(t *testing.T) {
 			nodes[i] = newTestNode(t, keys[i], func(c *core.Config) {
 				c.Dialer = core.DialerFunc(func(ctx context.Context, p *core.Peer) (core.Session, error) {
 					local, remote := sessiontest.NewPair(uint64(100*(i+1) + round))
-					res, err := nodes[1-i].Accept(keys[i], netip.AddrPort{}, func() core.Session { return remote })
+					res, err := nodes[1-i].AcceptSession(keys[i], netip.AddrPort{}, func() core.Session { return remote })
 					if err != nil || res.Kept {
 						return nil, errRefused // the other side kept its session
 					}
@@ -353,14 +353,14 @@ func TestAcceptMovesAddress(t *testing.T) {
 	defer tn.Close()
 	a, b := addrN(1), addrN(2)
 	peer := keyN(2)
-	if _, err := tn.Accept(peer, a, func() core.Session { return sessiontest.New(1) }); err != nil {
+	if _, err := tn.AcceptSession(peer, a, func() core.Session { return sessiontest.New(1) }); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := tn.Table().Load(peer)
 	if got, _ := tn.Table().LoadByAddr(a); got != p {
 		t.Fatal("not found by its first address")
 	}
-	if _, err := tn.Accept(peer, b, func() core.Session { return sessiontest.New(2) }); err != nil {
+	if _, err := tn.AcceptSession(peer, b, func() core.Session { return sessiontest.New(2) }); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := tn.Table().LoadByAddr(b); got != p || p.Addr() != b {

@@ -241,7 +241,7 @@ func closeTotalRound(t *testing.T, round, keys, workers, ops int) {
 						mu.Unlock()
 					}
 				case 1:
-					_, err = tn.Accept(key(j), addr(j+1), func() core.Session { return newSess() })
+					_, err = tn.AcceptSession(key(j), addr(j+1), func() core.Session { return newSess() })
 				case 2:
 					_, err = tn.Connect(context.Background(), key(j))
 				case 3:
@@ -260,7 +260,7 @@ func closeTotalRound(t *testing.T, round, keys, workers, ops int) {
 					if _, err := tn.AddPeer(late, netip.AddrPort{}, j%2 == 0); !errors.Is(err, core.ErrClosed) {
 						t.Errorf("AddPeer of a new key after Close began: %v", err)
 					}
-					if _, err := tn.Accept(late, netip.AddrPort{}, func() core.Session { return newSess() }); !errors.Is(err, core.ErrClosed) {
+					if _, err := tn.AcceptSession(late, netip.AddrPort{}, func() core.Session { return newSess() }); !errors.Is(err, core.ErrClosed) {
 						t.Errorf("Accept of a new key after Close began: %v", err)
 					}
 					lateKeys <- late

@@ -162,7 +162,7 @@ func TestRetentionBoundary(t *testing.T) {
 			}
 			tn.clk.Set(ended.Add(tc.after))
 			var seen core.Estimates
-			tn.Accept(peer, netip.AddrPort{}, func() core.Session {
+			tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session {
 				seen, _ = p.Retained() // what a new session would be seeded with
 				return sessiontest.New(2)
 			})

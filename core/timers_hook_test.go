@@ -89,7 +89,7 @@ func TestInstallDoesNotCancelARacingRemoversRedial(t *testing.T) {
 				removed = p.Session() == nil
 			}
 			clk.hook.Store(&h)
-			if _, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s }); err != nil {
+			if _, err := tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return s }); err != nil {
 				t.Fatal(err)
 			}
 			clk.hook.Store(nil)

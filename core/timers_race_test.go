@@ -96,7 +96,7 @@ func TestTimersSurviveInstallRacingRemoval(t *testing.T) {
 func timersRaceRound(tn *testNode, peer core.PeerKey, remove func(*core.Node, core.PeerKey, <-chan struct{}, core.Session), attempted func(core.PeerKey) bool) error {
 	defer tn.Forget(peer)
 	first, second := sessiontest.New(1), sessiontest.New(2)
-	if _, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return first }); err != nil {
+	if _, err := tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return first }); err != nil {
 		return err
 	}
 	p, err := tn.AddPeer(peer, netip.AddrPort{}, true)
@@ -110,7 +110,7 @@ func timersRaceRound(tn *testNode, peer core.PeerKey, remove func(*core.Node, co
 		defer wg.Done()
 		defer close(installed)
 		<-start
-		_, _ = tn.Accept(peer, netip.AddrPort{}, func() core.Session { return second })
+		_, _ = tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return second })
 	}()
 	go func() {
 		defer wg.Done()
@@ -236,7 +236,7 @@ func TestDialFailureRacingAcceptKeepsLiveness(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, _ = tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s })
+			_, _ = tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return s })
 		}()
 		close(start)
 		wg.Wait()
@@ -283,7 +283,7 @@ func TestLivenessCallbackRacingReconnect(t *testing.T) {
 	for round := 0; more(round); round++ {
 		peer := keyN(uint64(round + 2))
 		s1, s2 := sessiontest.New(1), sessiontest.New(2)
-		if _, err := tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s1 }); err != nil {
+		if _, err := tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return s1 }); err != nil {
 			t.Fatal(err)
 		}
 		p, _ := tn.Table().Load(peer)
@@ -300,7 +300,7 @@ func TestLivenessCallbackRacingReconnect(t *testing.T) {
 			defer wg.Done()
 			<-start
 			_, _ = tn.Disconnect(peer)
-			_, _ = tn.Accept(peer, netip.AddrPort{}, func() core.Session { return s2 })
+			_, _ = tn.AcceptSession(peer, netip.AddrPort{}, func() core.Session { return s2 })
 		}()
 		close(start)
 		wg.Wait()

@@ -1,0 +1,144 @@
+package core
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/petrel-transport/petrel/batchio"
+	"github.com/petrel-transport/petrel/core/secure"
+	"github.com/petrel-transport/petrel/core/session"
+	"github.com/petrel-transport/petrel/core/wire"
+)
+
+// DriverKind selects the I/O driver Listen opens.
+type DriverKind uint8
+
+const (
+	// DriverGnet runs gnet event loops that drain their sockets with
+	// recvmmsg/GRO and send with sendmmsg/GSO (core/loop). The default.
+	DriverGnet DriverKind = iota
+	// DriverPoller runs one goroutine per socket on Go's runtime poller,
+	// with the same batching (core/loop): the portable fallback.
+	DriverPoller
+)
+
+// Transport defaults.
+const (
+	// DefaultHandshakeRTO is the first retransmission timeout of a
+	// handshake initiation; it doubles per attempt up to
+	// MaxHandshakeRTO. RFC 9002 section 6.2.2's initial PTO for an unknown
+	// path is 3 x kInitialRtt (333 ms) = 1 s; a handshake is one small
+	// datagram each way, so half of it keeps a lost initiation cheap.
+	DefaultHandshakeRTO = 500 * time.Millisecond
+	// MaxHandshakeRTO caps the backoff (WireGuard's REKEY_TIMEOUT is 5 s).
+	MaxHandshakeRTO = 4 * time.Second
+	// DefaultAcceptBacklog bounds the established incoming connections
+	// waiting for Accept: 128, listen(2)'s traditional SOMAXCONN.
+	DefaultAcceptBacklog = 128
+	// DefaultTransportIdleTimeout and DefaultTransportKeepalive are the
+	// liveness defaults of a Node opened by Listen (the session engine's:
+	// 30 s idle, a keepalive after 10 s of silence).
+	DefaultTransportIdleTimeout = session.DefaultIdleTimeout
+	DefaultTransportKeepalive   = session.DefaultKeepaliveInterval
+)
+
+// TransportConfig is the part of Config that a Node opened by Listen uses
+// (a Node made with New carries sessions it is given and ignores it). Every
+// zero value is a documented default.
+type TransportConfig struct {
+	// Identity is the node's static key pair; its public key is the node's
+	// PeerKey (Config.Local must be zero or equal to it). Nil: a new pair
+	// is generated.
+	Identity *secure.KeyPair
+	// Driver selects the I/O driver. Zero: DriverGnet.
+	Driver DriverKind
+	// Loops is the number of event loops (SO_REUSEPORT sockets). Zero: 1.
+	Loops int
+	// Batch configures the sockets' batching (batchio). Zero: batchio's
+	// defaults (GSO and GRO where the kernel has them).
+	Batch batchio.Config
+
+	// Suite is the handshake and packet-protection suite of dials. Zero:
+	// secure.DefaultSuite() (AES-GCM where the CPU has AES instructions).
+	Suite secure.Suite
+	// CookieMode says when to answer an initiation with a retry cookie.
+	// Zero: secure.CookieUnderLoad.
+	CookieMode secure.CookieMode
+	// HandshakeBudget bounds handshakes admitted and connections not yet
+	// accepted. Zero: secure.DefaultHandshakeBudget.
+	HandshakeBudget int
+	// HandshakeRTO is the first retransmission timeout of an initiation.
+	// Zero: DefaultHandshakeRTO.
+	HandshakeRTO time.Duration
+	// AcceptBacklog bounds the incoming connections waiting for Accept;
+	// beyond it initiations are refused as busy. Zero: DefaultAcceptBacklog.
+	AcceptBacklog int
+
+	// MaxMessageSize bounds one message. Zero: session.DefaultMaxMessageSize.
+	MaxMessageSize int
+	// MaxDatagramSize is the largest datagram this node receives (announced
+	// to peers). Zero: wire.DefaultMaxDatagramSize (1200, no IP
+	// fragmentation on any path that carries IPv6's minimum MTU).
+	MaxDatagramSize int
+	// ReceiveWindow is the flow-control window granted to each peer.
+	// Zero: session.DefaultWindow.
+	ReceiveWindow int
+	// Congestion selects the controller. Zero: CUBIC.
+	Congestion session.Controller
+	// FixedRate is the FixedRate controller's rate in bytes per second.
+	FixedRate uint64
+}
+
+// withTransportDefaults fills the transport defaults of a Listen config.
+func (c Config) withTransportDefaults() (Config, error) {
+	t := &c.Transport
+	if t.Identity == nil {
+		kp, err := secure.GenerateKeyPair(nil)
+		if err != nil {
+			return c, fmt.Errorf("core: generate identity: %w", err)
+		}
+		t.Identity = &kp
+	}
+	pub := PeerKey(t.Identity.Public)
+	if !c.Local.IsZero() && c.Local != pub {
+		return c, fmt.Errorf("core: Config.Local differs from the identity's public key")
+	}
+	c.Local = pub
+	if t.Loops == 0 {
+		t.Loops = 1
+	}
+	if t.Loops < 0 {
+		return c, fmt.Errorf("core: Transport.Loops %d is negative", t.Loops)
+	}
+	if t.HandshakeRTO == 0 {
+		t.HandshakeRTO = DefaultHandshakeRTO
+	}
+	if t.AcceptBacklog == 0 {
+		t.AcceptBacklog = DefaultAcceptBacklog
+	}
+	if t.HandshakeBudget == 0 {
+		t.HandshakeBudget = secure.DefaultHandshakeBudget
+	}
+	if t.MaxDatagramSize == 0 {
+		t.MaxDatagramSize = wire.DefaultMaxDatagramSize
+	}
+	if t.MaxDatagramSize < wire.DefaultMaxDatagramSize || t.MaxDatagramSize > wire.MaxPacketSize {
+		return c, fmt.Errorf("core: Transport.MaxDatagramSize %d outside [%d, %d]", t.MaxDatagramSize, wire.DefaultMaxDatagramSize, wire.MaxPacketSize)
+	}
+	if t.MaxMessageSize == 0 {
+		t.MaxMessageSize = session.DefaultMaxMessageSize
+	}
+	if t.ReceiveWindow == 0 {
+		t.ReceiveWindow = max(session.DefaultWindow, 2*t.MaxMessageSize)
+	}
+	if t.ReceiveWindow < t.MaxMessageSize+8 {
+		return c, fmt.Errorf("core: Transport.ReceiveWindow %d cannot hold a %d-byte message", t.ReceiveWindow, t.MaxMessageSize)
+	}
+	if c.KeepaliveInterval == 0 {
+		c.KeepaliveInterval = DefaultTransportKeepalive
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultTransportIdleTimeout
+	}
+	return c, nil
+}
