@@ -77,5 +77,3 @@ func (r *rangeSet) first() (span, bool) {
 	}
 	return r.s[0], true
 }
-
-func (r *rangeSet) empty() bool { return len(r.s) == 0 }

@@ -27,7 +27,7 @@ import (
 // Malformed, unauthenticated and replayed packets are counted and dropped.
 func (s *Session) HandlePacket(pkt []byte, from netip.AddrPort, now monotime.Time) {
 	s.rxMu.Lock()
-	err, code := s.handleLocked(pkt, from, now)
+	code, err := s.handleLocked(pkt, from, now)
 	s.rxMu.Unlock()
 	if err != nil {
 		s.fail(err, code)
@@ -36,32 +36,32 @@ func (s *Session) HandlePacket(pkt []byte, from netip.AddrPort, now monotime.Tim
 
 // handleLocked is HandlePacket under rxMu. A non-nil error ends the session
 // (after rxMu is released: ending it closes the Protector under rxMu).
-func (s *Session) handleLocked(pkt []byte, from netip.AddrPort, now monotime.Time) (error, uint64) {
+func (s *Session) handleLocked(pkt []byte, from netip.AddrPort, now monotime.Time) (uint64, error) {
 	if !s.alive.Load() {
-		return nil, 0
+		return 0, nil
 	}
 	h, hdrLen, err := wire.ParseShortHeader(pkt)
 	if err != nil {
 		s.stats.dropHeader.Add(1)
-		return nil, 0
+		return 0, nil
 	}
 	pn := wire.DecodePacketNumber(s.rxLargest, h.PN, h.PNLen)
 	if v := s.replay.Check(pn); v != secure.Fresh {
 		s.onReplay(v)
-		return nil, 0
+		return 0, nil
 	}
 	end := hdrLen - h.PNLen + h.Length
 	payload, err := s.prot.Open(pkt[:end], hdrLen, pn, h.KeyPhase, now)
 	if err != nil {
 		s.stats.dropAEAD.Add(1)
 		if errors.Is(err, secure.ErrIntegrityLimit) || errors.Is(err, secure.ErrProtectorClosed) {
-			return err, CodeInternal
+			return CodeInternal, err
 		}
-		return nil, 0
+		return 0, nil
 	}
 	if v := s.replay.Accept(pn); v != secure.Fresh {
 		s.onReplay(v)
-		return nil, 0
+		return 0, nil
 	}
 	if s.rxLargest == wire.NoPacketReceived || pn > s.rxLargest {
 		s.rxLargest = pn
@@ -76,7 +76,7 @@ func (s *Session) handleLocked(pkt []byte, from netip.AddrPort, now monotime.Tim
 		}
 		if err != nil {
 			s.stats.dropFrame.Add(1)
-			return nil, 0
+			return 0, nil
 		}
 		switch f.Type {
 		case wire.FrameAck, wire.FramePadding, wire.FrameClose:
@@ -90,7 +90,7 @@ func (s *Session) handleLocked(pkt []byte, from netip.AddrPort, now monotime.Tim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, 0
+		return 0, nil
 	}
 	s.lastRecv = now
 	if !s.confirmed {
@@ -119,11 +119,11 @@ func (s *Session) handleLocked(pkt []byte, from netip.AddrPort, now monotime.Tim
 		if err != nil {
 			break // io.EOF: checked above
 		}
-		if err, code := s.applyLocked(&f, now); err != nil {
-			return err, code
+		if code, err := s.applyLocked(&f, now); err != nil {
+			return code, err
 		}
 	}
-	return nil, 0
+	return 0, nil
 }
 
 func (s *Session) onReplay(v secure.Verdict) {
@@ -138,22 +138,22 @@ func (s *Session) onReplay(v secure.Verdict) {
 }
 
 // applyLocked applies one checked frame.
-func (s *Session) applyLocked(f *wire.Frame, now monotime.Time) (error, uint64) {
+func (s *Session) applyLocked(f *wire.Frame, now monotime.Time) (uint64, error) {
 	switch f.Type {
 	case wire.FrameAck:
 		if err := s.onAckLocked(&f.Ack, now); err != nil {
-			return err, CodeProtocol
+			return CodeProtocol, err
 		}
 		if s.abandoned {
-			return ErrRetransmitLimit, CodeInternal
+			return CodeInternal, ErrRetransmitLimit
 		}
 	case wire.FrameStream:
 		if f.Stream.ID != messageStream {
-			return ErrProtocol, CodeProtocol // streams other than the message stream are not open
+			return CodeProtocol, ErrProtocol // streams other than the message stream are not open
 		}
 		before := s.recv.pending()
 		if err := s.recv.onData(f.Stream.Offset, f.Stream.Data); err != nil {
-			return err, CodeProtocol
+			return CodeProtocol, err
 		}
 		if s.recv.pending() > before {
 			s.readableLocked()
@@ -164,12 +164,12 @@ func (s *Session) applyLocked(f *wire.Frame, now monotime.Time) (error, uint64) 
 			s.signalLocked()
 		}
 	case wire.FrameClose:
-		return &PeerClosedError{Code: f.Close.ErrorCode, Reason: string(f.Close.Reason)}, 0
+		return 0, &PeerClosedError{Code: f.Close.ErrorCode, Reason: string(f.Close.Reason)}
 	}
 	// PING and PADDING need nothing beyond the acknowledgement; MESSAGE,
 	// STREAM_ABORT, MAX_STREAM_DATA and HANDSHAKE frames have no meaning
 	// on the message stream and are ignored.
-	return nil, 0
+	return 0, nil
 }
 
 // onAckLocked applies an ACK frame: the tracker releases the acknowledged

@@ -187,10 +187,3 @@ func (r *recvStream) release() {
 	}
 	r.segs, r.segBytes = nil, 0
 }
-
-// releaseAll gives back every buffer, unread messages included.
-func (r *recvStream) releaseAll() {
-	r.release()
-	r.data.release()
-	r.ready, r.readyHead = nil, 0
-}

@@ -105,12 +105,6 @@ func (s *sendStream) freeBelow(off uint64) {
 	}
 }
 
-// unsent is the number of bytes written and never sent.
-func (s *sendStream) unsent() uint64 { return s.written - s.next }
-
-// idle reports that every byte written was acknowledged.
-func (s *sendStream) idle() bool { return s.base == s.written }
-
 // release gives every chunk back (the session ended).
 func (s *sendStream) release() {
 	for i, c := range s.chunks {

@@ -100,5 +100,3 @@ var smallLogs = sync.Pool{New: func() any { return new([minLog]sentRecord) }}
 
 // bounds returns [base, end): the packet numbers that may hold records.
 func (l *sentLog) bounds() (uint64, uint64) { return l.base, l.end }
-
-func (l *sentLog) len() int { return l.count }
