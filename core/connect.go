@@ -137,7 +137,7 @@ func (n *Node) dial(ctx context.Context, p *Peer) (Session, error) {
 		return nil, err
 	case res.Kept:
 		_ = s.Close()
-		return res.Old, ErrKept
+		return res.Existing, ErrKept
 	}
 	return s, nil
 }

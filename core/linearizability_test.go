@@ -32,7 +32,7 @@ type (
 	opKill   struct{ id uint64 }
 	swapOut  struct {
 		kept     bool
-		old, new uint64
+		existing, replaced, new uint64
 	}
 )
 
@@ -57,9 +57,9 @@ func slotModel(localLower bool) porcupine.Model {
 				o := out.(swapOut)
 				alive := s.cur != 0 && s.dead&(1<<s.cur) == 0
 				if alive && !newWins(s.curIn, op.incoming) {
-					return o == swapOut{kept: true, old: s.cur}, s
+					return o == swapOut{kept: true, existing: s.cur}, s
 				}
-				ok := o == swapOut{old: s.cur, new: op.id}
+				ok := o == swapOut{replaced: s.cur, new: op.id}
 				s.cur, s.curIn = op.id, op.incoming
 				return ok, s
 			case opRemove:
@@ -123,7 +123,7 @@ func TestRegistryLinearizable(t *testing.T) {
 								op.Call = clock.Add(1)
 								res := tab.Swap(remote, in.incoming, func() core.Session { return sessions[nid] })
 								op.Return = clock.Add(1)
-								op.Output = swapOut{kept: res.Kept, old: sessID(res.Old), new: sessID(res.New)}
+								op.Output = swapOut{kept: res.Kept, existing: sessID(res.Existing), replaced: sessID(res.Replaced), new: sessID(res.New)}
 							case k < 7:
 								op.Input = opRemove{id: id}
 								op.Call = clock.Add(1)

@@ -92,10 +92,11 @@ func (n *Node) initLink(p *Peer, l *link) {
 // Local returns the node's identity.
 func (n *Node) Local() PeerKey { return n.cfg.Local }
 
-// Table returns the node's peer table (lookups, touch, broadcast). Session
-// installation goes through the Node (Accept, Connect) so that callbacks,
-// processing contexts and timers follow.
-func (n *Node) Table() *Table { return n.table }
+// Table returns the node's peer table, read-only (see TableView). Session
+// installation and removal go through the Node (Dial, Accept, Connect,
+// Disconnect, Forget) so that callbacks, processing contexts and timers
+// follow.
+func (n *Node) Table() TableView { return TableView{n.table} }
 
 // Done returns a channel closed when Close begins (the root context's
 // Done).

@@ -179,7 +179,7 @@ func TestZombieDoesNotBlockAccept(t *testing.T) {
 	// An incoming connection from the higher key loses against a live
 	// outgoing one from the lower key; against the zombie it must win.
 	res := tn.accept(t, peer, sessiontest.New(4))
-	if res.Kept || sessID(res.New) != 4 || sessID(res.Old) != 3 {
+	if res.Kept || sessID(res.New) != 4 || sessID(res.Replaced) != 3 {
 		t.Fatalf("zombie blocked the reconnect: %+v", res)
 	}
 	tn.rec.waitFor(t, "zombie disconnect", func(e event) bool { return e.kind == "disconnect" && e.id == 3 })

@@ -38,7 +38,7 @@ import (
 // empties the slot only if it still holds the caller's session. The
 // successful CAS is each operation's linearization point, so each session
 // leaves the slot exactly once: either through the one RemoveIfMatches that
-// returns true, or through the one Swap that reports it as Old. Whoever takes
+// returns true, or through the one Swap that reports it as Replaced. Whoever takes
 // it out fires its disconnect callback and closes it, outside any lock.
 
 // SwapResult is the outcome of Table.Swap.
@@ -47,12 +47,15 @@ type SwapResult struct {
 	// installed: build was not called, New is nil, and the caller discards
 	// the connection it offered.
 	Kept bool
-	// Old is the session that occupied the slot before the call (nil if
-	// none). When Kept is false and Old is non-nil, Old was replaced (it was
-	// dead or lost the rule): the caller now owns it, closes it and fires
-	// its disconnect callback, since no RemoveIfMatches will ever return
-	// true for it.
-	Old Session
+	// Existing is the live session that won the rule and stays installed;
+	// set only when Kept. The caller must not close it.
+	Existing Session
+	// Replaced is the session that occupied the slot before the call and
+	// was displaced (it was dead or lost the rule); set only when Kept is
+	// false, nil if the slot was empty. The caller now owns it: it closes it
+	// and fires its disconnect callback, since no RemoveIfMatches will ever
+	// return true for it.
+	Replaced Session
 	// New is the session build returned, now installed (nil if Kept).
 	New Session
 }
@@ -112,7 +115,7 @@ func (t *Table) swapPeer(p *Peer, incoming bool, build func() Session, parent co
 	for {
 		cur := p.session.Load()
 		if cur != nil && cur.s.IsAlive() && !t.newWins(p.key, cur.incoming, incoming) {
-			return SwapResult{Kept: true, Old: cur.s}, nil, nil, nil
+			return SwapResult{Kept: true, Existing: cur.s}, nil, nil, nil
 		}
 		if nr == nil {
 			s := build()
@@ -131,7 +134,7 @@ func (t *Table) swapPeer(p *Peer, incoming bool, build func() Session, parent co
 			l.counters.connects.Add(1)
 			res = SwapResult{New: nr.s}
 			if cur != nil {
-				res.Old = cur.s
+				res.Replaced = cur.s
 				l.counters.disconnects.Add(1)
 			}
 			return res, nr, cur, nil

@@ -54,7 +54,7 @@ func TestSwapRule(t *testing.T) {
 			tab := core.NewTable(tc.local, 0)
 			calls := 0
 			first := tab.Swap(tc.remote, tc.curIncoming, builder(1, &calls))
-			if first.Kept || first.Old != nil || sessID(first.New) != 1 || calls != 1 {
+			if first.Kept || first.Replaced != nil || first.Existing != nil || sessID(first.New) != 1 || calls != 1 {
 				t.Fatalf("install into empty slot: %+v calls=%d", first, calls)
 			}
 			if tc.curDead {
@@ -62,11 +62,11 @@ func TestSwapRule(t *testing.T) {
 			}
 			res := tab.Swap(tc.remote, tc.newIncoming, builder(2, &calls))
 			if tc.wantReplaced {
-				if res.Kept || sessID(res.Old) != 1 || sessID(res.New) != 2 || calls != 2 {
+				if res.Kept || sessID(res.Replaced) != 1 || res.Existing != nil || sessID(res.New) != 2 || calls != 2 {
 					t.Fatalf("want replaced: %+v calls=%d", res, calls)
 				}
 			} else {
-				if !res.Kept || sessID(res.Old) != 1 || res.New != nil || calls != 1 {
+				if !res.Kept || sessID(res.Existing) != 1 || res.Replaced != nil || res.New != nil || calls != 1 {
 					t.Fatalf("want kept (and build not called): %+v calls=%d", res, calls)
 				}
 			}
@@ -92,7 +92,7 @@ func TestZombieDoesNotBlockReconnect(t *testing.T) {
 	zombie := tab.Swap(high, false, builder(1, &calls)).New.(*sessiontest.Session)
 	zombie.MarkDead() // dead, still installed
 	res := tab.Swap(high, true, builder(2, &calls))
-	if res.Kept || res.New == nil || sessID(res.Old) != 1 {
+	if res.Kept || res.New == nil || sessID(res.Replaced) != 1 {
 		t.Fatalf("zombie blocked the new session: %+v", res)
 	}
 	if tab.RemoveIfMatches(high, zombie) {
@@ -105,7 +105,7 @@ func TestZombieDoesNotBlockReconnect(t *testing.T) {
 
 // TestRemoveIfMatchesOnlyOnce races many removers (and one replacing Swap)
 // over the same session: exactly one actor takes it out of the slot — one
-// RemoveIfMatches returning true, or the Swap reporting it as Old — so the
+// RemoveIfMatches returning true, or the Swap reporting it as Replaced — so the
 // disconnect callback can fire exactly once. The naive design (Load, compare,
 // Delete) lets several removers all see their session and all "remove" it.
 func TestRemoveIfMatchesOnlyOnce(t *testing.T) {
@@ -133,7 +133,7 @@ func TestRemoveIfMatchesOnlyOnce(t *testing.T) {
 			defer wg.Done()
 			<-start
 			// Same initiator: the newer connection replaces s if s is still there.
-			if res := tab.Swap(remote, false, func() core.Session { return sessiontest.New(2) }); res.Old == core.Session(s) {
+			if res := tab.Swap(remote, false, func() core.Session { return sessiontest.New(2) }); res.Replaced == core.Session(s) {
 				takers.Add(1)
 			}
 		}()
@@ -179,9 +179,9 @@ func TestDialBothWaysAgree(t *testing.T) {
 						built[side] = append(built[side], s)
 						return s
 					})
-					if !res.Kept && res.Old != nil {
-						losers[side] = append(losers[side], res.Old)
-						res.Old.Close() // the caller closes the loser, outside the registry
+					if res.Replaced != nil {
+						losers[side] = append(losers[side], res.Replaced)
+						res.Replaced.Close() // the caller closes the loser, outside the registry
 					}
 				}
 			}()
