@@ -123,7 +123,7 @@ func (c *Conn) onClose(reason error) {
 	if reason == nil {
 		reason = ErrLocalDisconnect
 	}
-	c.n.eng.conns.Delete(c.cid)
+	c.n.eng.retire(c)
 	c.n.wheel.Cancel(&c.deadline)
 	if c.pending != nil && !c.confirmed.Load() {
 		c.pending.Fail()

@@ -52,8 +52,9 @@ type engine struct {
 	dials   *xsync.MapOf[wire.ConnID, *dialing]
 	accepts chan *Conn
 
-	loops [maxLoops]loopScratch
-	drops Drops
+	loops   [maxLoops]loopScratch
+	drops   dropCounters
+	retired retired
 }
 
 // loopScratch is one driver loop's scratch, padded so loops do not share a
@@ -65,9 +66,9 @@ type loopScratch struct {
 	_       [64]byte
 }
 
-// Drops counts datagrams and packets dropped before reaching a session, by
-// reason. (Sessions count their own: bad header, AEAD, replay.)
-type Drops struct {
+// dropCounters count datagrams and packets dropped before reaching a
+// session, by reason (see DropCounts; sessions count their own).
+type dropCounters struct {
 	BadHeader      atomic.Uint64 // unparseable packet header or length
 	UnknownConnID  atomic.Uint64 // no session has the destination connection id
 	Handshake      atomic.Uint64 // initiations refused (MAC, decrypt, replay, malformed)

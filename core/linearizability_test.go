@@ -31,7 +31,7 @@ type (
 	opLoad   struct{}
 	opKill   struct{ id uint64 }
 	swapOut  struct {
-		kept     bool
+		kept                    bool
 		existing, replaced, new uint64
 	}
 )

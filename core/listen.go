@@ -129,15 +129,6 @@ func (n *Node) Addr() netip.AddrPort {
 	return n.eng.drv.LocalAddr()
 }
 
-// Drops returns the transport's drop counters (nil for a Node made with
-// New).
-func (n *Node) Drops() *Drops {
-	if n.eng == nil {
-		return nil
-	}
-	return &n.eng.drops
-}
-
 // Identity returns the node's public key as the secure layer names it.
 func (n *Node) Identity() secure.PublicKey { return secure.PublicKey(n.cfg.Local) }
 

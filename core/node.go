@@ -102,8 +102,14 @@ func (n *Node) Table() TableView { return TableView{n.table} }
 // Done).
 func (n *Node) Done() <-chan struct{} { return n.ctx.Done() }
 
-// Stats summarises the node's table (see Table.Stats).
-func (n *Node) Stats() Stats { return n.table.Stats() }
+// Stats summarises the node's table (see Table.Stats) and its transport.
+func (n *Node) Stats() Stats {
+	st := n.table.Stats()
+	if n.eng != nil {
+		st.Transport = n.eng.stats()
+	}
+	return st
+}
 
 // Broadcast calls f for every peer with a live session, without holding any
 // lock across f, until f returns false (see Table.RangeLive).

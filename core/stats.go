@@ -8,6 +8,9 @@ type Stats struct {
 	Sessions   int            // live sessions installed
 	Persistent int            // records marked persistent
 	Counters   PeerCounters   // sum of every record's counters
+	// Transport counts the node's traffic and drops (zero for a Node made
+	// with New, which has no transport).
+	Transport TransportStats
 }
 
 // Stats summarises the table. Concurrent changes may or may not be counted.
