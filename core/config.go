@@ -57,6 +57,10 @@ type Config struct {
 	// ListenDriver.
 	Transport TransportConfig
 
+	// Ring configures transient and established connections and the
+	// node's ring location. Zero: no ring topology (see RingConfig).
+	Ring RingConfig
+
 	// SizeHint presizes the peer table. Zero: grow on demand.
 	SizeHint int
 

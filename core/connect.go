@@ -283,6 +283,7 @@ func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 		// reconnected) with its redial scheduled.
 		n.armTimers(p, l, now)
 	}
+	n.settleSlot(p)
 	n.publish(p)
 	n.announceDisconnect(p, r, why)
 }

@@ -61,6 +61,22 @@ func (e *engine) Dial(ctx context.Context, p *Peer) (Session, error) {
 	if !addr.IsValid() {
 		return nil, errNoAddr
 	}
+	if e.n.cfg.Ring.Enabled {
+		// With a ring topology an outgoing connection starts transient too.
+		if !e.n.reserve(p, e.n.clock.Now()) {
+			return nil, ErrTransientBudget
+		}
+		s, err := e.dial(ctx, p, addr)
+		if err != nil {
+			e.n.settleSlot(p)
+		}
+		return s, err
+	}
+	return e.dial(ctx, p, addr)
+}
+
+// dial runs the initiator's handshake.
+func (e *engine) dial(ctx context.Context, p *Peer, addr netip.AddrPort) (Session, error) {
 	cid := e.newConnID()
 	ours := e.localParams(cid)
 	payload, err := wire.AppendTransportParams(nil, &ours)
@@ -190,6 +206,16 @@ func (e *engine) onInitiation(ls *loopScratch, d []byte, from netip.AddrPort) {
 		return
 	}
 	e.replaceLingering(key, now)
+	p, _, ok := e.n.table.loadOrCreate(key, from)
+	if !ok {
+		refuse(secure.RefuseNotAllowed) // the node is closing
+		return
+	}
+	if !e.n.reserve(p, now) {
+		e.drops.OverBudget.Add(1)
+		refuse(secure.RefuseBusy)
+		return
+	}
 	cid := e.newConnID()
 	ours := e.localParams(cid)
 	if ls.params, err = wire.AppendTransportParams(ls.params[:0], &ours); err != nil {
@@ -199,12 +225,14 @@ func (e *engine) onInitiation(ls *loopScratch, d []byte, from netip.AddrPort) {
 	resp, keys, pending, err := in.Accept(ls.reply[:0], ls.params, now)
 	if err != nil {
 		e.drops.Handshake.Add(1)
+		e.n.settleSlot(p)
 		return
 	}
 	ls.reply = resp[:0]
 	c, err := e.newConn(key, keys, cid, wire.ConnID(in.ConnID), from, ours, theirs, true, pending)
 	if err != nil {
 		pending.Fail()
+		e.n.settleSlot(p)
 		return
 	}
 	e.conns.Store(cid, c)
@@ -214,10 +242,14 @@ func (e *engine) onInitiation(ls *loopScratch, d []byte, from netip.AddrPort) {
 		// response is not sent; the initiator's dial ends by its timeout
 		// or with the other connection.
 		c.s.Close()
+		e.n.settleSlot(p)
 		return
 	}
 	if p, ok := e.n.table.Load(key); ok {
 		c.peer.Store(p)
+		// An old session that ended between the reservation and the
+		// install dropped the slot: the new connection starts transient.
+		e.n.reserve(p, now)
 	}
 	e.n.wheel.Add(&c.deadline, pending.Deadline())
 	e.sendRaw(from, resp)

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/petrel-transport/petrel/ring"
 )
 
 // link is the part of a Peer that only a peer that has connected (or is
@@ -39,6 +41,10 @@ type link struct {
 	// each arming, so a firing that finds the slot empty can tell a forget
 	// check from a keepalive arming that outlived its session.
 	forgetting atomic.Bool
+
+	// slot is the peer's transient state (ringlink.go), bound to the Node's
+	// TransientManager with the timers.
+	slot ring.Slot[PeerKey]
 }
 
 func (l *link) estimates() Estimates {

@@ -107,6 +107,7 @@ func (n *Node) Accept(ctx context.Context) (*Conn, error) {
 		select {
 		case c := <-n.eng.accepts:
 			if c.IsAlive() {
+				n.established(c.Peer())
 				return c, nil
 			}
 		case <-ctx.Done():

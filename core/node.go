@@ -9,6 +9,7 @@ import (
 
 	"github.com/petrel-transport/petrel/internal/monotime"
 	"github.com/petrel-transport/petrel/internal/wheel"
+	"github.com/petrel-transport/petrel/ring"
 )
 
 // Node owns one Table, one timer wheel and the lifecycle of every session
@@ -42,6 +43,9 @@ type Node struct {
 	closeErr  error
 
 	eng *engine // the transport of a Node opened by Listen; nil for New
+
+	transient *ring.TransientManager[PeerKey] // transient and established connections (ringlink.go)
+	estimator *ring.Estimator[PeerKey]
 }
 
 // peerTimers are the per-peer timers, embedded in the peer's link and bound
@@ -74,6 +78,9 @@ func New(cfg Config) (*Node, error) {
 		clock: cfg.Clock,
 	}
 	n.table.initLink = n.initLink
+	if err := n.initRing(); err != nil {
+		return nil, fmt.Errorf("core: Config.Ring: %w", err)
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if !cfg.ManualAdvance {
 		n.work.add() // cannot fail: nothing has closed yet
@@ -87,6 +94,7 @@ func New(cfg Config) (*Node, error) {
 func (n *Node) initLink(p *Peer, l *link) {
 	l.timers.liveness.Init(n.wheel, func(now monotime.Time) { n.onLiveness(p, now) })
 	l.timers.retry.Init(n.wheel, func(now monotime.Time) { n.onRetry(p, now) })
+	n.transient.InitSlot(&l.slot, p.key)
 }
 
 // Local returns the node's identity.
@@ -108,6 +116,7 @@ func (n *Node) Stats() Stats {
 	if n.eng != nil {
 		st.Transport = n.eng.stats()
 	}
+	st.Ring = n.ringStats()
 	return st
 }
 

@@ -11,6 +11,8 @@ type Stats struct {
 	// Transport counts the node's traffic and drops (zero for a Node made
 	// with New, which has no transport).
 	Transport TransportStats
+	// Ring is the state of the transient and established sets.
+	Ring RingStats
 }
 
 // Stats summarises the table. Concurrent changes may or may not be counted.
