@@ -100,10 +100,16 @@ func (s *sendStream) freeBelow(off uint64) {
 		s.chunks = s.chunks[:0]
 		s.chunkBase = s.written - s.written%chunkSize
 	}
-	if len(s.chunks) == 0 {
+	if len(s.chunks) == 0 && cap(s.chunks) > keptChunkSlots {
 		s.chunks = nil
 	}
 }
+
+// keptChunkSlots is the capacity of the chunk list an idle stream keeps: 32
+// bytes, so a session that goes idle and writes again (every request-reply
+// exchange) does not allocate the list anew, while one that buffered a large
+// message gives its long list back.
+const keptChunkSlots = 4
 
 // release gives every chunk back (the session ended).
 func (s *sendStream) release() {
