@@ -66,12 +66,16 @@ func (r *recorder) arrivals() []arrival {
 }
 
 // payload returns datagram seq of size bytes: the sequence number, then
-// bytes derived from it, so a receiver checks every byte.
+// bytes derived from all of its bits, so a receiver checks every byte and
+// a bit flipped in the sequence number makes every byte differ.
 func payload(seq uint32, size int) []byte {
 	b := make([]byte, size)
 	binary.BigEndian.PutUint32(b, seq)
+	x := seq ^ seq>>16
+	x *= 0x45d9f3b // a 32-bit integer hash finalizer
+	x ^= x >> 16
 	for i := 4; i < size; i++ {
-		b[i] = byte(seq*31 + uint32(i))
+		b[i] = byte(x>>(8*(i%4))) + byte(i)
 	}
 	return b
 }
@@ -131,4 +135,12 @@ func checkConservation(t *testing.T, nw *simnet.Network) {
 	if s.Sent+s.Duplicated != s.Delivered+drops {
 		t.Errorf("conservation: sent %d + duplicated %d != delivered %d + dropped %d (%+v)", s.Sent, s.Duplicated, s.Delivered, drops, s)
 	}
+}
+
+// mustAPOrZero parses s, or returns the zero AddrPort for "".
+func mustAPOrZero(s string) netip.AddrPort {
+	if s == "" {
+		return netip.AddrPort{}
+	}
+	return netip.MustParseAddrPort(s)
 }
