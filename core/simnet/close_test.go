@@ -141,13 +141,15 @@ func TestCloseFromHandler(t *testing.T) {
 				a := listen(t, nw, addrA, newRecorder())
 				h := &closer{nw: nw, network: tc.network}
 				h.e = listen(t, nw, addrB, h)
-				send(t, a, addrB, 0, 1, 10, 1)
-				time.Sleep(time.Millisecond)
-				send(t, a, addrB, 1, 1, 10, 1) // due together with the first
-				send(t, a, addrB, 2, 1, 10, 1)
+				send(t, a, addrB, 0, 1, 10, 1) // due at 1ms: closes
+				time.Sleep(time.Millisecond / 2)
+				send(t, a, addrB, 1, 2, 10, 2) // due at 1.5ms
 				time.Sleep(time.Second)
 				if n := h.calls.Load(); n != 1 {
 					t.Errorf("%d HandleBatch calls, want 1", n)
+				}
+				if s := nw.Stats(); s.DroppedClosed != 2 {
+					t.Errorf("DroppedClosed %d, want 2", s.DroppedClosed)
 				}
 				if tc.network {
 					if _, err := a.WriteBatch(nil); !errors.Is(err, net.ErrClosed) {
