@@ -20,19 +20,11 @@ func TestExchange(t *testing.T) {
 	for _, k := range kinds {
 		for _, loops := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/loops=%d", k.name, loops), func(t *testing.T) {
-				defer goleak.VerifyNone(t, leakOpts...)
+				t.Cleanup(func() { goleak.VerifyNone(t, leakOpts...) }) // after the drivers' Close
 				cfg := Config{Loops: loops}
 				rxA, rxB := newSink(total, 2), newSink(total, 2)
-				a, err := k.listen("127.0.0.1:0", cfg, rxA)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer a.Close()
-				b, err := k.listen("127.0.0.1:0", cfg, rxB)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer b.Close()
+				a := open(t, k, cfg, rxA)
+				b := open(t, k, cfg, rxB)
 				if a.Loops() != loops || b.Loops() != loops {
 					t.Fatalf("Loops() = %d, %d; want %d", a.Loops(), b.Loops(), loops)
 				}

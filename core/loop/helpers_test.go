@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/petrel-transport/petrel/batchio"
 )
 
@@ -106,7 +108,10 @@ type sink struct {
 }
 
 func newSink(n int, waiters int) *sink {
-	s := &sink{seen: make([]atomic.Uint32, n)}
+	s := &sink{}
+	if n > 0 {
+		s.seen = make([]atomic.Uint32, n)
+	}
 	for range waiters {
 		s.notify = append(s.notify, make(chan struct{}, 1))
 	}
@@ -240,4 +245,57 @@ func checkWakeups(t *testing.T, name string, st Stats) {
 	case st.MaxPerWakeup == 0 || st.MaxPerWakeup > st.Datagrams || st.MaxPerWakeup*st.Wakeups < st.Datagrams:
 		t.Errorf("%s: MaxPerWakeup %d inconsistent with %d datagrams in %d wakeups", name, st.MaxPerWakeup, st.Datagrams, st.Wakeups)
 	}
+}
+
+// internals reaches into a driver for tests: its sockets' fds (dup'd; the
+// caller closes them) and batchio.Stats.
+func dupFDs(t *testing.T, d driver) []int {
+	t.Helper()
+	var fds []int
+	switch d := d.(type) {
+	case *Poller:
+		for _, s := range d.socks {
+			rc, err := s.uc.SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fd int
+			var derr error
+			if err := rc.Control(func(f uintptr) { fd, derr = unix.Dup(int(f)) }); err != nil || derr != nil {
+				t.Fatal(err, derr)
+			}
+			fds = append(fds, fd)
+		}
+	default:
+		fds = dupGnetFDs(t, d)
+	}
+	return fds
+}
+
+func sockStats(d driver) []batchio.Stats {
+	var st []batchio.Stats
+	switch d := d.(type) {
+	case *Poller:
+		for _, s := range d.socks {
+			st = append(st, s.conn.Stats())
+		}
+	default:
+		st = gnetSockStats(d)
+	}
+	return st
+}
+
+// open listens with k on 127.0.0.1, skipping where k is unsupported, and
+// closes the driver when the test ends.
+func open(t testing.TB, k kind, cfg Config, h Handler) driver {
+	t.Helper()
+	d, err := k.listen("127.0.0.1:0", cfg, h)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
 }
