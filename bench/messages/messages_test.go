@@ -15,8 +15,11 @@ func TestMain(m *testing.M) {
 // BenchmarkMessages: b.N messages of each size, echoed, with window in
 // flight, on one connection per transport. msgs/s counts each message once
 // (not its echo); p50-us and p99-us are round trips, send to echo received.
-// MB/s (b.SetBytes) is one way. The connection is set up and warmed up
-// (2 x window messages) before the timer starts.
+// MB/s (b.SetBytes) is one way; B/op and allocs/op count the whole process
+// (both endpoints) per message. The connection is set up and warmed up
+// (2 x window messages) before the timer starts. b.N is a message count,
+// not a loop of independent iterations (the pipeline spans them), hence
+// b.N and not b.Loop.
 func BenchmarkMessages(b *testing.B) {
 	for _, sz := range sizes {
 		b.Run(sz.name, func(b *testing.B) {
