@@ -23,7 +23,10 @@ func init() {
 // node of its own, listening on 127.0.0.1, every other setting its default.
 type petrelTransport struct{ driver core.DriverKind }
 
-var _ transport = petrelTransport{}
+var (
+	_ transport = petrelTransport{}
+	_ listener  = petrelListener{}
+)
 
 func (t petrelTransport) config() core.Config {
 	return core.Config{Transport: core.TransportConfig{Driver: t.driver}}

@@ -22,7 +22,10 @@ import (
 // made in memory (the client trusts exactly it), ALPN petrel-bench.
 type quicTransport struct{}
 
-var _ transport = quicTransport{}
+var (
+	_ transport = quicTransport{}
+	_ listener  = quicListener{}
+)
 
 const alpn = "petrel-bench"
 

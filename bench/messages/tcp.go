@@ -9,7 +9,10 @@ import (
 // default TCP_NODELAY), a buffered writer flushed per message.
 type tcpTransport struct{}
 
-var _ transport = tcpTransport{}
+var (
+	_ transport = tcpTransport{}
+	_ listener  = tcpListener{}
+)
 
 type tcpListener struct{ ln net.Listener }
 
