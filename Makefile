@@ -5,12 +5,17 @@ FUZZTIME           ?= 15s
 BENCHTIME          ?= 1s
 BENCHCOUNT         ?= 9
 TEST_TIMEOUT       ?= 18m
+BENCHTAGS          ?=
+# The library's module (the repo root) and bench/, a module of its own so the
+# transports it compares with (quic-go, ...) stay out of the library's go.mod.
+# `go ... ./...` at the root does not enter bench/: every target runs in both.
+MODULES            := . bench
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test race bench fuzz lint
+.PHONY: help demo test race bench bench-quick fuzz lint
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 demo: ## two nodes on loopback moving data through a lossy link, with live progress and a report
 	@echo "petrel demo (not built yet): it will start two petrel nodes on loopback,"
@@ -19,24 +24,27 @@ demo: ## two nodes on loopback moving data through a lossy link, with live progr
 	@echo "(throughput, RTT, congestion window, retransmits), and end with a report."
 	@echo "Until the transport engine lands, run 'make test' and 'make bench'."
 
-test: ## go vet, every test with the race detector (shuffled, uncached), then again as 32-bit (386)
-	$(GO) vet ./...
-	$(GO) test -race -shuffle=on -count=1 -timeout $(TEST_TIMEOUT) ./...
+test: ## in both modules: go vet, every test with the race detector (shuffled, uncached), then as 32-bit (386)
+	@set -e; for m in $(MODULES); do echo "== $$m"; \
+		(cd $$m && $(GO) vet ./... && $(GO) test -race -shuffle=on -count=1 -timeout $(TEST_TIMEOUT) ./...); done
 	@# 64-bit atomics on 32-bit targets need 8-byte alignment; only running there shows a miss.
-	@if GOARCH=386 $(GO) test -count=1 -run '^$$' ./internal/monotime >/dev/null 2>&1; then \
-		echo "GOARCH=386 $(GO) test -count=1 ./..."; GOARCH=386 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...; \
+	@set -e; if GOARCH=386 $(GO) test -count=1 -run '^$$' ./internal/monotime >/dev/null 2>&1; then \
+		for m in $(MODULES); do echo "== $$m: GOARCH=386 $(GO) test -count=1 ./..."; \
+			(cd $$m && GOARCH=386 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...); done; \
 	else echo "skipping the 386 run: this machine cannot run 386 binaries"; fi
 
 race: test ## alias of test (the suite always runs with -race)
 
-bench: ## run the benchmarks and regenerate BENCHMARKS.md from the run
-	$(GO) run ./bench/report -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -o BENCHMARKS.md
+bench: ## run the benchmarks of both modules and regenerate BENCHMARKS.md from the run
+	cd bench && $(GO) run ./report -modules ..,. -tags '$(BENCHTAGS)' -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -o ../BENCHMARKS.md
+
+bench-quick: ## smoke run of every benchmark (100ms, 1 round); writes a report to $TMPDIR, not BENCHMARKS.md
+	cd bench && $(GO) run ./report -modules ..,. -tags '$(BENCHTAGS)' -benchtime 100ms -count 1 -o $(or $(TMPDIR),/tmp)/petrel-BENCHMARKS-quick.md
 
 fuzz: ## run every fuzzer for FUZZTIME each (default 15s)
 	./scripts/fuzz.sh $(FUZZTIME)
 
-lint: ## gofmt check, go vet, staticcheck (pinned), go mod tidy -diff
+lint: ## gofmt check, go vet, staticcheck (pinned), go mod tidy -diff, in both modules
 	@out=$$(gofmt -l . | grep -v '^vendor/' || true); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) run $(STATICCHECK) ./...
-	$(GO) mod tidy -diff
+	@set -e; for m in $(MODULES); do echo "== $$m"; \
+		(cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./... && $(GO) mod tidy -diff); done

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestEvaluate(t *testing.T) {
 	rs := []result{
@@ -56,5 +59,25 @@ func TestEvaluatePairsRounds(t *testing.T) {
 	v := evaluate([]claim{{Num: "B/base", Den: "B/fast", Unit: "ns/op", Target: 7}}, rs)[0]
 	if !v.Found || v.Value != 10 || !v.Met {
 		t.Fatalf("got %+v, want the median per-round ratio 10, met", v)
+	}
+}
+
+// TestAbsentIsNotMeasured: a claim whose benchmark did not run (not
+// written yet, skipped, failed to build), or a ratio with one side missing,
+// is reported "not measured" and never met.
+func TestAbsentIsNotMeasured(t *testing.T) {
+	rs := []result{{Name: "A/base", Metrics: map[string]float64{"msgs/s": 100}}}
+	cs := []claim{
+		{What: "absent", Num: "BenchmarkIdleSessions", Unit: "B/session", Target: 16384, AtMost: true},
+		{What: "ratio, numerator absent", Num: "A/new", Den: "A/base", Unit: "msgs/s", Target: 1.5},
+		{What: "ratio, denominator absent", Num: "A/base", Den: "A/new", Unit: "msgs/s", Target: 1, AtMost: true},
+	}
+	for i, v := range evaluate(cs, rs) {
+		if v.Found || v.Met {
+			t.Errorf("%s: found=%v met=%v, want neither", cs[i].What, v.Found, v.Met)
+		}
+		if s := v.String(); !strings.HasSuffix(s, "| not measured") {
+			t.Errorf("%s: row %q does not say not measured", cs[i].What, s)
+		}
 	}
 }

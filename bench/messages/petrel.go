@@ -1,0 +1,95 @@
+//go:build petrellisten
+
+// Built only with -tags petrellisten until core.Listen lands on main (it is
+// being written in parallel); whoever merges it removes this constraint.
+// Without it the petrel-* sub-benchmarks skip.
+
+package messages
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/petrel-transport/petrel/core"
+)
+
+func init() {
+	transports["petrel-gnet"] = petrelTransport{core.DriverGnet}
+	transports["petrel-poller"] = petrelTransport{core.DriverPoller}
+}
+
+// petrelTransport: petrel's public API over one I/O driver; each side is a
+// node of its own, listening on 127.0.0.1, every other setting its default.
+type petrelTransport struct{ driver core.DriverKind }
+
+var (
+	_ transport = petrelTransport{}
+	_ listener  = petrelListener{}
+)
+
+func (t petrelTransport) config() core.Config {
+	return core.Config{Transport: core.TransportConfig{Driver: t.driver}}
+}
+
+type petrelListener struct{ n *core.Node }
+
+func (t petrelTransport) listen(context.Context) (listener, error) {
+	n, err := core.Listen("127.0.0.1:0", t.config())
+	if err != nil {
+		return nil, err
+	}
+	return petrelListener{n}, nil
+}
+
+// dial opens the client's own node and dials the listener's node by its
+// address and key; closing the msgConn closes both.
+func (t petrelTransport) dial(ctx context.Context, l listener) (msgConn, error) {
+	srv := l.(petrelListener).n
+	n, err := core.Listen("127.0.0.1:0", t.config())
+	if err != nil {
+		return nil, err
+	}
+	c, err := n.Dial(ctx, srv.Addr().String(), srv.LocalKey())
+	if err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	return &petrelConn{Conn: c, node: n}, nil
+}
+
+func (l petrelListener) accept(ctx context.Context) (msgConn, error) {
+	c, err := l.n.Accept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &petrelConn{Conn: c}, nil
+}
+
+// Close closes the node, which ends every connection it accepted.
+func (l petrelListener) Close() error { return l.n.Close() }
+
+// petrelConn is a core.Conn (its SendMessage and ReceiveMessage are the
+// msgConn's) and, on the dialling side, the node that owns it.
+type petrelConn struct {
+	*core.Conn
+	node *core.Node // nil on the accepting side
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ msgConn = (*petrelConn)(nil)
+
+// Close closes the connection, then the client's node; later calls return
+// the first result.
+func (c *petrelConn) Close() error {
+	c.closeOnce.Do(func() {
+		err := c.Conn.Close()
+		if c.node != nil {
+			err = errors.Join(err, c.node.Close())
+		}
+		c.closeErr = err
+	})
+	return c.closeErr
+}

@@ -1,0 +1,22 @@
+package messages
+
+// names are the transports in benchmark order: the sub-benchmark names of
+// issue #11's contract.
+var names = []string{"petrel-gnet", "petrel-poller", "quic-go", "tcp"}
+
+// transports holds the transports this build has, by name; petrel.go adds
+// petrel's when it is built.
+var transports = map[string]transport{
+	"quic-go": quicTransport{},
+	"tcp":     tcpTransport{},
+}
+
+// sizes are the message sizes measured, by sub-benchmark name.
+var sizes = []struct {
+	name string
+	size int
+}{{"64B", 64}, {"1KB", 1 << 10}, {"64KB", 64 << 10}}
+
+// window is the pipeline depth: messages in flight at once, so a run
+// measures throughput, not one round trip at a time.
+const window = 32
