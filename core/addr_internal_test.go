@@ -27,7 +27,7 @@ func TestAddrCellRoundTrip(t *testing.T) {
 // readers check they only ever see one of the two: a cell without the
 // sequence check would return mixes of both.
 func TestAddrCellNoTornReads(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	a := netip.MustParseAddrPort("[2001:db8::1]:1111")
 	b := netip.MustParseAddrPort("[fe80::dead:beef:1:2]:2222")
 	var c addrCell

@@ -20,7 +20,7 @@ import (
 // "closed?" on entry — or none at all, like a time.AfterFunc — dials into a
 // closed node. After Close, Advance fires nothing.
 func TestTimerCallbackStartedBeforeCloseDoesNothingAfter(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	entered, release := make(chan struct{}), make(chan struct{})
 	tn := newTestNode(t, keyN(1), nil)
 	tn.rec.onAttempt = func(*core.Peer, int) {
@@ -65,7 +65,7 @@ func TestTimerCallbackStartedBeforeCloseDoesNothingAfter(t *testing.T) {
 // installed, no connect callback. The naive design installs whatever the
 // dialer returns.
 func TestDialStartedBeforeCloseDoesNothingAfter(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), nil)
 	peer := keyN(2)
 	calls := make(chan *sessiontest.Call)
@@ -104,7 +104,7 @@ func TestDialStartedBeforeCloseDoesNothingAfter(t *testing.T) {
 // forever, which synctest reports as a deadlock. With nothing in flight Close
 // returns at once: it never sleeps a fixed time.
 func TestCloseDrainsWithinTimeout(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	for _, drain := range []time.Duration{0, 250 * time.Millisecond} {
 		want := drain
 		if want == 0 {
@@ -172,7 +172,7 @@ func (s *slowCloseSession) Close() error {
 // Deterministic: testing/synctest shows whether Close returned while the
 // remover was still held.
 func TestUserRemovalRacingCloseEndsBeforeCloseReturns(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	removers := []struct {
 		name   string
 		remove func(n *core.Node, key core.PeerKey, s core.Session)

@@ -22,7 +22,7 @@ import (
 // longer supervised). An incoming connection after Forget is another story
 // (the remote chose to connect) and still creates a record.
 func TestDialStartedBeforeForgetDoesNotResurrect(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tests := []struct {
 		name string
 		// start begins a dial to key and returns a channel that yields its
@@ -105,7 +105,7 @@ func TestDialStartedBeforeForgetDoesNotResurrect(t *testing.T) {
 // arming must not survive: a forgotten record keeps no timer (otherwise the
 // wheel holds it, and runs its callbacks, for up to a retention window).
 func TestNoTimerArmedAfterForget(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	src := &hookSource{Source: rand.NewPCG(1, 2)}
 	tn := newTestNode(t, keyN(1), func(c *core.Config) {
 		c.Rand = rand.New(src)
@@ -152,7 +152,7 @@ func TestNoTimerArmedAfterForget(t *testing.T) {
 // the wheel exactly there (the window is a few instructions wide: a stress
 // loop did not hit it).
 func TestForgetCheckRacingFailedDialStillForgets(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), func(c *core.Config) {
 		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
 		c.Dialer = refuseDials

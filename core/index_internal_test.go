@@ -165,7 +165,7 @@ func checkIndex(t *testing.T, x *index, model map[ikey]*Peer) {
 // that key, never another key's record. Range visits every present key
 // exactly once.
 func TestIndexConcurrentReaders(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const stable, churn = 256, 2048
 	x := newIndex(0)
 	present := make([]*Peer, stable)

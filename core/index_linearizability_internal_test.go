@@ -78,7 +78,7 @@ func sameRunKeys(x *index, n int) []ikey {
 // deletes other keys of the same shard: their tombstones force a rebuild
 // every few inserts, and Loads overlap publishes of a new array.
 func TestIndexLinearizable(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const keysN, writers, readers, opsPerClient, rounds, fillersN = 4, 2, 2, 400, 400, 64
 	deadline := time.Now().Add(4 * time.Second)
 	publishes := 0 // arrays published around the filler client's inserts

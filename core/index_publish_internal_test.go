@@ -34,7 +34,7 @@ func keysInShard(x *index, s uint64, n int) []ikey {
 // The stable keys are always found with their record; a churned key is absent
 // or found with a record of its own.
 func TestIndexLoadDuringPublishes(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const stable, crowd, fresh, rounds = 4, 200, 400, 100
 	x := newIndex(0)
 	keys := keysInShard(x, 0, stable+crowd+fresh)
@@ -115,7 +115,7 @@ func TestIndexLoadDuringPublishes(t *testing.T) {
 // keys. Present keys are always found with their record and an absent key
 // never is.
 func TestIndexLoadAcrossPublishes(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	for _, tc := range []struct {
 		name         string
 		small, large int

@@ -84,7 +84,7 @@ func slotModel(localLower bool) porcupine.Model {
 // RemoveIfMatches, Load and session death on one peer and checks each
 // against the sequential model with porcupine.
 func TestRegistryLinearizable(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const rounds, clients, opsPerClient, maxID = 40, 3, 14, 40
 	for _, localLower := range []bool{true, false} {
 		t.Run(fmt.Sprintf("localLower=%v", localLower), func(t *testing.T) {

@@ -7,9 +7,36 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/petrel-transport/petrel/core/loop"
 	"github.com/petrel-transport/petrel/core/secure"
 	"github.com/petrel-transport/petrel/core/wire"
 )
+
+// Listen opens a Node on a UDP socket bound to addr ("127.0.0.1:0",
+// "[::]:4242"), moving its datagrams with the driver cfg.Transport.Driver
+// selects (gnet event loops by default; the runtime-poller driver, which is
+// also the fallback where gnet is not supported) over cfg.Transport.Loops
+// SO_REUSEPORT sockets. cfg.Transport.Identity is the node's static key (a
+// new one when nil); every other zero field takes its documented default.
+func Listen(addr string, cfg Config) (*Node, error) {
+	lc := loop.Config{Loops: cfg.Transport.Loops, Batch: cfg.Transport.Batch}
+	return ListenDriver(func(h Handler) (Driver, error) {
+		if cfg.Transport.Driver == DriverGnet {
+			d, err := loop.ListenGnet(addr, lc, h)
+			if err == nil {
+				return d, nil
+			}
+			if !errors.Is(err, errors.ErrUnsupported) {
+				return nil, err
+			}
+		}
+		d, err := loop.ListenPoller(addr, lc, h)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	}, cfg)
+}
 
 // ListenDriver opens a Node whose transport runs over the driver open
 // returns (core/simnet in tests; Listen for real sockets). cfg.Transport

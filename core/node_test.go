@@ -42,7 +42,7 @@ func TestConfigValidation(t *testing.T) {
 // processing context, cancelled at its disconnect; a reconnect gets a fresh
 // one.
 func TestSessionLifecycle(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), nil)
 	defer tn.Close()
 	peer := keyN(2)
@@ -107,7 +107,7 @@ func TestSessionLifecycle(t *testing.T) {
 // closer fires the callback after its own close, announces it up to four
 // times.
 func TestDisconnectCallbackOnceUnderRacingCloses(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	for round, more := 0, bounded(200, 5*time.Second); more(round); round++ {
 		tn := newTestNode(t, keyN(1), nil)
 		peer := keyN(2)
@@ -158,7 +158,7 @@ func TestDisconnectCallbackOnceUnderRacingCloses(t *testing.T) {
 // without its processing noticing yet (a zombie) does not block a new
 // incoming connection that would lose the rule against a live session.
 func TestZombieDoesNotBlockAccept(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), nil) // local is the lower key
 	defer tn.Close()
 	peer := keyN(2)
@@ -188,7 +188,7 @@ func TestZombieDoesNotBlockAccept(t *testing.T) {
 // TestCloseIsIdempotent: the first Close returns nil, later ones ErrClosed,
 // which matches net.ErrClosed; every method refuses work after Close.
 func TestCloseIsIdempotent(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), nil)
 	tn.AddPeer(keyN(2), netip.AddrPort{}, false)
 	if err := tn.Close(); err != nil {
@@ -217,7 +217,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 // goroutine) on a fake clock: moving the clock past the idle timeout gets
 // the peer reaped by the driver, and Close stops the driver (goleak).
 func TestAutoDriverReapsAndStops(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), func(c *core.Config) { c.ManualAdvance = false })
 	tn.accept(t, keyN(2), sessiontest.New(1))
 	tn.clk.Set(t0.Add(core.DefaultIdleTimeout))
@@ -237,7 +237,7 @@ func TestAutoDriverReapsAndStops(t *testing.T) {
 // lower key initiated. With a first-wins or last-wins registry the two ends
 // keep different connections, and each close kills the other side's winner.
 func TestNodesDialBothWays(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	for round, more := 0, bounded(100, 5*time.Second); more(round); round++ {
 		keys := [2]core.PeerKey{keyN(5), keyN(9)} // node 0 has the lower key
 		var nodes [2]*testNode
@@ -293,7 +293,7 @@ func TestNodesDialBothWays(t *testing.T) {
 // registry's peer lock, a table shard, a wheel shard — across a callback
 // would deadlock here.
 func TestCallbacksMayReenterTheNode(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	var n *testNode
 	reenter := func(p *core.Peer) {
 		_ = n.Stats()
@@ -348,7 +348,7 @@ func TestCallbacksMayReenterTheNode(t *testing.T) {
 // moves the peer there; the receive path then finds it by the new address
 // only.
 func TestAcceptMovesAddress(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), nil)
 	defer tn.Close()
 	a, b := addrN(1), addrN(2)

@@ -109,7 +109,7 @@ func TestZombieDoesNotBlockReconnect(t *testing.T) {
 // disconnect callback can fire exactly once. The naive design (Load, compare,
 // Delete) lets several removers all see their session and all "remove" it.
 func TestRemoveIfMatchesOnlyOnce(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	local, remote := keyN(1), keyN(2)
 	for round, more := 0, bounded(200, 3*time.Second); more(round); round++ {
 		tab := core.NewTable(local, 0)
@@ -160,7 +160,7 @@ type conn struct {
 // "last one wins" makes each node keep the other's dial, "first one wins"
 // makes each keep its own.
 func TestDialBothWaysAgree(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	keys := [2]core.PeerKey{keyN(7), keyN(3)} // node 1 has the lower key
 	run := func(t *testing.T, orders [2][2]int) {
 		tabs := [2]*core.Table{core.NewTable(keys[0], 0), core.NewTable(keys[1], 0)}
@@ -228,7 +228,7 @@ func TestDialBothWaysAgree(t *testing.T) {
 // forget the record). A Range that held a shard or peer lock across the
 // callback would deadlock here.
 func TestRangeLiveHoldsNoLock(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tab := core.NewTable(keyN(0), 0)
 	const n = 200
 	for i := range n {
@@ -274,7 +274,7 @@ func TestRangeLiveHoldsNoLock(t *testing.T) {
 // Swap decides under the peer's registry lock, so Forget must take it too.
 // Bounded in rounds and time; checked at quiescence of each round.
 func TestForgetRacingSwapLeavesNoOrphan(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	local, remote := keyN(1), keyN(2)
 	tab := core.NewTable(local, 0)
 	more := bounded(20000, 2*time.Second)

@@ -18,7 +18,7 @@ import (
 // right after starting the closer, so a settle that did not wait would let
 // the Range run first in most rounds; a correct settle passes every round.
 func TestSettleWaitsForCreation(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	addr := netip.MustParseAddrPort("192.0.2.1:1")
 	ka := keyOf(addr)
 	deadline := time.Now().Add(2 * time.Second)

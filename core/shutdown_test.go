@@ -44,7 +44,7 @@ func checkClosedTotal(t *testing.T, n *core.Node) {
 // and creates unconditionally adds a record after Close's sweep, left
 // Disconnected (and, for a persistent peer, supervised by nobody) forever.
 func TestAddPeerRacingCloseCreatesNoRecord(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	for _, persistent := range []bool{false, true} {
 		name := "transient"
 		if persistent {
@@ -115,7 +115,7 @@ func (s *hookSource) Uint64() uint64 {
 // its arming must not survive: after Close no timer of the node is armed.
 // (testing/synctest: fake time for the drain timeout, deterministic order.)
 func TestNoTimerArmedAfterClose(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
 		src := &hookSource{Source: rand.NewPCG(1, 2)}
 		tn := newTestNode(t, keyN(1), func(c *core.Config) {
@@ -164,7 +164,7 @@ func TestNoTimerArmedAfterClose(t *testing.T) {
 // after Close began created no record, and Close returned without a drain
 // timeout. Bounded in rounds and wall time.
 func TestCloseIsTotalUnderConcurrentCalls(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const keys, workers, opsPerWorker = 6, 4, 40
 	more := bounded(300, 3*time.Second)
 	for round := 0; more(round); round++ {

@@ -92,7 +92,7 @@ func backoffRun(t *testing.T, seed uint64, failures int) (delays []time.Duration
 // a success. (Seed 42 draws above the cap for capped delays, which a cap
 // applied before jitter turns into delays of up to 72 s.)
 func TestBackoffSequence(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const failures = 10 // 500ms * 2^7 > 60 s: the cap is reached
 	delays, attempts := backoffRun(t, 42, failures)
 	j := core.DefaultBackoffJitter
@@ -131,7 +131,7 @@ func TestBackoffSequence(t *testing.T) {
 // previous one ended resumes with the kept estimates; at or past Retention it
 // starts fresh.
 func TestRetentionBoundary(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	kept := core.Estimates{RTT: 42 * time.Millisecond, Cwnd: 64 << 10}
 	tests := []struct {
 		name   string
@@ -181,7 +181,7 @@ func TestRetentionBoundary(t *testing.T) {
 // forgotten by its liveness timer exactly when retention ends; a persistent
 // one is kept.
 func TestForgetAfterRetention(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), func(c *core.Config) { c.BackoffBase = time.Hour; c.BackoffMax = time.Hour })
 	defer tn.Close()
 	transient, persistent := keyN(2), keyN(3)
@@ -216,7 +216,7 @@ func TestForgetAfterRetention(t *testing.T) {
 // reaping on a fake clock; touches never arm timers, the timer re-arms
 // itself lazily from last-seen.
 func TestReaperKeepaliveAndIdle(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), nil)
 	defer tn.Close()
 	K, I := core.DefaultKeepaliveInterval, core.DefaultIdleTimeout
@@ -259,7 +259,7 @@ func TestReaperKeepaliveAndIdle(t *testing.T) {
 // the peers whose timers are due, however many peers are connected. A reaper
 // that scans the table each tick would visit all of them.
 func TestReaperCostIsPerExpiredPeer(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const peers = 400
 	tn := newTestNode(t, keyN(0), nil)
 	defer tn.Close()
@@ -294,7 +294,7 @@ func TestReaperCostIsPerExpiredPeer(t *testing.T) {
 // are equal for n and 10n, and no live peer is touched. A reaper that scans
 // the table per tick would visit n+E, then 10n+E.
 func TestReaperCostIndependentOfLivePeers(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const stale = 10
 	K, I := core.DefaultKeepaliveInterval, core.DefaultIdleTimeout
 	type cost struct{ keepaliveTick, reapTick, reaped, liveKeepalives int }
@@ -375,7 +375,7 @@ func TestReaperCostIndependentOfLivePeers(t *testing.T) {
 // Health().NextRetry must say when that re-armed retry is due, not the time
 // that has just passed.
 func TestRetryDuringUserDialReportsNextRetry(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), nil)
 	defer tn.Close()
 	peer := keyN(2)

@@ -120,7 +120,7 @@ func TestTableSetAddrMovesIndex(t *testing.T) {
 // per-key lock and the compare-and-delete) leaves entries pointing at peers
 // that moved away or were forgotten.
 func TestTableAddrIndexConsistentUnderChurn(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	const peers, addrs, workers, ops = 16, 8, 4, 2000
 	tab := core.NewTable(keyN(0), 0)
 	for i := range peers {
@@ -225,7 +225,7 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 // entry it displaces. Bounded in rounds and time; each round is checked at
 // quiescence.
 func TestTableAddrClaimDoesNotClearAReclaim(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tab := core.NewTable(keyN(0), 0)
 	a, b, c := addrN(1), addrN(2), addrN(3)
 	p, _ := tab.LoadOrCreate(keyN(1), c)

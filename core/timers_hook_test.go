@@ -38,7 +38,7 @@ func (c *hookClock) Now() monotime.Time {
 // stays disconnected for good. With armTimers the installer sees the empty
 // slot and keeps the redial scheduled.
 func TestInstallDoesNotCancelARacingRemoversRedial(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	removers := []struct {
 		name   string
 		remove func(n *core.Node, key core.PeerKey, s core.Session)

@@ -33,7 +33,7 @@ import (
 // kept alive nor reaped). Each round is checked at quiescence by moving the
 // fake clock past every deadline. Bounded in rounds and time.
 func TestTimersSurviveInstallRacingRemoval(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	removers := []struct {
 		name   string
 		remove func(n *core.Node, key core.PeerKey, installed <-chan struct{}, s core.Session)
@@ -150,7 +150,7 @@ func timersRaceRound(tn *testNode, peer core.PeerKey, remove func(*core.Node, co
 // after AddPeer marked it: AddPeer returns a dead record, and the key's
 // supervision is silently lost.
 func TestAddPeerPersistentRacingForget(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), func(c *core.Config) {
 		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
 		c.BackoffBase, c.BackoffMax = time.Hour, time.Hour
@@ -203,7 +203,7 @@ func TestAddPeerPersistentRacingForget(t *testing.T) {
 // keepalive interval). Checked at quiescence of each round by moving the
 // fake clock past the idle timeout. Bounded in rounds and time.
 func TestDialFailureRacingAcceptKeepsLiveness(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	var gate atomic.Pointer[chan struct{}]
 	tn := newTestNode(t, keyN(1), func(c *core.Config) {
 		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
@@ -269,7 +269,7 @@ func TestDialFailureRacingAcceptKeepsLiveness(t *testing.T) {
 //
 // Checked at quiescence of each round. Bounded in rounds and time.
 func TestLivenessCallbackRacingReconnect(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, leakOpts...)
 	tn := newTestNode(t, keyN(1), func(c *core.Config) {
 		c.OnConnect, c.OnDisconnect, c.OnStateChange = nil, nil, nil
 	})
