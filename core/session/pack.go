@@ -23,6 +23,7 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/petrel-transport/petrel/congestion"
@@ -398,10 +399,16 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 			switch {
 			case errors.Is(err, tracker.ErrAcked):
 				s.send.onAcked(it.off, it.n)
+				return false, blockedNothing, nil
 			case errors.Is(err, tracker.ErrAbandoned):
 				return false, blockedNothing, ErrRetransmitLimit
 			}
-			return false, blockedNothing, nil
+			// A lost range the tracker no longer knows as lost would be
+			// neither sent nor acknowledged: the stream would stall until
+			// the idle timeout. Late ACKs are settled when they arrive
+			// (retireAckedRetxLocked), so this is a bug: end the session
+			// loudly rather than stall it.
+			return false, blockedNothing, fmt.Errorf("session: retransmission of packet %d refused: %w", it.lost, err)
 		}
 		s.popRetx()
 		s.stats.retransmits.Add(1)
@@ -434,6 +441,14 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 	s.cc.OnPacketSent(now, uint64(size), prior)
 	s.pacer.OnPacketSent(now, uint64(size))
 	s.lastSent = now
+	if !s.lossTimer.Pending() {
+		// An ack-eliciting packet is in flight: a probe timeout must be
+		// armed (RFC 9002 section 6.2.1), or a flight lost whole after
+		// every earlier packet was acknowledged would never be detected.
+		// Firing early is harmless: loss detection re-arms for its own
+		// deadline.
+		s.cfg.Wheel.Add(&s.lossTimer, now.Add(s.rtt.PTO()))
+	}
 
 	p := &b.pkts[b.n]
 	b.n++

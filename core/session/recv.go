@@ -200,6 +200,9 @@ func (s *Session) onAckLocked(f *wire.AckFrame, now monotime.Time) error {
 		s.pcEpisode = false
 		s.flight.Notify()
 	}
+	if (res.Spurious > 0 || res.LateProbes > 0) && len(s.retx) > 0 {
+		s.retireAckedRetxLocked()
+	}
 	// Retire the records of the packets named, within the log's bounds.
 	lo, hi := s.log.bounds()
 	for _, r := range s.ackRanges {
@@ -213,6 +216,38 @@ func (s *Session) onAckLocked(f *wire.AckFrame, now monotime.Time) error {
 	s.detectLossLocked(now)
 	s.signalLocked()
 	return nil
+}
+
+// retireAckedRetxLocked removes from the retransmission queue the lost
+// packets this ACK named (a late ACK: the loss was spurious, or a probe's
+// original arrived after all) and retires their ranges. The tracker has
+// already resolved them as acknowledged, and may have recycled their
+// entries, so a later Retransmit could not tell an acknowledged packet from
+// an unknown one: the session, which still holds the ranges, decides here.
+func (s *Session) retireAckedRetxLocked() {
+	kept := s.retx[:0]
+	for _, it := range s.retx {
+		if ackNames(s.ackRanges, it.lost) {
+			s.send.onAcked(it.off, it.n)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(s.retx[len(kept):])
+	s.retx = kept
+	if len(s.retx) == 0 {
+		s.retx = nil
+	}
+}
+
+// ackNames reports whether the ranges name pn.
+func ackNames(ranges []tracker.AckRange, pn uint64) bool {
+	for _, r := range ranges {
+		if r.Smallest <= pn && pn <= r.Largest {
+			return true
+		}
+	}
+	return false
 }
 
 // rxMuHeldRanges copies the frame's ranges into the tracker's type (the
