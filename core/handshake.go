@@ -14,6 +14,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -22,6 +23,26 @@ import (
 	"github.com/petrel-transport/petrel/internal/monotime"
 	"github.com/petrel-transport/petrel/internal/wheel"
 )
+
+// NoAnswerError is a dial's error when no valid handshake response came:
+// the peer at Addr does not hold the key dialled (a Noise IK initiation
+// sealed to another key cannot be opened, and the responder stays silent
+// rather than reveal itself), is not running, or is unreachable. It wraps
+// the context's error (errors.Is(err, context.DeadlineExceeded) holds for a
+// dial timeout).
+type NoAnswerError struct {
+	Addr     netip.AddrPort
+	Attempts int           // initiations sent
+	Waited   time.Duration // since the first
+	Err      error
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("no handshake answer from %v after %d initiations in %v: the peer does not hold this key, or is down or unreachable (%v)",
+		e.Addr, e.Attempts, e.Waited.Round(time.Millisecond), e.Err)
+}
+
+func (e *NoAnswerError) Unwrap() error { return e.Err }
 
 // dialing is one handshake in flight, found by the initiator's connection id.
 type dialing struct {
@@ -125,11 +146,13 @@ func (e *engine) dial(ctx context.Context, p *Peer, addr netip.AddrPort) (Sessio
 	if err := initiate(); err != nil {
 		return nil, err
 	}
+	attempts, started := 1, e.n.clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, &NoAnswerError{Addr: addr, Attempts: attempts, Waited: e.n.clock.Now().Sub(started), Err: ctx.Err()}
 		case <-dl.tick:
+			attempts++
 			rto = min(2*rto, MaxHandshakeRTO)
 			if err := initiate(); err != nil {
 				return nil, err

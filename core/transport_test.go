@@ -173,9 +173,11 @@ func TestTransportWrongKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = a.Dial(context.Background(), b.Addr().String(), core.PeerKey(other.Public))
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("dial with the wrong key: %v, want a timeout", err)
+		var noAnswer *core.NoAnswerError
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &noAnswer) || noAnswer.Attempts < 2 {
+			t.Fatalf("dial with the wrong key: %v, want a NoAnswerError after retransmissions", err)
 		}
+		t.Log(err)
 		if b.Stats().Transport.Drops.Handshake == 0 {
 			t.Errorf("the responder did not count the initiation it could not open")
 		}
