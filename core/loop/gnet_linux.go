@@ -304,6 +304,7 @@ func (s *gnetSock) traffic(g *Gnet, c gnet.Conn) {
 				batch = g.dropProbes(batch)
 			}
 			if len(batch) > 0 {
+				s.ctr.delivering(len(batch))
 				g.h.HandleBatch(s.idx, batch)
 				total += len(batch)
 			}

@@ -104,7 +104,10 @@ func (s *pollSock) run(wg *sync.WaitGroup, closed *atomic.Bool) {
 	}
 }
 
-func (s *pollSock) deliver(msgs []batchio.Message) { s.h.HandleBatch(s.idx, msgs) }
+func (s *pollSock) deliver(msgs []batchio.Message) {
+	s.ctr.delivering(len(msgs))
+	s.h.HandleBatch(s.idx, msgs)
+}
 
 // WriteBatch sends msgs and returns how many were sent, always a prefix of
 // msgs; n < len(msgs) comes with the error that stopped msgs[n]. Each

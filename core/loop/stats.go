@@ -60,18 +60,22 @@ type loopCounters struct {
 	_           [64]byte
 }
 
-// wakeup records a wakeup that delivered n datagrams (nothing if n == 0).
+// wakeup records a wakeup that delivered n datagrams (nothing if n == 0);
+// the datagrams themselves were counted by delivering.
 func (c *loopCounters) wakeup(n int) {
 	if n <= 0 {
 		return
 	}
 	c.wakeups.Add(1)
-	c.datagrams.Add(uint64(n))
 	c.buckets[bucketOf(n)].Add(1)
 	if uint64(n) > c.maxWakeup.Load() { // single writer: no lost update
 		c.maxWakeup.Store(uint64(n))
 	}
 }
+
+// delivering counts a batch about to be handed to the Handler: counted
+// before, so a Handler that has seen k datagrams reads Stats.Datagrams >= k.
+func (c *loopCounters) delivering(n int) { c.datagrams.Add(uint64(n)) }
 
 // addTo adds c's counters into s.
 func (c *loopCounters) addTo(s *Stats) {

@@ -38,6 +38,7 @@ var floors = map[string]int{
 	"tracker":           2,
 	"ring":              2,
 	"core/simnet":       2,
+	"internal/relay":    2,
 	"core/session":      3,
 	"core/loop":         3,
 	"core":              4,
@@ -53,6 +54,8 @@ var allowed = map[string][]string{
 	"ring":    {"internal/monotime", "internal/wheel"},
 	// core/simnet: the impairment model and batchio's Message type.
 	"core/simnet": {"internal/monotime", "internal/netem", "batchio"},
+	// internal/relay: the same model over real sockets.
+	"internal/relay": {"internal/monotime", "internal/netem", "batchio"},
 }
 
 // floorOf returns the floor of a module-relative package path, by its
