@@ -57,6 +57,12 @@ func (c *Conn) ReceiveMessage(ctx context.Context) ([]byte, error) {
 	return c.s.ReceiveMessage(ctx)
 }
 
+// ReceiveMessageInto is ReceiveMessage appending the message to dst[:0],
+// which it returns: with room in dst it allocates nothing.
+func (c *Conn) ReceiveMessageInto(ctx context.Context, dst []byte) ([]byte, error) {
+	return c.s.ReceiveMessageInto(ctx, dst)
+}
+
 // RemoteKey is the peer's static public key, proven by the handshake.
 func (c *Conn) RemoteKey() PeerKey { return c.key }
 

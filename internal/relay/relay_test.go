@@ -294,7 +294,7 @@ func TestRelayRate(t *testing.T) {
 func TestFlowSeed(t *testing.T) {
 	a := netip.MustParseAddrPort("127.0.0.1:1000")
 	b := netip.MustParseAddrPort("127.0.0.1:1001")
-	if flowSeed(7, a) != flowSeed(7, a) {
+	if flowSeed(7, a) != flowSeed(7, netip.MustParseAddrPort("127.0.0.1:1000")) {
 		t.Error("flowSeed is not stable")
 	}
 	if flowSeed(7, a) == flowSeed(7, b) || flowSeed(7, a) == flowSeed(8, a) {
