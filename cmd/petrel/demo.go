@@ -110,6 +110,8 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) error {
 		return err
 	}
 	defer b.Close()
+	exportNode(ctx, "A", a)
+	exportNode(ctx, "B", b)
 	fmt.Fprintf(w, "petrel demo: node A %v, node B %v (%s driver)\n\n", a.Addr(), b.Addr(), c.driver)
 
 	prog := newProgress(w, c.plain)

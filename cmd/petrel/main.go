@@ -17,6 +17,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+
+	"github.com/petrel-transport/petrel/core"
 )
 
 // command is one subcommand: its flags and what it runs.
@@ -36,7 +38,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nEvery command takes --cpuprofile FILE, --memprofile FILE, --pprof ADDR and --log-level LEVEL.\n")
+	fmt.Fprintf(w, "\nEvery command takes --cpuprofile FILE, --memprofile FILE, --pprof ADDR, --metrics ADDR\n(Prometheus) and --log-level LEVEL.\n")
 	fmt.Fprintf(w, "`petrel <command> --help` lists a command's flags. Start with `petrel demo`.\n")
 }
 
@@ -67,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	memProfile := fs.String("memprofile", "", "write a heap profile to this file on exit")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn or error")
+	metricsAddr := fs.String("metrics", "", "serve the nodes' Stats in the Prometheus text format at http://ADDR/metrics")
 	runCmd := cmd.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -109,6 +112,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *metricsAddr != "" {
+		c := newNodeCollector()
+		stopMetrics, err := serveMetrics(*metricsAddr, c)
+		if err != nil {
+			fmt.Fprintf(stderr, "petrel: --metrics %s: %v\n", *metricsAddr, err)
+			return 1
+		}
+		defer stopMetrics()
+		ctx = withCollector(ctx, c)
+	}
 	err := runCmd(ctx, stdout)
 	if *memProfile != "" {
 		if werr := writeHeapProfile(*memProfile); werr != nil && err == nil {
@@ -120,6 +133,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+type collectorKey struct{}
+
+func withCollector(ctx context.Context, c *nodeCollector) context.Context {
+	return context.WithValue(ctx, collectorKey{}, c)
+}
+
+// exportNode registers n with the command's metrics, if --metrics is set.
+func exportNode(ctx context.Context, label string, n *core.Node) {
+	if c, ok := ctx.Value(collectorKey{}).(*nodeCollector); ok {
+		c.add(label, n)
+	}
 }
 
 func writeHeapProfile(path string) error {

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/secure"
 )
 
@@ -89,5 +91,40 @@ func TestBadInvocations(t *testing.T) {
 	}
 	if code, out, _ := runCLI("help"); code != 0 || !strings.Contains(out, "demo") {
 		t.Errorf("help: exit %d, %q", code, out)
+	}
+}
+
+// TestMetricsCollector: a node's Stats come out as Prometheus metrics with
+// the node label, counters counting what the node did.
+func TestMetricsCollector(t *testing.T) {
+	defer goleak.VerifyNone(t, leakOpts...)
+	n, err := core.Listen("127.0.0.1:0", core.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c := newNodeCollector()
+	c.add("A", n)
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, f := range families {
+		names[f.GetName()] = true
+		for _, m := range f.GetMetric() {
+			if m.GetLabel()[0].GetValue() != "A" && m.GetLabel()[len(m.GetLabel())-1].GetValue() != "A" {
+				t.Errorf("%s without the node label", f.GetName())
+			}
+		}
+	}
+	for _, want := range []string{"petrel_packets_total", "petrel_drops_total", "petrel_connections", "petrel_retransmits_total"} {
+		if !names[want] {
+			t.Errorf("no %s among %v", want, names)
+		}
 	}
 }
