@@ -374,9 +374,23 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 	// Window and pacer.
 	res := &b.res
 	prior := s.flight.Load()
-	if c.probe || (!c.stream && !c.ping) {
+	switch {
+	case c.probe:
+		// Probes leave whatever the window and the pacer (RFC 9002
+		// section 7.5): they exist to elicit an ACK when nothing else can.
 		s.flight.AddFor(res, uint64(size))
-	} else {
+	case !c.stream && !c.ping:
+		// Control frames alone (MAX_DATA) are not held by the window: a
+		// credit update must reach a peer whose data fills our window, or
+		// both sides could wait on each other. They are paced like
+		// everything else, so no burst leaves unpaced.
+		s.flight.AddFor(res, uint64(size))
+		if at := s.pacer.NextSendTime(now, uint64(size)); at > now {
+			res.Cancel()
+			s.cfg.Wheel.Add(&s.paceTimer, at)
+			return false, blockedPacing, nil
+		}
+	default:
 		if !s.flight.TryReserveFor(res, uint64(size), s.cc.Window()) {
 			return false, blockedWindow, nil
 		}
