@@ -110,6 +110,30 @@ func (c Config) withTransportDefaults() (Config, error) {
 	if t.Loops < 0 {
 		return c, fmt.Errorf("core: Transport.Loops %d is negative", t.Loops)
 	}
+	for _, f := range []struct {
+		name string
+		neg  bool
+	}{
+		{"HandshakeBudget", t.HandshakeBudget < 0},
+		{"HandshakeRTO", t.HandshakeRTO < 0},
+		{"AcceptBacklog", t.AcceptBacklog < 0},
+		{"MaxMessageSize", t.MaxMessageSize < 0},
+		{"MaxDatagramSize", t.MaxDatagramSize < 0},
+		{"ReceiveWindow", t.ReceiveWindow < 0},
+	} {
+		if f.neg {
+			return c, fmt.Errorf("core: Transport.%s is negative", f.name)
+		}
+	}
+	if t.Driver != DriverGnet && t.Driver != DriverPoller {
+		return c, fmt.Errorf("core: Transport.Driver %d is neither DriverGnet nor DriverPoller", t.Driver)
+	}
+	if t.Congestion == session.FixedRate && t.FixedRate == 0 {
+		return c, fmt.Errorf("core: Transport.Congestion is FixedRate but Transport.FixedRate is 0")
+	}
+	if t.HandshakeRTO > MaxHandshakeRTO {
+		return c, fmt.Errorf("core: Transport.HandshakeRTO %v above MaxHandshakeRTO (%v)", t.HandshakeRTO, MaxHandshakeRTO)
+	}
 	if t.HandshakeRTO == 0 {
 		t.HandshakeRTO = DefaultHandshakeRTO
 	}
