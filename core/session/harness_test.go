@@ -113,6 +113,9 @@ type pairConfig struct {
 	suite    secure.AEAD
 	onCloseA func(error)
 	onCloseB func(error)
+	// fromA, if valid, is the source address B sees on A's packets (a
+	// rebinding: B was configured with addrA).
+	fromA netip.AddrPort
 }
 
 // newPair must run inside a synctest bubble.
@@ -132,6 +135,9 @@ func newPair(t *testing.T, pc pairConfig) *pair {
 		return &link{clk: clk, pipe: pipe, from: from, wake: make(chan struct{}, 1), done: p.done}
 	}
 	p.ab, p.ba = mk(pc.ab, addrA), mk(pc.ba, addrB)
+	if pc.fromA.IsValid() {
+		p.ab.from = pc.fromA
+	}
 	var s1, s2 [32]byte
 	for i := range s1 {
 		s1[i], s2[i] = byte(i), byte(100+i)

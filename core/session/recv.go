@@ -28,7 +28,17 @@ import (
 func (s *Session) HandlePacket(pkt []byte, from netip.AddrPort, now monotime.Time) {
 	s.rxMu.Lock()
 	code, err := s.handleLocked(pkt, from, now)
+	confirmed, moved := s.rxConfirmed, s.rxMoved
+	s.rxConfirmed, s.rxMoved = false, netip.AddrPort{}
 	s.rxMu.Unlock()
+	// The callbacks run with no lock of the session held (Config's
+	// contract): they may call the session's methods.
+	if confirmed {
+		s.cfg.OnConfirmed()
+	}
+	if moved.IsValid() {
+		s.cfg.OnRemoteChange(moved)
+	}
 	if err != nil {
 		s.fail(err, code)
 	}
@@ -96,16 +106,14 @@ func (s *Session) handleLocked(pkt []byte, from netip.AddrPort, now monotime.Tim
 	if !s.confirmed {
 		s.confirmed = true
 		s.signalLocked()
-		if s.cfg.OnConfirmed != nil {
-			defer s.cfg.OnConfirmed()
-		}
+		s.rxConfirmed = s.cfg.OnConfirmed != nil // HandlePacket calls it, unlocked
 	}
 	if from != s.remote && from.IsValid() {
 		// An authenticated packet from a new address: the peer moved
 		// (a NAT rebinding); follow it.
 		s.remote = from
 		if s.cfg.OnRemoteChange != nil {
-			defer s.cfg.OnRemoteChange(from) // after mu and rxMu: runs last
+			s.rxMoved = from // HandlePacket calls it, unlocked
 		}
 	}
 	if s.acks.onPacket(pn, eliciting, now) {

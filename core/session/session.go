@@ -42,6 +42,10 @@ type Session struct {
 	parser    wire.FrameParser
 	rxLargest uint64
 	ackRanges []tracker.AckRange // scratch for OnAck
+	// The callbacks handleLocked found due, for HandlePacket to run once
+	// it released rxMu: OnConfirmed, and OnRemoteChange with this address.
+	rxConfirmed bool
+	rxMoved     netip.AddrPort
 
 	mu             sync.Mutex
 	remote         netip.AddrPort

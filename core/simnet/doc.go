@@ -16,6 +16,14 @@
 // busy loops: each endpoint has one delivery goroutine that sleeps on a
 // time.Timer until its earliest datagram is due.
 //
+// # Partitions and NAT rebinding
+//
+// Partition and Heal cut and restore the path between two addresses.
+// Endpoint.Rebind models a NAT rebinding: the endpoint's datagrams leave
+// from a new public address and are routed to it there, while the endpoint
+// itself (LocalAddr, Message.Local) sees no change, as a host behind a NAT
+// does not.
+//
 // # Use with testing/synctest
 //
 // The package waits only through the time package, so it runs inside a

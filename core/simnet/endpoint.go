@@ -15,6 +15,7 @@ package simnet
 //	  -> recycles the copies on its next turn
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,11 @@ type Endpoint struct {
 	done chan struct{} // closed by Close
 	exit chan struct{} // closed when run returns
 
+	// pub is the address the endpoint's datagrams leave from and the one
+	// they are routed to it by: addr until Rebind moves it. Network.mu
+	// guards it.
+	pub netip.AddrPort
+
 	closing   atomic.Bool   // set first by Close: WriteBatch refuses
 	gid       atomic.Uint64 // the delivery goroutine's id, for Close
 	closeOnce sync.Once
@@ -89,6 +95,7 @@ func newEndpoint(n *Network, addr netip.AddrPort, h Handler) *Endpoint {
 	return &Endpoint{
 		net:  n,
 		addr: addr,
+		pub:  addr,
 		h:    h,
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
@@ -96,8 +103,56 @@ func newEndpoint(n *Network, addr netip.AddrPort, h Handler) *Endpoint {
 	}
 }
 
-// LocalAddr returns the address the endpoint listens on.
+// LocalAddr returns the address the endpoint listens on. Rebind does not
+// change it: a host behind a NAT keeps its own address.
 func (e *Endpoint) LocalAddr() netip.AddrPort { return e.addr }
+
+// PublicAddr returns the address the endpoint's datagrams leave from and
+// arrive at: LocalAddr, or the last address given to Rebind.
+func (e *Endpoint) PublicAddr() netip.AddrPort {
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
+	return e.pub
+}
+
+// Rebind models a NAT rebinding of the endpoint (RFC 4787 section 4.1:
+// the binding of a host's address changes, after a NAT reboot or a binding
+// timeout): from now on its datagrams leave with source public, and
+// datagrams addressed to public reach it, while its previous public
+// address (LocalAddr at first) reaches nothing (Stats.DroppedNoEndpoint).
+// The endpoint itself is not told: LocalAddr and Message.Local stay as
+// they were, as a host behind a NAT sees no change. Copies already queued
+// for the endpoint are still delivered (the old binding lingers for
+// datagrams already past it). The links and partitions of the new address
+// are those configured for it (Default unless SetLink named it). Rebind to
+// LocalAddr undoes the rebinding.
+//
+// It fails if public is invalid or has a port of 0, if another endpoint is
+// reachable at public (ErrAddrInUse), or if the endpoint or the Network is
+// closed (ErrClosed). It is safe for concurrent use and from inside a
+// Handler.
+func (e *Endpoint) Rebind(public netip.AddrPort) error {
+	public = unmap(public)
+	if !public.IsValid() || public.Port() == 0 {
+		return fmt.Errorf("simnet: rebind to %v: invalid address", public)
+	}
+	n := e.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if e.closing.Load() || n.closed || n.endpoints[e.pub] != e {
+		return ErrClosed
+	}
+	if public == e.pub {
+		return nil
+	}
+	if _, used := n.endpoints[public]; used {
+		return fmt.Errorf("simnet: rebind to %v: %w", public, ErrAddrInUse)
+	}
+	delete(n.endpoints, e.pub)
+	n.endpoints[public] = e
+	e.pub = public
+	return nil
+}
 
 // Loops returns 1: one delivery goroutine calls HandleBatch, with loop 0.
 func (e *Endpoint) Loops() int { return 1 }
@@ -117,15 +172,16 @@ func (e *Endpoint) WriteBatch(msgs []batchio.Message) (int, error) {
 	n.mu.Lock()
 	now := n.clock() // one instant per batch, as one sendmmsg
 	pend := n.pend[:0]
+	src := e.pub
 	for i := range msgs {
-		pend = n.routeLocked(pend, now, e.addr, unmap(msgs[i].Addr), i, len(msgs[i].Buffer))
+		pend = n.routeLocked(pend, now, src, unmap(msgs[i].Addr), i, len(msgs[i].Buffer))
 	}
 	// Queue each receiver's copies under one lock, so that its delivery
 	// goroutine sees the copies of one batch due at one instant together:
 	// batch boundaries then do not depend on goroutine scheduling.
 	for i := range pend {
 		if pend[i].to != nil {
-			pend[i].to.push(e.addr, msgs, pend[i:])
+			pend[i].to.push(src, msgs, pend[i:])
 		}
 	}
 	clear(pend)
@@ -220,7 +276,7 @@ func (e *Endpoint) run() {
 				n.mu.Lock()
 			}
 			for _, p := range batch {
-				if cut && n.partitionedLocked(p.src, e.addr) {
+				if cut && n.partitionedLocked(p.src, e.pub) {
 					n.stats.partition.Add(1)
 					continue
 				}
@@ -283,8 +339,8 @@ func (e *Endpoint) Close() error {
 		e.closing.Store(true)
 		n := e.net
 		n.mu.Lock()
-		if n.endpoints[e.addr] == e {
-			delete(n.endpoints, e.addr)
+		if n.endpoints[e.pub] == e {
+			delete(n.endpoints, e.pub)
 		}
 		n.mu.Unlock()
 
