@@ -18,15 +18,15 @@ import (
 	"github.com/petrel-transport/petrel/internal/netem"
 )
 
-// tap is a driver that keeps a copy of every datagram its node sends: the
+// wireTap is a driver that keeps a copy of every datagram its node sends: the
 // attacker's view of the wire.
-type tap struct {
+type wireTap struct {
 	core.Driver
 	mu   sync.Mutex
 	sent [][]byte
 }
 
-func (t *tap) WriteBatch(msgs []batchio.Message) (int, error) {
+func (t *wireTap) WriteBatch(msgs []batchio.Message) (int, error) {
 	t.mu.Lock()
 	for _, m := range msgs {
 		if len(t.sent) < 4096 {
@@ -37,7 +37,7 @@ func (t *tap) WriteBatch(msgs []batchio.Message) (int, error) {
 	return t.Driver.WriteBatch(msgs)
 }
 
-func (t *tap) captured() [][]byte {
+func (t *wireTap) captured() [][]byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([][]byte(nil), t.sent...)
@@ -60,7 +60,7 @@ func TestHostileTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nw.Close()
-		var wireA *tap
+		var wireA *wireTap
 		cfg := core.Config{Clock: bubbleClock{}}
 		aAddr := netip.MustParseAddrPort("10.0.0.1:4000")
 		a, err := core.ListenDriver(func(h core.Handler) (core.Driver, error) {
@@ -68,7 +68,7 @@ func TestHostileTraffic(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			wireA = &tap{Driver: ep}
+			wireA = &wireTap{Driver: ep}
 			return wireA, nil
 		}, cfg)
 		if err != nil {
