@@ -83,6 +83,9 @@ func (c *Conn) Err() error { return c.s.Err() }
 // calls return an error matching net.ErrClosed. It is idempotent.
 func (c *Conn) Close() error { return c.s.Close() }
 
+// closeWith implements reasonCloser.
+func (c *Conn) closeWith(why error) { _ = c.s.CloseWithError(why) }
+
 // IsAlive reports whether the connection can still carry traffic.
 func (c *Conn) IsAlive() bool { return c.s.IsAlive() }
 

@@ -228,6 +228,12 @@ func (n *Node) install(p *Peer, incoming bool, build func() Session) (SwapResult
 	}
 }
 
+// reasonCloser is a Session that can carry the reason of its end to its
+// user (Err) and its peer (the CLOSE frame): the transport's Conn.
+type reasonCloser interface {
+	closeWith(why error)
+}
+
 // selfReporting is a Session that reports its own end instead of being
 // served on a goroutine (the transport's Conn: an idle connection then costs
 // no goroutine stack). watch is called once, after the session was
@@ -273,7 +279,11 @@ func (n *Node) serveEnded(p *Peer, r *sessionRef, err error) {
 // removed from p's slot (the caller is its only owner now).
 func (n *Node) ended(p *Peer, r *sessionRef, why error, now monotime.Time) {
 	r.end()
-	_ = r.s.Close()
+	if rc, ok := r.s.(reasonCloser); ok {
+		rc.closeWith(why) // the connection, and its peer, learn why
+	} else {
+		_ = r.s.Close()
+	}
 	if l := p.link.Load(); l != nil {
 		l.keep(r.s.Estimates())
 		l.lastConnected.Store(int64(now))

@@ -3,6 +3,8 @@ package core
 import (
 	"errors"
 	"net"
+
+	"github.com/petrel-transport/petrel/core/session"
 )
 
 // closedError is the type of ErrClosed: it matches net.ErrClosed through
@@ -47,7 +49,10 @@ var (
 	// ErrReplaced: a newer or rule-winning session replaced this one.
 	ErrReplaced = errors.New("core: session replaced")
 	// ErrIdleTimeout: nothing heard from the peer for Config.IdleTimeout.
-	ErrIdleTimeout = errors.New("core: peer idle timeout")
+	// It is the session engine's own error, so a transport connection that
+	// timed out matches it however the timeout was noticed (the node's
+	// reaper or the session's timer).
+	ErrIdleTimeout = session.ErrIdleTimeout
 	// ErrLocalDisconnect: Node.Disconnect ended the session.
 	ErrLocalDisconnect = errors.New("core: disconnected locally")
 	// ErrSessionDied: the session's Serve returned without an error but the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/secure"
+	"github.com/petrel-transport/petrel/core/session"
 	"github.com/petrel-transport/petrel/core/simnet"
 	"github.com/petrel-transport/petrel/internal/monotime"
 	"github.com/petrel-transport/petrel/internal/netem"
@@ -151,7 +153,14 @@ func TestRingTransientAndEstablished(t *testing.T) {
 		if r := why.of(key(1)); len(r) != 1 || !errors.Is(r[0], core.ErrTransientExpired) {
 			t.Errorf("hub's disconnect reasons for the expired peer: %v", r)
 		}
+		if err := conns[1][1].Err(); !errors.Is(err, core.ErrTransientExpired) {
+			t.Errorf("the expired connection's Err: %v, want ErrTransientExpired", err)
+		}
 		time.Sleep(100 * time.Millisecond) // the CLOSE reaches the peer
+		var closed *session.PeerClosedError
+		if err := conns[1][0].Err(); !errors.As(err, &closed) || !strings.Contains(closed.Reason, "transient") {
+			t.Errorf("the peer of the expired connection learned %v, want the reason in the CLOSE", err)
+		}
 		if conns[1][0].IsAlive() {
 			t.Errorf("the peer's side of the expired connection is alive")
 		}

@@ -15,6 +15,18 @@ func (s *Session) Close() error {
 	return nil
 }
 
+// CloseWithError ends the session as Close does, with reason as its end
+// (Err returns it, OnClose receives it) and in the CLOSE frame's reason
+// text, so both sides learn why: the owner's idle reaper, a transient
+// reservation's expiry, an eviction. A nil reason is Close.
+func (s *Session) CloseWithError(reason error) error {
+	if reason == nil {
+		reason = ErrClosed
+	}
+	s.end(reason, CodeNoError, true)
+	return nil
+}
+
 // fail ends the session with err; code goes into the CLOSE frame sent to
 // the peer (none is sent when the peer closed, or the path is dead).
 func (s *Session) fail(err error, code uint64) {

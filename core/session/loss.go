@@ -152,7 +152,8 @@ func (s *Session) onLiveTimer(now monotime.Time) {
 	ping := s.cfg.KeepaliveInterval > 0 && now.Sub(s.lastSent) >= s.cfg.KeepaliveInterval
 	if ping {
 		s.pingDue = true
-		s.lastSent = now // the PING about to leave; re-arm from it
+		s.probes = max(s.probes, 1) // as Keepalive: it must leave whatever the window
+		s.lastSent = now            // the PING about to leave; re-arm from it
 	}
 	s.armLiveLocked()
 	s.mu.Unlock()
@@ -170,6 +171,12 @@ func (s *Session) Keepalive(now monotime.Time) error {
 		return err
 	}
 	s.pingDue = true
+	// A keepalive leaves as a probe, whatever the window and the pacer: on
+	// a path that came back after an outage the window is collapsed and
+	// the probe timeout backed off for tens of seconds, and this PING's
+	// ACK is what resets the backoff (RFC 9002 6.2.1 allows probes at any
+	// time for this purpose).
+	s.probes = max(s.probes, 1)
 	s.mu.Unlock()
 	s.pump(now)
 	return nil
