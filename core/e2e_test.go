@@ -229,8 +229,8 @@ func e2eTraffic(t *testing.T, ctx context.Context, nodes []*core.Node, conns []*
 		logNodes(t, nodes)
 		t.Fatal(err)
 	}
-	t.Logf("%d messages over %d streams, %d bytes (largest %d, %d above 512 KiB) in %v: %.1f MB/s",
-		msgs, len(streams), total, largest, top, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds()/1e6)
+	t.Logf("%d messages over %d streams, %d bytes (log-uniform sizes: 1 in %d from 1 B to %d B, the rest to %d B; largest %d, %d above 512 KiB) in %v: %.1f MB/s",
+		msgs, len(streams), total, e2eWideOdds, e2eMaxSize, e2eNarrowMax, largest, top, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds()/1e6)
 	waitQuiescent(t, conns)
 	logConns(t, conns, t.Failed())
 	if t.Failed() {
