@@ -151,12 +151,25 @@ func (c *Conn) onClose(reason error) {
 // holds the keys; the handshake's admission passes to the connection, which
 // gives it back at once: without a ring topology a confirmed connection is
 // established, and the accept backlog bounds those not yet accepted.
+//
+// Only now is the connection offered to Accept. An unconfirmed one may
+// never be used by the initiator: secure.Initiator completes only with the
+// response to its latest initiation, so when its handshake RTO fires
+// before the response arrives, its next initiation replaces this
+// connection (replaceLingering) and it talks to the replacement. Offered
+// earlier, Accept would return a connection that dies unused while the
+// live one waits in the backlog.
 func (c *Conn) onConfirmed() {
-	if c.confirmed.CompareAndSwap(false, true) && c.pending != nil {
-		if c.pending.Confirm() {
-			c.n.eng.admit.Release(secure.PublicKey(c.key))
-		}
-		c.n.wheel.Cancel(&c.deadline)
+	if !c.confirmed.CompareAndSwap(false, true) || c.pending == nil {
+		return
+	}
+	if c.pending.Confirm() {
+		c.n.eng.admit.Release(secure.PublicKey(c.key))
+	}
+	c.n.wheel.Cancel(&c.deadline)
+	select {
+	case c.n.eng.accepts <- c:
+	default: // the backlog filled since the initiation's check: the connection stays installed, unannounced
 	}
 }
 

@@ -276,10 +276,10 @@ func (e *engine) onInitiation(ls *loopScratch, d []byte, from netip.AddrPort) {
 	}
 	e.n.wheel.Add(&c.deadline, pending.Deadline())
 	e.sendRaw(from, resp)
-	select {
-	case e.accepts <- c:
-	default: // the backlog filled since the check: the connection stays installed, unannounced
-	}
+	// Accept sees the connection once the initiator confirms it
+	// (Conn.onConfirmed), not now: until then a new initiation of the same
+	// dial (the initiator's RTO fired before this response reached it)
+	// replaces it, and the initiator completes only with the newest one.
 }
 
 // replaceLingering ends key's current session if the peer initiated it: a

@@ -125,7 +125,8 @@ func (n *Node) Dial(ctx context.Context, addr string, key PeerKey) (*Conn, error
 }
 
 // Accept returns the next incoming connection. It parks until one is
-// established, ctx ends or the node closes (ErrClosed).
+// established (the initiator confirmed the handshake with its first
+// packet), ctx ends or the node closes (ErrClosed).
 func (n *Node) Accept(ctx context.Context) (*Conn, error) {
 	if n.eng == nil {
 		return nil, errNoTransport

@@ -261,3 +261,40 @@ func TestTransportSimultaneousDial(t *testing.T) {
 		_, _ = ca, cb
 	})
 }
+
+// TestTransportRetransmittedInitiation: when the response is slower than
+// the initiator's handshake RTO, the initiator sends a new initiation and
+// completes only with the response to it (secure.Initiator forgets earlier
+// ones), so the responder replaces the connection the first initiation
+// made. Accept must hand out the connection the initiator completed, not
+// the superseded one (found over loopback under -race: TestE2EMesh).
+func TestTransportRetransmittedInitiation(t *testing.T) {
+	defer goleak.VerifyNone(t, leakOpts...)
+	synctest.Test(t, func(t *testing.T) {
+		nw, err := simnet.New(simnet.Config{Seed: 3, Clock: simnet.BubbleClock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nw.Close()
+		a := simNode(t, nw, "10.0.0.1:4000", core.Config{})
+		b := simNode(t, nw, "10.0.0.2:4000", core.Config{})
+		defer b.Close()
+		defer a.Close()
+		// B's datagrams take longer than the initiator's first RTO to
+		// reach A: the first initiation's response arrives after the
+		// second initiation left.
+		slow := core.DefaultHandshakeRTO + 200*time.Millisecond
+		if err := nw.SetLink(b.Addr(), a.Addr(), netem.Config{Delay: slow}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // virtual
+		defer cancel()
+		ca, cb := connect(t, ctx, a, b)
+		if err := pumpMessages(ctx, ca, cb, 1, 5, 100); err != nil {
+			t.Fatalf("A to B: %v (accepted conn alive %v, err %v)", err, cb.IsAlive(), cb.Err())
+		}
+		if err := pumpMessages(ctx, cb, ca, 2, 5, 100); err != nil {
+			t.Fatalf("B to A: %v (accepted conn alive %v, err %v)", err, cb.IsAlive(), cb.Err())
+		}
+	})
+}
