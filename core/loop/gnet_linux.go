@@ -100,12 +100,13 @@ type gnetSock struct {
 	prc        syscall.RawConn
 	parkClosed bool
 
-	pmu    sync.Mutex
-	pmsgs  []batchio.Message
-	pn     int
-	perr   error
-	parkFn func(fd uintptr) bool // bound once: s.tryWrite
-	parks  atomic.Uint64
+	pmu      sync.Mutex
+	pmsgs    []batchio.Message
+	pn       int
+	perr     error
+	parkFn   func(fd uintptr) bool // bound once: s.tryWrite
+	parks    atomic.Uint64
+	rechecks atomic.Uint64 // parks that ran out of parkRecheck and tried again
 }
 
 // gnetEvents is the gnet.EventHandler of a Gnet, kept off its API.
@@ -385,6 +386,10 @@ func (g *Gnet) writeSocket(i int, msgs []batchio.Message) (int, error) {
 	return n, err
 }
 
+// parkRecheck bounds one wait for writability before the send is tried
+// again.
+const parkRecheck = 20 * time.Millisecond
+
 // park sends msgs, waiting in Go's poller whenever the send buffer is
 // full. The first call makes a dup of the socket's fd known to the poller
 // (os.NewFile registers a non-blocking fd with it); writes still go
@@ -397,7 +402,18 @@ func (s *gnetSock) park(msgs []batchio.Message) (int, error) {
 		return 0, err
 	}
 	s.pmsgs, s.pn, s.perr = msgs, 0, nil
-	err = rc.Write(s.parkFn) // tries first: a writability edge may be pending
+	for {
+		// Wait at most parkRecheck, then try again: a writability edge
+		// that the poller never reports (one an end-to-end run under
+		// -race appeared to lose, leaving the loop parked while the
+		// socket drained) then costs a moment, not the connection.
+		_ = s.pfile.SetWriteDeadline(time.Now().Add(parkRecheck))
+		err = rc.Write(s.parkFn) // tries first: a writability edge may be pending
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		s.rechecks.Add(1)
+	}
 	n := s.pn
 	if err == nil {
 		err = s.perr
@@ -468,6 +484,7 @@ func (g *Gnet) Stats() Stats {
 		if s := g.socks[i].Load(); s != nil {
 			s.ctr.addTo(&st)
 			st.WriteParks += s.parks.Load()
+			st.WriteRechecks += s.rechecks.Load()
 			addIO(&st.IO, s.conn.Stats())
 		}
 	}

@@ -34,6 +34,10 @@ type Stats struct {
 	// driver counts each; the poller driver's writes park inside batchio,
 	// where they cannot be seen, so it reports 0.
 	WriteParks uint64
+	// WriteRechecks counts parks that waited the full recheck interval
+	// (20 ms) for writability and tried again (gnet driver): a lost
+	// wakeup costs that much, never a stuck loop.
+	WriteRechecks uint64
 	// ReadErrors counts reads that failed with an error other than the
 	// socket being empty or closed; the loop carries on.
 	ReadErrors uint64
