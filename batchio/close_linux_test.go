@@ -105,6 +105,13 @@ func TestCloseWaitsForSyscalls(t *testing.T) {
 
 			closed := make(chan error, 1)
 			go func() { closed <- c.Close() }()
+			// Wait until Close has begun (a loaded scheduler may not have run
+			// it yet), so the in-flight call can only end after it.
+			for deadline := time.Now().Add(10 * time.Second); !c.closed.Load(); runtime.Gosched() {
+				if time.Now().After(deadline) {
+					t.Fatal("Close never began")
+				}
+			}
 			// Close must stay blocked while the call is in the kernel.
 			// A bounded number of scheduler rounds is ample for a Close
 			// that does not wait to return; one that waits never does.
