@@ -36,6 +36,13 @@ type direction struct {
 
 	touched bool
 
+	// perfect: the direction's model is a perfect link, so its reader
+	// forwards each batch at once, from the read buffers, without the
+	// pipe's copy, queue and handoff (the unimpaired path the relay must
+	// sustain at 1 GB/s). Its Link stats stay zero.
+	perfect bool
+	out1    []batchio.Message // the reader's forwarding batch (perfect only)
+
 	received, sent, failed atomic.Uint64
 }
 
@@ -85,7 +92,27 @@ func (d *direction) init(c netem.Config, out *batchio.Conn, to netip.AddrPort) e
 		return err
 	}
 	d.pipe, d.out, d.to, d.wake = p, out, to, make(chan struct{}, 1)
+	c.Seed = 0
+	d.perfect = c == netem.Config{}
 	return nil
+}
+
+// forwardLocked is offerLocked on a perfect direction: the datagram joins
+// the reader's batch, sent by flush before the read buffers are reused.
+// d.mu is held.
+func (d *direction) forwardLocked(b []byte) {
+	d.received.Add(1)
+	d.out1 = append(d.out1, batchio.Message{Buffer: b, Addr: d.to})
+}
+
+// flush sends the reader's batch of a perfect direction.
+func (d *direction) flush() {
+	if len(d.out1) == 0 {
+		return
+	}
+	d.write(d.out1)
+	clear(d.out1)
+	d.out1 = d.out1[:0]
 }
 
 // readBack reads the target's replies to f's client.
@@ -100,12 +127,20 @@ func (r *Relay) readBack(f *flow) {
 		now := monotime.Now()
 		f.rev.mu.Lock()
 		for i := range msgs[:n] {
-			if msgs[i].Addr == r.cfg.Target {
+			switch {
+			case msgs[i].Addr != r.cfg.Target:
+			case f.rev.perfect:
+				f.rev.forwardLocked(msgs[i].Buffer)
+			default:
 				f.rev.offerLocked(now, msgs[i].Buffer)
 			}
 		}
 		f.rev.mu.Unlock()
-		f.rev.kick()
+		if f.rev.perfect {
+			f.rev.flush()
+		} else {
+			f.rev.kick()
+		}
 	}
 }
 

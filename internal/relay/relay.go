@@ -188,14 +188,22 @@ func (r *Relay) readFront() {
 				}
 				cur.fwd.mu.Lock()
 			}
-			cur.fwd.offerLocked(now, m.Buffer)
+			if cur.fwd.perfect {
+				cur.fwd.forwardLocked(m.Buffer)
+			} else {
+				cur.fwd.offerLocked(now, m.Buffer)
+			}
 		}
 		if cur != nil {
 			cur.fwd.mu.Unlock()
 		}
 		for i, f := range touched {
 			f.fwd.touched = false
-			f.fwd.kick()
+			if f.fwd.perfect {
+				f.fwd.flush() // before the next read reuses the buffers
+			} else {
+				f.fwd.kick()
+			}
 			touched[i] = nil
 		}
 		touched = touched[:0]
