@@ -1,7 +1,21 @@
-// Package core is petrel's node: who the peers are and what state each
-// connection is in. (The transport engine, wire codec and streams will join
-// it; this part is the peer table, the connection registry, the node
-// lifecycle and reconnect supervision.)
+// Package core is petrel's public API and its node: Listen opens a Node on
+// a UDP port; Node.Dial and Node.Accept give a Conn, an authenticated,
+// encrypted, congestion-controlled connection to one peer carrying reliable
+// ordered messages. Under it: the peer table, the connection registry, the
+// node lifecycle, reconnect supervision, transient and established
+// connections (ringlink.go), and the engine (engine.go, handshake.go) that
+// routes datagrams from a driver (core/loop's sockets, core/simnet in
+// tests) to sessions (core/session) by connection id.
+//
+// # The receive path
+//
+// A driver hands a batch of datagrams to the engine on a loop goroutine.
+// Each datagram is split into its self-delimiting packets (a GRO buffer
+// needs no segment size); a handshake packet goes to the handshake code, any
+// other to the session its destination connection id names, looked up
+// without a lock. Each session touched by the batch is flushed once after
+// the batch (its ACKs and whatever the ACKs released leave together), and
+// its peer is touched for liveness.
 //
 // # One entry per peer
 //
@@ -49,6 +63,7 @@
 // # Lock order
 //
 //	link.mu (per peer, registry writers) -> Table peers shard -> Table byAddr shard
+//	link.mu -> ring.Slot.mu -> Established.mu or a wheel shard (settleSlot)
 //
 // Readers take none of them.
 package core
