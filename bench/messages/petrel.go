@@ -1,9 +1,3 @@
-//go:build petrellisten
-
-// Built only with -tags petrellisten until core.Listen lands on main (it is
-// being written in parallel); whoever merges it removes this constraint.
-// Without it the petrel-* sub-benchmarks skip.
-
 package messages
 
 import (
@@ -13,11 +7,6 @@ import (
 
 	"github.com/petrel-transport/petrel/core"
 )
-
-func init() {
-	transports["petrel-gnet"] = petrelTransport{core.DriverGnet}
-	transports["petrel-poller"] = petrelTransport{core.DriverPoller}
-}
 
 // petrelTransport: petrel's public API over one I/O driver; each side is a
 // node of its own, listening on 127.0.0.1, every other setting its default.
