@@ -57,6 +57,13 @@ func (c *Conn) ReceiveMessage(ctx context.Context) ([]byte, error) {
 	return c.s.ReceiveMessage(ctx)
 }
 
+// ReceiveMessageInto is ReceiveMessage appending the message to dst[:0],
+// which it returns: with room in dst it allocates nothing. The caller owns
+// dst before and after the call; on an error the returned slice is dst[:0].
+func (c *Conn) ReceiveMessageInto(ctx context.Context, dst []byte) ([]byte, error) {
+	return c.s.ReceiveMessageInto(ctx, dst)
+}
+
 // RemoteKey is the peer's static public key, proven by the handshake.
 func (c *Conn) RemoteKey() PeerKey { return c.key }
 

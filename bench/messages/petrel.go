@@ -58,17 +58,30 @@ func (l petrelListener) accept(ctx context.Context) (msgConn, error) {
 // Close closes the node, which ends every connection it accepted.
 func (l petrelListener) Close() error { return l.n.Close() }
 
-// petrelConn is a core.Conn (its SendMessage and ReceiveMessage are the
-// msgConn's) and, on the dialling side, the node that owns it.
+// petrelConn is a core.Conn (its SendMessage is the msgConn's; its
+// ReceiveMessage reuses one buffer, as the quic-go and TCP adapters do)
+// and, on the dialling side, the node that owns it.
 type petrelConn struct {
 	*core.Conn
 	node *core.Node // nil on the accepting side
+	buf  []byte     // the last message received; reused by the next
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var _ msgConn = (*petrelConn)(nil)
+
+// ReceiveMessage returns the next message in c's buffer, valid until the
+// next call (msgConn's contract).
+func (c *petrelConn) ReceiveMessage(ctx context.Context) ([]byte, error) {
+	m, err := c.Conn.ReceiveMessageInto(ctx, c.buf)
+	if err != nil {
+		return nil, err
+	}
+	c.buf = m
+	return m, nil
+}
 
 // Close closes the connection, then the client's node; later calls return
 // the first result.
