@@ -43,10 +43,12 @@ type Conn struct {
 var _ Session = (*Conn)(nil)
 
 // SendMessage sends p as one message (see session.Session.SendMessage): it
-// returns once every byte has left at least once, parking while the
-// congestion window, the peer's flow-control credit or the pacer hold it
-// back; p may be reused after it returns. Messages larger than
-// Config.MaxMessageSize are refused.
+// returns once the message is queued for the connection's sender goroutine,
+// which sends it without waiting, while the bytes queued and never sent stay
+// within a backlog (64 KiB); above it, once every byte has left at least
+// once, parking while the congestion window, the peer's flow-control credit
+// or the pacer hold it back. p may be reused after it returns. Messages
+// larger than Config.MaxMessageSize are refused.
 func (c *Conn) SendMessage(ctx context.Context, p []byte) error {
 	return c.s.SendMessage(ctx, p)
 }
@@ -58,7 +60,8 @@ func (c *Conn) ReceiveMessage(ctx context.Context) ([]byte, error) {
 }
 
 // ReceiveMessageInto is ReceiveMessage appending the message to dst[:0],
-// which it returns: with room in dst it allocates nothing.
+// which it returns: with room in dst it allocates nothing. The caller owns
+// dst before and after the call; on an error the returned slice is dst[:0].
 func (c *Conn) ReceiveMessageInto(ctx context.Context, dst []byte) ([]byte, error) {
 	return c.s.ReceiveMessageInto(ctx, dst)
 }

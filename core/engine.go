@@ -32,6 +32,15 @@ import (
 // maxLoops bounds the loops a driver may report (per-loop scratch).
 const maxLoops = 64
 
+// sendBacklog is each connection's session.Config.SendBacklog: SendMessage
+// returns at once while the bytes written and never sent stay within it,
+// and the connection's sender goroutine sends them, many messages to a
+// packet and many packets to a system call (as a socket's send buffer lets
+// a TCP writer go on). 64 KiB: a message larger than that is sent by its
+// writer, which seals it on its own goroutine; with 256 KiB, 64 KB messages
+// went no faster over loopback (BenchmarkMessages/64KB).
+const sendBacklog = 64 << 10
+
 // engine is the transport of one Node.
 //
 // Guard map: n, cfg, kp, resp, admit and drv are immutable once Listen
@@ -231,6 +240,7 @@ func (e *engine) newConn(key PeerKey, keys *secure.Keys, local, remote wire.Conn
 		Congestion:        e.cfg.Congestion,
 		FixedRate:         e.cfg.FixedRate,
 		MaxMessageSize:    e.cfg.MaxMessageSize,
+		SendBacklog:       sendBacklog,
 		IdleTimeout:       e.n.cfg.IdleTimeout,
 		KeepaliveInterval: -1, // the Node's liveness timer sends keepalives (reaper.go)
 		Responder:         responder,

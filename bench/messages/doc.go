@@ -16,8 +16,4 @@
 // Invariants: a run is bounded by its message count; everything a run opens
 // (listeners, connections, client nodes, goroutines) is closed when it
 // returns, which TestMain checks with goleak.
-//
-// The petrel adapter (petrel.go) is built only with the petrellisten tag
-// until core.Listen lands on main; without it the petrel-* sub-benchmarks
-// skip, and the report's #11 claims say "not measured".
 package messages

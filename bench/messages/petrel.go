@@ -1,9 +1,3 @@
-//go:build petrellisten
-
-// Built only with -tags petrellisten until core.Listen lands on main (it is
-// being written in parallel); whoever merges it removes this constraint.
-// Without it the petrel-* sub-benchmarks skip.
-
 package messages
 
 import (
@@ -13,11 +7,6 @@ import (
 
 	"github.com/petrel-transport/petrel/core"
 )
-
-func init() {
-	transports["petrel-gnet"] = petrelTransport{core.DriverGnet}
-	transports["petrel-poller"] = petrelTransport{core.DriverPoller}
-}
 
 // petrelTransport: petrel's public API over one I/O driver; each side is a
 // node of its own, listening on 127.0.0.1, every other setting its default.
@@ -69,17 +58,30 @@ func (l petrelListener) accept(ctx context.Context) (msgConn, error) {
 // Close closes the node, which ends every connection it accepted.
 func (l petrelListener) Close() error { return l.n.Close() }
 
-// petrelConn is a core.Conn (its SendMessage and ReceiveMessage are the
-// msgConn's) and, on the dialling side, the node that owns it.
+// petrelConn is a core.Conn (its SendMessage is the msgConn's; its
+// ReceiveMessage reuses one buffer, as the quic-go and TCP adapters do)
+// and, on the dialling side, the node that owns it.
 type petrelConn struct {
 	*core.Conn
 	node *core.Node // nil on the accepting side
+	buf  []byte     // the last message received; reused by the next
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var _ msgConn = (*petrelConn)(nil)
+
+// ReceiveMessage returns the next message in c's buffer, valid until the
+// next call (msgConn's contract).
+func (c *petrelConn) ReceiveMessage(ctx context.Context) ([]byte, error) {
+	m, err := c.Conn.ReceiveMessageInto(ctx, c.buf)
+	if err != nil {
+		return nil, err
+	}
+	c.buf = m
+	return m, nil
+}
 
 // Close closes the connection, then the client's node; later calls return
 // the first result.

@@ -1,14 +1,17 @@
 package messages
 
+import "github.com/petrel-transport/petrel/core"
+
 // names are the transports in benchmark order: the sub-benchmark names of
 // issue #11's contract.
 var names = []string{"petrel-gnet", "petrel-poller", "quic-go", "tcp"}
 
-// transports holds the transports this build has, by name; petrel.go adds
-// petrel's when it is built.
+// transports holds every transport of names, by name.
 var transports = map[string]transport{
-	"quic-go": quicTransport{},
-	"tcp":     tcpTransport{},
+	"petrel-gnet":   petrelTransport{core.DriverGnet},
+	"petrel-poller": petrelTransport{core.DriverPoller},
+	"quic-go":       quicTransport{},
+	"tcp":           tcpTransport{},
 }
 
 // sizes are the message sizes measured, by sub-benchmark name.

@@ -5,13 +5,23 @@ import (
 	"github.com/petrel-transport/petrel/core/wire"
 )
 
-// Close ends the session: it sends a CLOSE frame (best effort, once), wakes
-// every parked caller with ErrClosed, stops the session's timers, drops its
-// packets from the tracker and gives its buffers back. It is idempotent and
-// safe to call concurrently with every other method. It must not be called
-// from inside HandlePacket (the session ends itself there when it must).
+// Close ends the session: bytes queued by SendMessage and never sent leave
+// first if the window lets them (as they would have before a Close had the
+// writer sent them itself), then it sends a CLOSE frame (best effort,
+// once), wakes every parked caller with ErrClosed, stops the session's
+// timers, drops its packets from the tracker, gives its buffers back and
+// waits for the sender goroutine to end. It is idempotent and safe to call
+// concurrently with every other method. It must not be called from inside
+// HandlePacket (the session ends itself there when it must).
 func (s *Session) Close() error {
+	s.mu.Lock()
+	queued := !s.closed && s.send.next < s.send.written
+	s.mu.Unlock()
+	if queued {
+		s.pump(s.cfg.Clock())
+	}
 	s.end(ErrClosed, CodeNoError, true)
+	s.flushers.Wait()
 	return nil
 }
 

@@ -99,6 +99,13 @@ type Config struct {
 	// MaxRetransmits is how often one range of data may be retransmitted;
 	// one more loss fails the session. Zero: DefaultMaxRetransmits.
 	MaxRetransmits int
+	// SendBacklog is how many bytes written and never sent SendMessage may
+	// leave to the session's sender goroutine and return at once (see
+	// SendMessage): consecutive messages then share packets and system
+	// calls. Zero: none; every SendMessage sends on its caller's goroutine
+	// and the session starts no goroutine (what tests that drive a session
+	// by hand need). Negative is invalid.
+	SendBacklog int
 
 	// Responder marks the side that answered the handshake: it sends
 	// nothing until it has opened a packet of the peer, which proves the
@@ -192,6 +199,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxRetransmits == 0 {
 		c.MaxRetransmits = DefaultMaxRetransmits
+	}
+	if c.SendBacklog < 0 {
+		return bad("SendBacklog %d is negative", c.SendBacklog)
 	}
 	if c.MaxRetransmits < 0 || c.MaxRetransmits > 127 {
 		return bad("MaxRetransmits %d outside [1, 127]", c.MaxRetransmits)

@@ -14,12 +14,18 @@
 // # Send path
 //
 // A writer copies its message into the stream's send buffer (pooled 16 KiB
-// chunks) and then sends on its own goroutine: under the session's lock it
+// chunks). If the bytes never sent fit in Config.SendBacklog it returns, and
+// the session's sender goroutine (one at most, started on demand, ended
+// when nothing more is handed to it) sends them with everything else
+// written meanwhile: flat combining, so a burst of messages shares packets
+// and system calls. Otherwise the writer sends on its own goroutine: under
+// the session's lock it
 // packs packets (retransmissions first, then new data), reserves each
 // packet's bytes in the FlightSize against the controller's window, asks the
 // pacer, takes the packet's SealKey and registers the packet in the tracker;
 // then, without the lock, it seals the batch (so sealing spreads over the
-// writers' cores) and hands it to the Sender, which sends runs of
+// cores of the writers and of the sessions' sender goroutines) and hands it
+// to the Sender, which sends runs of
 // equal-size datagrams with one GSO call. A writer that finds the window,
 // the peer's flow-control credit or the pacer closed parks on the session's
 // progress notification (no polling) and is woken by ACKs, MAX_DATA and the

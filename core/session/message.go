@@ -8,9 +8,23 @@ import (
 
 // SendMessage sends p as one message: reliable, in order with the session's
 // other messages, delivered whole. It copies p, so the caller may reuse it
-// once SendMessage returns. It returns once every byte of the message has
-// been sent at least once (not acknowledged: Stats and the peer's reply say
-// that); while the window, the peer's credit or the pacer hold it back, it
+// once SendMessage returns.
+//
+// With Config.SendBacklog zero it returns once every byte of the message
+// has been sent at least once (not acknowledged: Stats and the peer's reply
+// say that), packed and sealed on the caller's goroutine. With a backlog,
+// when the bytes written and never sent, this message included, fit in it,
+// SendMessage queues the message and returns at once: the session's sender
+// goroutine (started if none runs) packs, seals and sends it without
+// waiting, together with whatever else was written meanwhile, so a burst of
+// small messages shares packets and a burst of packets shares system calls
+// (flat combining: the goroutine that sends takes everything queued).
+// Queued bytes the window, the peer's credit or the pacer hold back leave
+// when they open (ACKs, MAX_DATA and the pacing timer send them), as bytes
+// of a parked writer would. Above the backlog SendMessage behaves as
+// without one, so the backlog bounds what a writer can queue unsent.
+//
+// While the window, the peer's credit or the pacer hold its bytes back, it
 // parks until they open. If ctx ends first it returns ctx.Err(), and the
 // message, already queued, may still be delivered. It returns
 // ErrMessageTooLarge above Config.MaxMessageSize and the session's end
@@ -29,6 +43,20 @@ func (s *Session) SendMessage(ctx context.Context, p []byte) error {
 	s.send.write(wire.AppendVarint(lb[:0], uint64(len(p))))
 	s.send.write(p)
 	end := s.send.written
+	if end-s.send.next <= uint64(s.cfg.SendBacklog) {
+		s.handoffs++
+		start := !s.flushing
+		if start {
+			s.flushing = true
+			s.flushers.Add(1)
+		}
+		s.mu.Unlock()
+		if start {
+			go s.flushLoop()
+		}
+		s.stats.msgsSent.Add(1)
+		return nil
+	}
 	s.mu.Unlock()
 
 	for {
@@ -107,5 +135,34 @@ func (s *Session) ReceiveMessageInto(ctx context.Context, dst []byte) ([]byte, e
 		case <-ctx.Done():
 			return dst, ctx.Err()
 		}
+	}
+}
+
+// flushLoop is the session's sender goroutine. Each round notes the
+// handoffs so far and pumps; it ends after a round in which no write was
+// handed off, whatever stopped the pump: every byte handed off before the
+// round began was seen by the round's last packing, which sent it or found
+// the window, the credit or the pacer closed (their opening sends it: the
+// ACK or MAX_DATA that opens them comes later, and runs Flush; the pacing
+// timer is armed). A write handed off during the round makes another round,
+// even if the pump stopped on a closed window: it may have opened since (a
+// round ending on a stale reason would strand the write). Writes cannot
+// keep it going for ever: a blocked backlog fills and its writers send
+// themselves. A writer that hands off once the goroutine decided to end
+// starts the next: flushing and handoffs change together under mu.
+func (s *Session) flushLoop() {
+	defer s.flushers.Done()
+	for {
+		s.mu.Lock()
+		seen := s.handoffs
+		s.mu.Unlock()
+		s.pump(s.cfg.Clock())
+		s.mu.Lock()
+		if s.handoffs == seen || s.closed {
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
 	}
 }

@@ -1,7 +1,8 @@
 package session
 
-// The send path. A goroutine that has something to send (a writer, the ACK
-// path, a timer) calls pump, which repeats:
+// The send path. A goroutine that has something to send (a writer, the
+// sender goroutine a writer handed its message to, the ACK path, a timer)
+// calls pump, which repeats:
 //
 //  1. under mu, packLocked decides each packet's content (retransmissions
 //     first, then new stream data, then control frames; an ACK rides on

@@ -19,11 +19,13 @@ const messageStream = 0
 // Session is one connection after its handshake.
 //
 // Guard map: cfg, prot, tr, flight, cc and maxDgram are immutable after New.
-// alive and the counters in stats are atomic. rxMu serialises the receive
-// path's own state (replay window, frame parser, rxLargest, ackRanges) and
-// the Protector's Open and Close. mu guards every field below it. Lock order:
-// rxMu -> mu. Neither is held across Sender.Send, a callback or a wheel
-// Advance; the seal of a packet happens outside mu.
+// alive and the counters in stats are atomic. flushers counts the sender
+// goroutines (at most one runs); it is Added under mu, never once closed is
+// set. rxMu serialises the receive path's own state (replay window, frame
+// parser, rxLargest, ackRanges) and the Protector's Open and Close. mu
+// guards every field below it. Lock order: rxMu -> mu. Neither is held
+// across Sender.Send, a callback or a wheel Advance; the seal of a packet
+// happens outside mu.
 type Session struct {
 	cfg      Config
 	prot     *secure.Protector
@@ -35,7 +37,8 @@ type Session struct {
 	alive atomic.Bool
 	stats counters
 
-	out emitter
+	out      emitter
+	flushers sync.WaitGroup
 
 	rxMu      sync.Mutex
 	replay    secure.ReplayWindow
@@ -77,7 +80,9 @@ type Session struct {
 	readable       chan struct{} // closed when a message is ready; nil if none waits
 	closed         bool
 	closeErr       error
-	confirmed      bool // the peer proved it holds the keys (always true for the initiator)
+	flushing       bool   // the sender goroutine runs (see SendMessage)
+	handoffs       uint64 // writes left to the sender goroutine; it stops once a round saw none
+	confirmed      bool   // the peer proved it holds the keys (always true for the initiator)
 
 	lossTimer, ackTimer, paceTimer, liveTimer wheel.Timer
 }

@@ -25,7 +25,7 @@ type Stats struct {
 	Retransmits            uint64 // stream ranges sent again under a new packet number
 	Lost                   uint64 // packets declared lost (thresholds and probe timeouts)
 	PTOs                   uint64 // probe timeouts
-	MessagesSent           uint64 // messages written completely into packets
+	MessagesSent           uint64 // messages SendMessage sent whole, or queued whole for the sender goroutine
 	MessagesRecv           uint64 // messages handed to ReceiveMessage
 	DropsBadHeader         uint64 // malformed headers and truncated packets
 	DropsAEAD              uint64 // packets that failed authentication
