@@ -39,6 +39,7 @@ type Session struct {
 
 	out      emitter
 	flushers sync.WaitGroup
+	flushFn  func() // s.flushLoop, bound once
 
 	rxMu      sync.Mutex
 	replay    secure.ReplayWindow
@@ -76,8 +77,8 @@ type Session struct {
 	lastRecv       monotime.Time
 	lastSent       monotime.Time // last ack-eliciting packet sent
 	writers        int           // writers parked on progress
-	progress       chan struct{} // closed when a parked writer may go on; nil if none waits
-	readable       chan struct{} // closed when a message is ready; nil if none waits
+	progress       waker         // wakes parked writers: the window, the credit or the pacer may have opened
+	readable       waker         // wakes parked readers: a message may be ready
 	closed         bool
 	closeErr       error
 	flushing       bool   // the sender goroutine runs (see SendMessage)
@@ -142,6 +143,7 @@ func New(cfg Config) (*Session, error) {
 	s.lastRecv, s.lastSent = now, now
 	s.confirmed = !cfg.Responder
 	s.pingDue = !cfg.Responder
+	s.flushFn = s.flushLoop
 	s.lossTimer.Init(cfg.Wheel, s.onLossTimer)
 	s.ackTimer.Init(cfg.Wheel, s.onAckTimer)
 	s.paceTimer.Init(cfg.Wheel, s.onPaceTimer)
@@ -181,28 +183,10 @@ func (s *Session) FlightSize() *congestion.FlightSize { return s.flight }
 func (s *Session) Tracker() *tracker.Tracker { return s.tr }
 
 // signalLocked wakes parked writers.
-func (s *Session) signalLocked() {
-	if s.progress != nil {
-		close(s.progress)
-		s.progress = nil
-	}
-}
-
-// waitLocked returns the channel a writer parks on.
-func (s *Session) waitLocked() chan struct{} {
-	if s.progress == nil {
-		s.progress = make(chan struct{})
-	}
-	return s.progress
-}
+func (s *Session) signalLocked() { s.progress.wake() }
 
 // readableLocked wakes parked readers.
-func (s *Session) readableLocked() {
-	if s.readable != nil {
-		close(s.readable)
-		s.readable = nil
-	}
-}
+func (s *Session) readableLocked() { s.readable.wake() }
 
 // armLiveLocked arms the idle/keepalive timer at the earlier of the two.
 func (s *Session) armLiveLocked() {
