@@ -127,6 +127,11 @@ func (n *Node) Dial(ctx context.Context, addr string, key PeerKey) (*Conn, error
 // Accept returns the next incoming connection. It parks until one is
 // established (the initiator confirmed the handshake with its first
 // packet), ctx ends or the node closes (ErrClosed).
+//
+// An incoming connection holds a transient reservation until Accept
+// returns it (or, with a ring topology, until Promote): one not accepted
+// within Config.Ring.TransientTTL (default 30 s) is closed with
+// ErrTransientExpired, and at most Ring.TransientBudget wait at once.
 func (n *Node) Accept(ctx context.Context) (*Conn, error) {
 	if n.eng == nil {
 		return nil, errNoTransport
