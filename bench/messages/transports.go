@@ -2,8 +2,8 @@ package messages
 
 import "github.com/petrel-transport/petrel/core"
 
-// names are the transports in benchmark order: the sub-benchmark names of
-// issue #11's contract.
+// names are the transports in benchmark order: the sub-benchmark names
+// bench/report's claims look up.
 var names = []string{"petrel-gnet", "petrel-poller", "quic-go", "tcp"}
 
 // transports holds every transport of names, by name.
