@@ -11,7 +11,6 @@ import (
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/session"
-	"github.com/petrel-transport/petrel/core/simnet"
 	"github.com/petrel-transport/petrel/internal/netem"
 )
 
@@ -75,11 +74,7 @@ func TestConvergeOnRateLimitedLink(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, leakOpts...)
 			synctest.Test(t, func(t *testing.T) {
-				nw, err := simnet.New(simnet.Config{Seed: 21, Default: netem.Config{Delay: delay}, Clock: simnet.BubbleClock})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer nw.Close()
+				nw := simNetwork(t, 21, netem.Config{Delay: delay})
 				cfg := core.Config{Transport: core.TransportConfig{Congestion: tc.cc}}
 				a := simNode(t, nw, "10.0.0.1:4000", cfg)
 				b := simNode(t, nw, "10.0.0.2:4000", cfg)

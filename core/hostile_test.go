@@ -13,7 +13,6 @@ import (
 
 	"github.com/petrel-transport/petrel/batchio"
 	"github.com/petrel-transport/petrel/core"
-	"github.com/petrel-transport/petrel/core/simnet"
 	"github.com/petrel-transport/petrel/core/wire"
 	"github.com/petrel-transport/petrel/internal/netem"
 )
@@ -55,11 +54,7 @@ func (ignore) HandleBatch(int, []batchio.Message) {}
 func TestHostileTraffic(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 3, Default: netem.Config{Delay: 2 * time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 3, netem.Config{Delay: 2 * time.Millisecond})
 		var wireA *wireTap
 		cfg := core.Config{Clock: bubbleClock{}}
 		aAddr := netip.MustParseAddrPort("10.0.0.1:4000")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/session"
-	"github.com/petrel-transport/petrel/core/simnet"
 	"github.com/petrel-transport/petrel/internal/netem"
 )
 
@@ -43,11 +42,7 @@ func (d *disconnects) reasons() []error {
 func TestPartitionHeals(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 3, Default: netem.Config{Delay: 10 * time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 3, netem.Config{Delay: 10 * time.Millisecond})
 		var dA, dB disconnects
 		cfg := core.Config{IdleTimeout: 60 * time.Second, KeepaliveInterval: 10 * time.Second}
 		cfgA, cfgB := cfg, cfg
@@ -147,11 +142,7 @@ func isIdleTimeout(err error) bool {
 func TestPartitionOutlastsIdleTimeout(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 4, Default: netem.Config{Delay: 10 * time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 4, netem.Config{Delay: 10 * time.Millisecond})
 		const idle = 20 * time.Second
 		var dA, dB disconnects
 		cfg := core.Config{IdleTimeout: idle, KeepaliveInterval: 5 * time.Second}

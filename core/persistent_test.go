@@ -10,7 +10,6 @@ import (
 
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/secure"
-	"github.com/petrel-transport/petrel/core/simnet"
 	"github.com/petrel-transport/petrel/internal/netem"
 )
 
@@ -21,11 +20,7 @@ import (
 func TestTransportPersistentPeerRedialled(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 2, Default: netem.Config{Delay: 5 * time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 2, netem.Config{Delay: 5 * time.Millisecond})
 		kp, err := secure.GenerateKeyPair(nil)
 		if err != nil {
 			t.Fatal(err)

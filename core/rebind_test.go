@@ -77,11 +77,7 @@ func (sink) HandleBatch(int, []batchio.Message) {}
 func TestNATRebinding(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 8, Default: netem.Config{Delay: 5 * time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 8, netem.Config{Delay: 5 * time.Millisecond})
 		a, epA, _ := simNodeEndpoint(t, nw, "10.0.0.1:4000", core.Config{})
 		b, _, tapB := simNodeEndpoint(t, nw, "10.0.0.2:4000", core.Config{})
 		defer b.Close()

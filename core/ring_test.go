@@ -16,7 +16,6 @@ import (
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/secure"
 	"github.com/petrel-transport/petrel/core/session"
-	"github.com/petrel-transport/petrel/core/simnet"
 	"github.com/petrel-transport/petrel/internal/monotime"
 	"github.com/petrel-transport/petrel/internal/netem"
 	"github.com/petrel-transport/petrel/ring"
@@ -77,11 +76,7 @@ func ringState(n *core.Node, k core.PeerKey) ring.State {
 func TestRingTransientAndEstablished(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 9, Default: netem.Config{Delay: 2 * time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 9, netem.Config{Delay: 2 * time.Millisecond})
 		const (
 			ttl    = 5 * time.Second
 			budget = 3
@@ -180,7 +175,7 @@ func TestRingTransientAndEstablished(t *testing.T) {
 		if before.Ring.Transient.Count != budget {
 			t.Fatalf("transient count %d, want the budget %d", before.Ring.Transient.Count, budget)
 		}
-		_, err = peers[5].Dial(ctx, hub.Addr().String(), hub.LocalKey())
+		_, err := peers[5].Dial(ctx, hub.Addr().String(), hub.LocalKey())
 		var refused *secure.RefusedError
 		if !errors.As(err, &refused) || refused.Reason != secure.RefuseBusy {
 			t.Errorf("dial over the budget: %v, want a *secure.RefusedError with RefuseBusy", err)
@@ -256,11 +251,7 @@ func TestRingTransientAndEstablished(t *testing.T) {
 func TestNoRingAcceptEstablishes(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 10, Default: netem.Config{Delay: 2 * time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 10, netem.Config{Delay: 2 * time.Millisecond})
 		a := simNode(t, nw, "10.0.0.1:4000", core.Config{})
 		b := simNode(t, nw, "10.0.0.2:4000", core.Config{})
 		defer b.Close()

@@ -26,6 +26,19 @@ type bubbleClock struct{}
 
 func (bubbleClock) Now() monotime.Time { return simnet.BubbleClock() }
 
+// simNetwork opens a simulated network, seeded, with imp on every link;
+// the test's end closes it (after the nodes the test closes itself).
+// Inside a synctest bubble.
+func simNetwork(t *testing.T, seed uint64, imp netem.Config) *simnet.Network {
+	t.Helper()
+	nw, err := simnet.New(simnet.Config{Seed: seed, Default: imp, Clock: simnet.BubbleClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nw.Close() })
+	return nw
+}
+
 // simNode opens a node on the simulated network at addr.
 func simNode(t *testing.T, nw *simnet.Network, addr string, cfg core.Config) *core.Node {
 	t.Helper()
@@ -159,11 +172,7 @@ func TestTransportMessagesOverSimnet(t *testing.T) {
 func TestTransportWrongKey(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 1, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 1, netem.Config{})
 		a := simNode(t, nw, "10.0.0.1:4000", core.Config{DialTimeout: 3 * time.Second})
 		b := simNode(t, nw, "10.0.0.2:4000", core.Config{})
 		defer b.Close()
@@ -187,11 +196,7 @@ func TestTransportWrongKey(t *testing.T) {
 func TestTransportRestartedPeerAcceptedAtOnce(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 1, Default: netem.Config{Delay: time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 1, netem.Config{Delay: time.Millisecond})
 		kp, err := secure.GenerateKeyPair(nil)
 		if err != nil {
 			t.Fatal(err)
@@ -228,11 +233,7 @@ func TestTransportRestartedPeerAcceptedAtOnce(t *testing.T) {
 func TestTransportSimultaneousDial(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 5, Default: netem.Config{Delay: 5 * time.Millisecond}, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 5, netem.Config{Delay: 5 * time.Millisecond})
 		a := simNode(t, nw, "10.0.0.1:4000", core.Config{})
 		b := simNode(t, nw, "10.0.0.2:4000", core.Config{})
 		defer b.Close()
@@ -271,11 +272,7 @@ func TestTransportSimultaneousDial(t *testing.T) {
 func TestTransportRetransmittedInitiation(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
 	synctest.Test(t, func(t *testing.T) {
-		nw, err := simnet.New(simnet.Config{Seed: 3, Clock: simnet.BubbleClock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nw.Close()
+		nw := simNetwork(t, 3, netem.Config{})
 		a := simNode(t, nw, "10.0.0.1:4000", core.Config{})
 		b := simNode(t, nw, "10.0.0.2:4000", core.Config{})
 		defer b.Close()
