@@ -18,8 +18,8 @@ type TransportStats struct {
 	Retransmits            uint64 // stream ranges sent again under a new packet number
 	Lost                   uint64 // packets declared lost
 	PTOs                   uint64 // probe timeouts
-	MessagesSent           uint64
-	MessagesRecv           uint64
+	MessagesSent           uint64 // messages SendMessage accepted (sent whole, or queued whole)
+	MessagesRecv           uint64 // messages handed to ReceiveMessage
 	Drops                  DropCounts
 }
 
