@@ -15,6 +15,7 @@ func TestZeroAllocs(t *testing.T) {
 		t.Fatalf("bench packet is %d bytes, want %d", len(pkt), benchSize)
 	}
 	buf := make([]byte, 0, benchSize)
+	ctl := make([]byte, 0, 16)
 	var p FrameParser
 	tests := []struct {
 		name string
@@ -45,6 +46,13 @@ func TestZeroAllocs(t *testing.T) {
 			}
 			if n != 32 {
 				t.Fatalf("%d ranges", n)
+			}
+		}},
+		{"MAX_STREAMS", func() {
+			ctl = AppendMaxStreamsFrame(ctl[:0], MaxStreamsLimit)
+			p.Reset(ctl)
+			if f, err := p.Next(); err != nil || f.MaxStreams != MaxStreamsLimit {
+				t.Fatalf("%+v %v", f, err)
 			}
 		}},
 		{"AppendPadding", func() {

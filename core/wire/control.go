@@ -49,6 +49,20 @@ func AppendMaxStreamDataFrame(dst []byte, id, maximum uint64) []byte {
 	return AppendVarint(dst, maximum)
 }
 
+// AppendMaxStreamsFrame appends a MAX_STREAMS frame (RFC 9000 section
+// 19.11, the bidirectional type):
+//
+//	0x12 | Maximum Streams (varint)
+//
+// maximum is a cumulative count, the streams the peer may open over the
+// connection's lifetime (closed ones included), not how many may be open
+// at once. It must be at most MaxStreamsLimit, else the receiver refuses
+// the frame.
+func AppendMaxStreamsFrame(dst []byte, maximum uint64) []byte {
+	dst = append(dst, byte(FrameMaxStreams))
+	return AppendVarint(dst, maximum)
+}
+
 // AppendMessageFrame appends a MESSAGE frame, RFC 9221's DATAGRAM: an
 // unreliable message that fits in one packet.
 //

@@ -15,7 +15,7 @@ var (
 	ErrUnknownFrame = errors.New("wire: unknown frame type")
 	// ErrInvalid: a field holds a value the layout forbids (a reserved or
 	// fixed bit, an ACK range below zero, an offset beyond 2^62-1, a
-	// transport parameter out of range).
+	// stream count beyond 2^60, a transport parameter out of range).
 	ErrInvalid = errors.New("wire: invalid field")
 	// ErrDuplicateParam: a known transport parameter appears twice (RFC
 	// 9000 section 7.4: an endpoint must not send a parameter more than once).

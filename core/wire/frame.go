@@ -20,6 +20,7 @@ const (
 	FrameStream        FrameType = 0x08 // 0x08..0x0f, RFC 9000 19.8
 	FrameMaxData       FrameType = 0x10 // RFC 9000 19.9
 	FrameMaxStreamData FrameType = 0x11 // RFC 9000 19.10
+	FrameMaxStreams    FrameType = 0x12 // RFC 9000 19.11, for bidirectional streams
 	FrameClose         FrameType = 0x1c // RFC 9000 19.19, CONNECTION_CLOSE
 	FrameMessage       FrameType = 0x30 // 0x30..0x31, RFC 9221 DATAGRAM
 )
@@ -42,6 +43,8 @@ func (t FrameType) String() string {
 		return "MAX_DATA"
 	case FrameMaxStreamData:
 		return "MAX_STREAM_DATA"
+	case FrameMaxStreams:
+		return "MAX_STREAMS"
 	case FrameClose:
 		return "CLOSE"
 	case FrameMessage:
@@ -70,6 +73,7 @@ type Frame struct {
 	StreamAbort   StreamAbortFrame   // FrameStreamAbort
 	MaxData       uint64             // FrameMaxData: the connection's new limit
 	MaxStreamData MaxStreamDataFrame // FrameMaxStreamData
+	MaxStreams    uint64             // FrameMaxStreams: the new cumulative stream limit
 	Close         CloseFrame         // FrameClose
 
 	// Message is the datagram of a MESSAGE frame (FrameMessage).

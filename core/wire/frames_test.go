@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -53,6 +54,11 @@ func frameCases() []frameCase {
 		{"MAX_STREAM_DATA", AppendMaxStreamDataFrame(nil, 12, 65536),
 			[]byte{0x11, 12, 0x80, 0x01, 0x00, 0x00},
 			Frame{Type: FrameMaxStreamData, MaxStreamData: MaxStreamDataFrame{ID: 12, Maximum: 65536}}, true},
+		{"MAX_STREAMS", AppendMaxStreamsFrame(nil, 100), []byte{0x12, 0x40, 100},
+			Frame{Type: FrameMaxStreams, MaxStreams: 100}, true},
+		{"MAX_STREAMS at 2^60", AppendMaxStreamsFrame(nil, MaxStreamsLimit),
+			[]byte{0x12, 0xd0, 0, 0, 0, 0, 0, 0, 0},
+			Frame{Type: FrameMaxStreams, MaxStreams: MaxStreamsLimit}, true},
 		{"MESSAGE to end", AppendMessageFrame(nil, data, false),
 			append([]byte{0x30}, data...),
 			Frame{Type: FrameMessage, Message: data}, false},
@@ -154,7 +160,7 @@ func TestFramesMalformed(t *testing.T) {
 		{"type 0x03 (ACK_ECN)", []byte{0x03}, ErrUnknownFrame},
 		{"type 0x05", []byte{0x05, 1, 1}, ErrUnknownFrame},
 		{"type 0x07", []byte{0x07}, ErrUnknownFrame},
-		{"type 0x12", []byte{0x12, 1}, ErrUnknownFrame},
+		{"type 0x13 (MAX_STREAMS unidirectional)", []byte{0x13, 1}, ErrUnknownFrame},
 		{"type 0x1d", []byte{0x1d}, ErrUnknownFrame},
 		{"type 0x32", []byte{0x32}, ErrUnknownFrame},
 		{"type 0x40 (2-byte varint)", []byte{0x40, 0x01}, ErrUnknownFrame},
@@ -172,6 +178,8 @@ func TestFramesMalformed(t *testing.T) {
 		{"STREAM offset 2^62-1, no data", append(append([]byte{0x0e, 1}, max8...), 0), nil},
 		{"STREAM to end beyond 2^62-1", append(append([]byte{0x0c, 1}, max8...), 0xaa), ErrInvalid},
 		{"MESSAGE length 2^62-1", append([]byte{0x31}, append(max8, 1)...), ErrTruncated},
+		{"MAX_STREAMS 2^60+1", []byte{0x12, 0xd0, 0, 0, 0, 0, 0, 0, 1}, ErrInvalid},
+		{"MAX_STREAMS 2^62-1", append([]byte{0x12}, max8...), ErrInvalid},
 		{"CLOSE reason too long", append([]byte{0x1c, 0, 0x41, 0x01}, make([]byte, MaxReasonLen+1)...), ErrInvalid},
 		{"CLOSE reason 2^62-1", append([]byte{0x1c, 0}, max8...), ErrInvalid},
 		{"HANDSHAKE length 2^62-1", append([]byte{0x06}, max8...), ErrTruncated},
@@ -181,6 +189,52 @@ func TestFramesMalformed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseAll(tt.b)
 			wantErr(t, err, tt.err)
+		})
+	}
+}
+
+// TestMaxStreamsFrame: the count round-trips up to MaxStreamsLimit and is
+// refused above it (RFC 9000 section 19.11), wherever the frame sits.
+func TestMaxStreamsFrame(t *testing.T) {
+	limit := AppendMaxStreamsFrame(nil, MaxStreamsLimit)
+	tests := []struct {
+		name string
+		b    []byte
+		want uint64 // the parsed count, when err is nil
+		err  error
+		off  int // the FormatError's offset, when err is not nil
+	}{
+		{"zero", AppendMaxStreamsFrame(nil, 0), 0, nil, 0},
+		{"63 (1-byte varint)", AppendMaxStreamsFrame(nil, 63), 63, nil, 0},
+		{"1<<20", AppendMaxStreamsFrame(nil, 1<<20), 1 << 20, nil, 0},
+		{"non-minimal varint", []byte{0x12, 0x80, 0, 0, 5}, 5, nil, 0},
+		{"limit 2^60", limit, MaxStreamsLimit, nil, 0},
+		{"limit after PING", concat([]byte{0x01}, limit), MaxStreamsLimit, nil, 0},
+		{"2^60+1", AppendMaxStreamsFrame(nil, MaxStreamsLimit+1), 0, ErrInvalid, 0},
+		{"2^62-1", AppendMaxStreamsFrame(nil, MaxVarint), 0, ErrInvalid, 0},
+		{"2^60+1 after PING", AppendMaxStreamsFrame([]byte{0x01}, MaxStreamsLimit+1), 0, ErrInvalid, 1},
+		{"no count", []byte{0x12}, 0, ErrTruncated, 0},
+		{"count cut", limit[:5], 0, ErrTruncated, 0},
+		{"count cut after PING", concat([]byte{0x01}, limit[:8]), 0, ErrTruncated, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseAll(tt.b)
+			wantErr(t, err, tt.err)
+			if err != nil {
+				var fe *FormatError
+				if !errors.As(err, &fe) || fe.Where != "MAX_STREAMS frame" || fe.Offset != tt.off {
+					t.Fatalf("error %v, want one at the MAX_STREAMS frame at offset %d", err, tt.off)
+				}
+				return
+			}
+			last := got[len(got)-1]
+			if last.Type != FrameMaxStreams || last.MaxStreams != tt.want {
+				t.Fatalf("parsed %+v, want MAX_STREAMS %d", last, tt.want)
+			}
+			if err := reencode(t, tt.b); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }
@@ -253,7 +307,8 @@ func TestFrameTypeString(t *testing.T) {
 		{FramePadding, "PADDING", false}, {FramePing, "PING", true}, {FrameAck, "ACK", false},
 		{FrameStreamAbort, "STREAM_ABORT", true}, {FrameHandshake, "HANDSHAKE", true},
 		{FrameStream, "STREAM", true}, {FrameMaxData, "MAX_DATA", true},
-		{FrameMaxStreamData, "MAX_STREAM_DATA", true}, {FrameClose, "CLOSE", false},
+		{FrameMaxStreamData, "MAX_STREAM_DATA", true}, {FrameMaxStreams, "MAX_STREAMS", true},
+		{FrameClose, "CLOSE", false},
 		{FrameMessage, "MESSAGE", true}, {0x3f, "FrameType(0x3f)", true},
 	} {
 		if tt.t.String() != tt.s || tt.t.AckEliciting() != tt.eliciting {

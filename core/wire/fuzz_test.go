@@ -59,7 +59,7 @@ func FuzzRoundTrip(f *testing.F) {
 		a, b, c = a&MaxVarint, b&MaxVarint, c&MaxVarint
 		var enc []byte
 		var want Frame
-		switch kind % 11 {
+		switch kind % 12 {
 		case 0:
 			enc, want = AppendPing(nil), Frame{Type: FramePing}
 		case 1:
@@ -95,6 +95,14 @@ func FuzzRoundTrip(f *testing.F) {
 		case 10:
 			roundTripHeader(t, a, b, data, flag)
 			return
+		case 11:
+			enc = AppendMaxStreamsFrame(nil, a)
+			if a > MaxStreamsLimit { // RFC 9000 section 19.11
+				_, err := parseAll(enc)
+				wantErr(t, err, ErrInvalid)
+				return
+			}
+			want = Frame{Type: FrameMaxStreams, MaxStreams: a}
 		}
 		got, err := parseAll(enc)
 		if err != nil {

@@ -20,6 +20,7 @@ type canonFrame struct {
 	StreamAbort   StreamAbortFrame
 	MaxData       uint64
 	MaxStreamData MaxStreamDataFrame
+	MaxStreams    uint64
 	CloseCode     uint64
 	Reason        string
 	Message       string
@@ -42,6 +43,7 @@ func canon(f Frame) canonFrame {
 		StreamAbort:   f.StreamAbort,
 		MaxData:       f.MaxData,
 		MaxStreamData: f.MaxStreamData,
+		MaxStreams:    f.MaxStreams,
 		CloseCode:     f.Close.ErrorCode,
 		Reason:        string(f.Close.Reason),
 		Message:       string(f.Message),
@@ -100,6 +102,8 @@ func appendFrame(tb testing.TB, dst []byte, f Frame) []byte {
 		return AppendMaxDataFrame(dst, f.MaxData)
 	case FrameMaxStreamData:
 		return AppendMaxStreamDataFrame(dst, f.MaxStreamData.ID, f.MaxStreamData.Maximum)
+	case FrameMaxStreams:
+		return AppendMaxStreamsFrame(dst, f.MaxStreams)
 	case FrameClose:
 		return AppendCloseFrame(dst, f.Close.ErrorCode, string(f.Close.Reason))
 	case FrameMessage:

@@ -81,6 +81,9 @@ func (p *FrameParser) Next() (Frame, error) {
 			where, err = "MAX_STREAM_DATA frame", ErrTruncated
 		}
 		f.MaxStreamData = MaxStreamDataFrame{ID: id, Maximum: maximum}
+	case t == byte(FrameMaxStreams):
+		f.Type = FrameMaxStreams
+		where, err = parseMaxStreams(&c, &f)
 	case t == byte(FrameMessage):
 		f.Type = FrameMessage
 		f.Message = c.rest()
@@ -112,6 +115,22 @@ func parseStreamAbort(c *cursor, f *Frame) (string, error) {
 		return "STREAM_ABORT frame", ErrTruncated
 	}
 	f.StreamAbort = StreamAbortFrame{ID: id, ErrorCode: code, FinalSize: size}
+	return "", nil
+}
+
+// parseMaxStreams refuses a count above MaxStreamsLimit: no stream id can
+// name a stream beyond it, and RFC 9000 section 19.11 makes such a frame a
+// FRAME_ENCODING_ERROR.
+func parseMaxStreams(c *cursor, f *Frame) (string, error) {
+	const where = "MAX_STREAMS frame"
+	maximum, ok := c.varint()
+	if !ok {
+		return where, ErrTruncated
+	}
+	if maximum > MaxStreamsLimit {
+		return where, ErrInvalid
+	}
+	f.MaxStreams = maximum
 	return "", nil
 }
 

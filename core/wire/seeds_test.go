@@ -39,6 +39,8 @@ func TestWriteSeedCorpus(t *testing.T) {
 			{uint8(8), uint64(7), uint64(0), uint64(0), []byte("closing"), false},
 			{uint8(9), uint64(30_000), uint64(252), uint64(100), testCID[:], false},
 			{uint8(10), uint64(0x1234_5678), uint64(1181), uint64(0), []byte{1, 2, 3, 4, 5, 6, 7, 8}, true},
+			{uint8(11), uint64(MaxStreamsLimit), uint64(0), uint64(0), []byte{}, false},
+			{uint8(11), uint64(MaxStreamsLimit + 1), uint64(0), uint64(0), []byte{}, false},
 		},
 		"FuzzDecodePacketNumber": {
 			{uint64(0xa82f30ea), uint64(0x9b32), uint8(3)},
