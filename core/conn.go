@@ -66,6 +66,20 @@ func (c *Conn) ReceiveMessageInto(ctx context.Context, dst []byte) ([]byte, erro
 	return c.s.ReceiveMessageInto(ctx, dst)
 }
 
+// OpenStream opens a byte stream to the peer (see Stream). It parks while
+// the peer's limit of concurrent streams (its MaxIncomingStreams) is
+// reached, until one of them ends, ctx ends or the connection ends. The
+// peer learns of the stream with its first bytes.
+func (c *Conn) OpenStream(ctx context.Context) (*Stream, error) {
+	return c.s.OpenStream(ctx)
+}
+
+// AcceptStream returns the next stream the peer opened, in the order it
+// opened them. It parks until one arrives, ctx ends or the connection ends.
+func (c *Conn) AcceptStream(ctx context.Context) (*Stream, error) {
+	return c.s.AcceptStream(ctx)
+}
+
 // RemoteKey is the peer's static public key, proven by the handshake.
 func (c *Conn) RemoteKey() PeerKey { return c.key }
 

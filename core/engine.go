@@ -213,8 +213,9 @@ func (e *engine) localParams(cid wire.ConnID) wire.TransportParams {
 	p.ConnID = cid
 	p.IdleTimeout = e.n.cfg.IdleTimeout
 	p.MaxDatagramSize = uint64(e.cfg.MaxDatagramSize)
-	p.InitialMaxData = uint64(e.cfg.ReceiveWindow)
+	p.InitialMaxData = uint64(e.cfg.ConnectionWindow)
 	p.InitialMaxStreamData = uint64(e.cfg.ReceiveWindow)
+	p.MaxStreams = uint64(e.cfg.MaxIncomingStreams)
 	return p
 }
 
@@ -228,25 +229,30 @@ func (e *engine) newConn(key PeerKey, keys *secure.Keys, local, remote wire.Conn
 	c := &Conn{n: e.n, key: key, incoming: responder, cid: local, pending: pending}
 	c.deadline.Init(e.n.wheel, c.onDeadline)
 	c.s, err = session.New(session.Config{
-		Protector:         prot,
-		LocalCID:          local,
-		RemoteCID:         remote,
-		Remote:            addr,
-		Out:               e,
-		Wheel:             e.n.wheel,
-		Clock:             e.n.clock.Now,
-		Local:             ours,
-		Peer:              theirs,
-		Congestion:        e.cfg.Congestion,
-		FixedRate:         e.cfg.FixedRate,
-		MaxMessageSize:    e.cfg.MaxMessageSize,
-		SendBacklog:       sendBacklog,
-		IdleTimeout:       e.n.cfg.IdleTimeout,
-		KeepaliveInterval: -1, // the Node's liveness timer sends keepalives (reaper.go)
-		Responder:         responder,
-		OnConfirmed:       c.onConfirmed,
-		OnClose:           c.onClose,
-		OnRemoteChange:    c.onRemoteChange,
+		Protector:               prot,
+		LocalCID:                local,
+		RemoteCID:               remote,
+		Remote:                  addr,
+		Out:                     e,
+		Wheel:                   e.n.wheel,
+		Clock:                   e.n.clock.Now,
+		Local:                   ours,
+		Peer:                    theirs,
+		Congestion:              e.cfg.Congestion,
+		FixedRate:               e.cfg.FixedRate,
+		MaxMessageSize:          e.cfg.MaxMessageSize,
+		SendBacklog:             sendBacklog,
+		StreamSendBuffer:        e.cfg.StreamSendBuffer,
+		MaxStreamWindow:         uint64(e.cfg.MaxReceiveWindow),
+		MaxConnWindow:           uint64(e.cfg.MaxConnectionWindow),
+		WindowWaitTimeout:       e.cfg.WindowWaitTimeout,
+		StreamInactivityTimeout: e.cfg.StreamInactivityTimeout,
+		IdleTimeout:             e.n.cfg.IdleTimeout,
+		KeepaliveInterval:       -1, // the Node's liveness timer sends keepalives (reaper.go)
+		Responder:               responder,
+		OnConfirmed:             c.onConfirmed,
+		OnClose:                 c.onClose,
+		OnRemoteChange:          c.onRemoteChange,
 	})
 	if err != nil {
 		return nil, err

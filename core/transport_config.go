@@ -80,9 +80,32 @@ type TransportConfig struct {
 	// to peers). Zero: wire.DefaultMaxDatagramSize (1200, no IP
 	// fragmentation on any path that carries IPv6's minimum MTU).
 	MaxDatagramSize int
-	// ReceiveWindow is the flow-control window granted to each peer.
-	// Zero: session.DefaultWindow.
+	// ReceiveWindow is each stream's initial flow-control window (and the
+	// message stream's). Zero: session.DefaultWindow, or twice
+	// MaxMessageSize if that is larger.
 	ReceiveWindow int
+	// ConnectionWindow is the connection's initial flow-control window,
+	// over all its streams. Zero: four ReceiveWindows.
+	ConnectionWindow int
+	// MaxReceiveWindow and MaxConnectionWindow cap the auto-tuned stream
+	// and connection windows (they grow toward the path's bandwidth-delay
+	// product). Zero: session.DefaultMaxStreamWindow and
+	// session.DefaultMaxConnWindow (or the initial windows if larger).
+	MaxReceiveWindow, MaxConnectionWindow int
+	// MaxIncomingStreams is how many streams a peer may have open at once
+	// on a connection. Zero: session.DefaultMaxStreams (100).
+	MaxIncomingStreams int
+	// StreamSendBuffer bounds a stream's bytes written and not yet sent
+	// (Write parks above it). Zero: session.DefaultStreamSendBuffer.
+	StreamSendBuffer int
+	// WindowWaitTimeout aborts a stream whose written bytes waited this
+	// long for congestion window or flow-control credit. Zero:
+	// session.DefaultWindowWaitTimeout (3 s); negative: never.
+	WindowWaitTimeout time.Duration
+	// StreamInactivityTimeout aborts a stream a peer opened that brought
+	// nothing for this long while it could send. Zero:
+	// session.DefaultStreamInactivityTimeout (5 s); negative: never.
+	StreamInactivityTimeout time.Duration
 	// Congestion selects the controller. Zero: CUBIC.
 	Congestion session.Controller
 	// FixedRate is the FixedRate controller's rate in bytes per second.
@@ -120,6 +143,11 @@ func (c Config) withTransportDefaults() (Config, error) {
 		{"MaxMessageSize", t.MaxMessageSize < 0},
 		{"MaxDatagramSize", t.MaxDatagramSize < 0},
 		{"ReceiveWindow", t.ReceiveWindow < 0},
+		{"ConnectionWindow", t.ConnectionWindow < 0},
+		{"MaxReceiveWindow", t.MaxReceiveWindow < 0},
+		{"MaxConnectionWindow", t.MaxConnectionWindow < 0},
+		{"MaxIncomingStreams", t.MaxIncomingStreams < 0},
+		{"StreamSendBuffer", t.StreamSendBuffer < 0},
 	} {
 		if f.neg {
 			return c, fmt.Errorf("core: Transport.%s is negative", f.name)
@@ -157,6 +185,24 @@ func (c Config) withTransportDefaults() (Config, error) {
 	}
 	if t.ReceiveWindow < t.MaxMessageSize+8 {
 		return c, fmt.Errorf("core: Transport.ReceiveWindow %d cannot hold a %d-byte message", t.ReceiveWindow, t.MaxMessageSize)
+	}
+	if t.ConnectionWindow == 0 {
+		t.ConnectionWindow = 4 * t.ReceiveWindow
+	}
+	if t.ConnectionWindow < t.ReceiveWindow {
+		return c, fmt.Errorf("core: Transport.ConnectionWindow %d below ReceiveWindow %d", t.ConnectionWindow, t.ReceiveWindow)
+	}
+	if t.MaxReceiveWindow == 0 {
+		t.MaxReceiveWindow = max(session.DefaultMaxStreamWindow, t.ReceiveWindow)
+	}
+	if t.MaxConnectionWindow == 0 {
+		t.MaxConnectionWindow = max(session.DefaultMaxConnWindow, t.ConnectionWindow)
+	}
+	if t.MaxReceiveWindow < t.ReceiveWindow || t.MaxConnectionWindow < t.ConnectionWindow {
+		return c, fmt.Errorf("core: Transport.MaxReceiveWindow/MaxConnectionWindow below the initial windows")
+	}
+	if t.MaxIncomingStreams == 0 {
+		t.MaxIncomingStreams = session.DefaultMaxStreams
 	}
 	if c.KeepaliveInterval == 0 {
 		c.KeepaliveInterval = DefaultTransportKeepalive

@@ -15,7 +15,7 @@ import (
 // HandlePacket (the session ends itself there when it must).
 func (s *Session) Close() error {
 	s.mu.Lock()
-	queued := !s.closed && s.send.next < s.send.written
+	queued := !s.closed && s.sendq.len() > 0
 	s.mu.Unlock()
 	if queued {
 		s.pump(s.cfg.Clock())
@@ -83,13 +83,30 @@ func (s *Session) end(reason error, code uint64, sendClose bool) {
 	s.rxMu.Unlock()
 
 	s.mu.Lock()
+	// Every stream ends early, through the one abort path (no
+	// STREAM_ABORT leaves: the session is closed).
+	for _, st := range s.streams {
+		s.abortStreamLocked(st, StreamCodeSessionDone, reason, false)
+		st.recvEnd, st.sendEnd = true, true
+		s.maybeRemoveLocked(st)
+	}
 	s.tr.DropStream(messageStream)
 	for _, it := range s.retx {
 		s.tr.Abandon(it.lost)
 	}
+	// Control packets (PINGs, credit updates) are in no stream: abandon
+	// every packet still logged, so the flight ends at 0.
+	lo, hi := s.log.bounds()
+	for pn := lo; pn < hi; pn++ {
+		if _, ok := s.log.take(pn); ok {
+			s.tr.Abandon(pn)
+		}
+	}
 	s.retx = nil
-	s.send.release()
+	s.msg.send.release()
 	s.recv.release()
+	s.acceptable.wake()
+	s.openable.wake()
 	s.mu.Unlock()
 
 	if s.cfg.OnClose != nil {

@@ -107,6 +107,27 @@ type Config struct {
 	// by hand need). Negative is invalid.
 	SendBacklog int
 
+	// StreamSendBuffer bounds the bytes a stream holds written and never
+	// sent: Write parks above it. Zero: DefaultStreamSendBuffer.
+	StreamSendBuffer int
+	// MaxStreamWindow is the largest a stream's receive window grows to
+	// by auto-tuning (it starts at Local.InitialMaxStreamData). Zero:
+	// DefaultMaxStreamWindow.
+	MaxStreamWindow uint64
+	// MaxConnWindow is the largest the connection's receive window grows
+	// to (it starts at Local.InitialMaxData). Zero: DefaultMaxConnWindow.
+	MaxConnWindow uint64
+	// WindowWaitTimeout aborts a stream (ErrWindowWait) whose written
+	// bytes could not leave for this long, for want of congestion window
+	// or flow-control credit. Zero: DefaultWindowWaitTimeout; negative:
+	// never.
+	WindowWaitTimeout time.Duration
+	// StreamInactivityTimeout aborts a stream the peer opened
+	// (ErrStreamInactive) that brought no new data for this long while it
+	// had credit to send. Zero: DefaultStreamInactivityTimeout; negative:
+	// never.
+	StreamInactivityTimeout time.Duration
+
 	// Responder marks the side that answered the handshake: it sends
 	// nothing until it has opened a packet of the peer, which proves the
 	// peer holds the keys and owns its address (RFC 9000 section 8.1:
@@ -129,10 +150,36 @@ type Config struct {
 	OnRemoteChange func(addr netip.AddrPort)
 }
 
-// DefaultWindow is the receive window a session grants when its Config
-// leaves Local.InitialMaxData zero: four maximum messages, so a sender can
-// keep several in flight while the receiver reads.
-const DefaultWindow = 4 * DefaultMaxMessageSize
+// Flow-control and stream defaults.
+const (
+	// DefaultWindow is each stream's initial receive window (and the
+	// message stream's, which does not grow) when Local.InitialMaxStreamData
+	// is zero: four maximum messages, so a sender keeps several in flight
+	// while the receiver reads.
+	DefaultWindow = 4 * DefaultMaxMessageSize
+	// DefaultConnWindow is the connection's initial receive window when
+	// Local.InitialMaxData is zero: four streams' windows.
+	DefaultConnWindow = 4 * DefaultWindow
+	// DefaultMaxStreamWindow caps a stream's auto-tuned window: 16 MiB,
+	// the bandwidth-delay product of 1.3 Gbit/s at 100 ms.
+	DefaultMaxStreamWindow = 16 << 20
+	// DefaultMaxConnWindow caps the connection's window: 1.5 times the
+	// largest stream window (quic-go's ratio), so one stream at full
+	// window leaves room for others.
+	DefaultMaxConnWindow = DefaultMaxStreamWindow + DefaultMaxStreamWindow/2
+	// DefaultMaxStreams is how many streams the peer may have open at
+	// once (RFC 9000 leaves it to the endpoint; 100 is quic-go's default).
+	DefaultMaxStreams = 100
+	// DefaultStreamSendBuffer is a stream's bound on bytes written and not
+	// yet sent: 1 MiB, enough to keep a 1 GB/s path busy for a millisecond
+	// while the writer is descheduled.
+	DefaultStreamSendBuffer = 1 << 20
+	// DefaultWindowWaitTimeout aborts a stream whose data waited 3 s for
+	// window or credit.
+	DefaultWindowWaitTimeout = 3 * time.Second
+	// DefaultStreamInactivityTimeout aborts a peer's stream silent for 5 s.
+	DefaultStreamInactivityTimeout = 5 * time.Second
+)
 
 // ErrConfig is wrapped by every Config validation error.
 var ErrConfig = errors.New("session: invalid config")
@@ -175,15 +222,43 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxMessageSize < 0 {
 		return bad("MaxMessageSize %d is negative", c.MaxMessageSize)
 	}
-	if c.Local.InitialMaxData == 0 {
-		c.Local.InitialMaxData = DefaultWindow
-	}
-	if c.Peer.InitialMaxData == 0 {
-		c.Peer.InitialMaxData = DefaultWindow
+	for _, p := range []*wire.TransportParams{&c.Local, &c.Peer} {
+		if p.InitialMaxStreamData == 0 {
+			p.InitialMaxStreamData = DefaultWindow
+		}
+		if p.InitialMaxData == 0 {
+			p.InitialMaxData = max(DefaultConnWindow, p.InitialMaxStreamData)
+		}
+		if p.MaxStreams == 0 {
+			p.MaxStreams = DefaultMaxStreams
+		}
 	}
 	need := uint64(c.MaxMessageSize) + 8 // the message and its varint length
-	if c.Local.InitialMaxData < need {
-		return bad("receive window %d cannot hold a %d-byte message", c.Local.InitialMaxData, c.MaxMessageSize)
+	if c.Local.InitialMaxStreamData < need || c.Local.InitialMaxData < need {
+		return bad("receive window %d (connection %d) cannot hold a %d-byte message", c.Local.InitialMaxStreamData, c.Local.InitialMaxData, c.MaxMessageSize)
+	}
+	if c.StreamSendBuffer == 0 {
+		c.StreamSendBuffer = DefaultStreamSendBuffer
+	}
+	if c.MaxStreamWindow == 0 {
+		c.MaxStreamWindow = max(DefaultMaxStreamWindow, c.Local.InitialMaxStreamData)
+	}
+	if c.MaxConnWindow == 0 {
+		c.MaxConnWindow = max(DefaultMaxConnWindow, c.Local.InitialMaxData)
+	}
+	if c.WindowWaitTimeout == 0 {
+		c.WindowWaitTimeout = DefaultWindowWaitTimeout
+	}
+	if c.StreamInactivityTimeout == 0 {
+		c.StreamInactivityTimeout = DefaultStreamInactivityTimeout
+	}
+	switch {
+	case c.StreamSendBuffer < 0:
+		return bad("StreamSendBuffer %d is negative", c.StreamSendBuffer)
+	case c.MaxStreamWindow < c.Local.InitialMaxStreamData:
+		return bad("MaxStreamWindow %d below the initial stream window %d", c.MaxStreamWindow, c.Local.InitialMaxStreamData)
+	case c.MaxConnWindow < c.Local.InitialMaxData:
+		return bad("MaxConnWindow %d below the initial connection window %d", c.MaxConnWindow, c.Local.InitialMaxData)
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout

@@ -1,8 +1,10 @@
 package session_test
 
 import (
+	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,9 +44,17 @@ type link struct {
 	// intercept, when set, sees every delivered packet first (tests of
 	// hostile input); it returns false to drop it.
 	intercept func(pkt []byte) bool
+	// blackhole, while set, drops every packet on delivery (a path that
+	// went dark).
+	blackhole atomic.Bool
+	// failSends, while set, makes Send fail as a closed socket does.
+	failSends atomic.Bool
 }
 
 func (l *link) Send(_ netip.AddrPort, pkts [][]byte) error {
+	if l.failSends.Load() {
+		return net.ErrClosed
+	}
 	now := l.clk.now()
 	l.mu.Lock()
 	for _, p := range pkts {
@@ -71,7 +81,7 @@ func (l *link) run(wg *sync.WaitGroup) {
 		l.mu.Unlock()
 		if len(due) > 0 {
 			for _, p := range due {
-				if l.intercept == nil || l.intercept(p) {
+				if !l.blackhole.Load() && (l.intercept == nil || l.intercept(p)) {
 					l.dst.HandlePacket(p, l.from, now)
 				}
 				l.mu.Lock()

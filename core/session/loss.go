@@ -69,11 +69,9 @@ func (s *Session) detectLossLocked(now monotime.Time) {
 			s.tr.Abandon(r.PN)
 			continue
 		}
-		if rec.maxData {
-			s.maxDataDue = true
-		}
-		if rec.stream {
-			s.retx = append(s.retx, retxItem{lost: r.PN, off: rec.off, n: rec.n})
+		s.regenerateLocked(&rec)
+		if rec.st != nil && rec.st.err == nil && !rec.st.removed {
+			s.retx = append(s.retx, retxItem{lost: r.PN, st: rec.st, off: rec.off, n: rec.n, fin: rec.fin})
 			streamProbe = streamProbe || r.Probe
 		} else {
 			s.tr.Abandon(r.PN) // control frames are rebuilt, not resent
@@ -92,6 +90,30 @@ func (s *Session) detectLossLocked(now monotime.Time) {
 		s.cfg.Wheel.Reset(&s.lossTimer, res.Next)
 	} else {
 		s.cfg.Wheel.Cancel(&s.lossTimer)
+	}
+}
+
+// regenerateLocked marks the control frames of a lost packet due again,
+// those still meaningful: MAX_DATA, MAX_STREAMS and MAX_STREAM_DATA are
+// re-sent at their current values, a STREAM_ABORT until acknowledged.
+func (s *Session) regenerateLocked(rec *sentRecord) {
+	if rec.maxData {
+		s.connGrantDue = true
+	}
+	if rec.maxStreams {
+		s.maxStreamsDue = true
+	}
+	if st := rec.ctl; st != nil {
+		due := false
+		if rec.ctlGrant && st.err == nil && !st.removed && !st.discard && !st.finRecv {
+			st.grantDue, due = true, true
+		}
+		if rec.ctlAbort && !st.abortAck {
+			st.abortDue, due = true, true
+		}
+		if due {
+			s.queueCtlLocked(st)
+		}
 	}
 }
 

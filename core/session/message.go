@@ -40,10 +40,12 @@ func (s *Session) SendMessage(ctx context.Context, p []byte) error {
 		return err
 	}
 	var lb [8]byte
-	s.send.write(wire.AppendVarint(lb[:0], uint64(len(p))))
-	s.send.write(p)
-	end := s.send.written
-	if end-s.send.next <= uint64(s.cfg.SendBacklog) {
+	m := s.msg
+	m.send.write(wire.AppendVarint(lb[:0], uint64(len(p))))
+	m.send.write(p)
+	m.wroteLocked()
+	end := m.send.written
+	if end-m.send.next <= uint64(s.cfg.SendBacklog) {
 		s.handoffs++
 		start := !s.flushing
 		if start {
@@ -67,7 +69,7 @@ func (s *Session) SendMessage(ctx context.Context, p []byte) error {
 			s.mu.Unlock()
 			return err
 		}
-		if s.send.next >= end {
+		if m.send.next >= end {
 			s.mu.Unlock()
 			s.stats.msgsSent.Add(1)
 			return nil
@@ -109,7 +111,12 @@ func (s *Session) ReceiveMessageInto(ctx context.Context, dst []byte) ([]byte, e
 	dst = dst[:0]
 	for {
 		s.mu.Lock()
+		before := s.recv.consumed
 		msg, ok, grant := s.recv.pop(dst)
+		if ok {
+			s.connConsumed.Add(s.recv.consumed - before)
+			s.maybeConnGrantLocked(s.cfg.Clock())
+		}
 		if s.closed && !ok {
 			err := s.closeErr
 			s.mu.Unlock()
@@ -118,8 +125,10 @@ func (s *Session) ReceiveMessageInto(ctx context.Context, dst []byte) ([]byte, e
 		grant = grant && !s.closed
 		if ok {
 			if grant {
-				s.maxDataDue = true
+				s.msg.grantDue = true
+				s.queueCtlLocked(s.msg)
 			}
+			grant = grant || s.connGrantDue
 			s.mu.Unlock()
 			s.stats.msgsRecv.Add(1)
 			if grant {

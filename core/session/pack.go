@@ -25,6 +25,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 
 	"github.com/petrel-transport/petrel/congestion"
@@ -178,7 +179,8 @@ func (s *Session) transmit(b *batch) {
 	for i := 0; i < b.n; i++ {
 		bytes += uint64(len(b.out[i]))
 	}
-	if err := s.cfg.Out.Send(s.Remote(), b.out[:b.n]); err != nil {
+	err := s.cfg.Out.Send(s.Remote(), b.out[:b.n])
+	if err != nil {
 		s.stats.sendErrors.Add(1)
 	}
 	s.stats.packetsSent.Add(uint64(b.n))
@@ -190,20 +192,33 @@ func (s *Session) transmit(b *batch) {
 	}
 	b.n = 0
 	batches.Put(b)
+	if errors.Is(err, net.ErrClosed) {
+		// The socket is gone, not a packet: nothing will leave again. The
+		// session ends, and its streams with it, through the abort path.
+		s.fail(err, CodeInternal)
+	}
 }
 
 // content is what one packet will carry besides an ACK.
 type content struct {
-	retx    bool   // a retransmission of s.retx[0]
-	stream  bool   // stream data [off, off+n)
-	off     uint64 //
-	n       int    //
-	maxData bool   // a MAX_DATA frame
-	ping    bool   // a PING frame (nothing else ack-eliciting)
-	probe   bool   // leaves whatever the window and the pacer
+	retx       bool    // a retransmission of s.retx[0]
+	st         *Stream // stream data of st: [off, off+n), then a FIN if fin
+	off        uint64  //
+	n          int     //
+	fin        bool    //
+	maxData    bool    // a MAX_DATA frame
+	maxStreams bool    // a MAX_STREAMS frame
+	ctl        *Stream // its MAX_STREAM_DATA and STREAM_ABORT frames, those due
+	ping       bool    // a PING frame (nothing else ack-eliciting)
+	probe      bool    // leaves whatever the window and the pacer
 }
 
-func (c *content) eliciting() bool { return c.stream || c.maxData || c.ping }
+func (c *content) eliciting() bool {
+	return c.st != nil || c.maxData || c.maxStreams || c.ctl != nil || c.ping
+}
+
+// controlOnly reports whether the packet carries control frames alone.
+func (c *content) controlOnly() bool { return c.st == nil && !c.ping }
 
 // maxPNLen is the packet-number length the stream data of a packet is sized
 // for: a retransmission must fit under any later number's header (RFC 9000
@@ -257,26 +272,58 @@ func (s *Session) packLocked(b *batch, now monotime.Time) (blocked, error) {
 	return blockedFull, nil
 }
 
-// nextContentLocked decides the next packet's content, ACK aside.
+// nextContentLocked decides the next packet's content, ACK aside:
+// retransmissions first, then the control frames due, then new data of the
+// stream at the head of the send queue (round-robin: after each packet the
+// stream goes to the back of the queue, so concurrent streams share the
+// connection packet by packet, the message stream among them).
 func (s *Session) nextContentLocked() (content, blocked) {
 	var c content
 	c.probe = s.probes > 0
-	c.maxData = s.maxDataDue
+	c.maxData = s.connGrantDue
+	c.maxStreams = s.maxStreamsDue
+	for s.ctlq.len() > 0 {
+		st := s.ctlq.front()
+		if st.grantDue || st.abortDue {
+			c.ctl = st
+			break
+		}
+		s.ctlq.pop()
+		st.inCtlq = false
+	}
 	if len(s.retx) > 0 {
 		it := s.retx[0]
-		c.retx, c.stream, c.off, c.n = true, true, it.off, int(it.n)
+		c.retx, c.st, c.off, c.n, c.fin = true, it.st, it.off, int(it.n), it.fin
 		return c, blockedNothing
 	}
 	why := blockedNothing
-	if s.send.next < s.send.written {
-		if s.send.next < s.credit {
-			c.stream, c.off = true, s.send.next
-			c.n = int(min(s.send.written, s.credit) - s.send.next) // cut to the packet later
-		} else {
-			why = blockedCredit
+	for s.sendq.len() > 0 {
+		st := s.sendq.front()
+		if st.err != nil || !st.hasSendableLocked() {
+			s.sendq.pop()
+			st.queued = false
+			continue
 		}
+		avail := st.send.written - st.send.next
+		if avail > 0 {
+			if st.send.next >= st.credit {
+				// Blocked by the stream's own limit: out of the queue
+				// until the peer's MAX_STREAM_DATA puts it back.
+				s.sendq.pop()
+				st.queued = false
+				why = blockedCredit
+				continue
+			}
+			if s.connSent >= s.connCredit {
+				why = blockedCredit // every stream waits for MAX_DATA
+				break
+			}
+			avail = min(avail, st.credit-st.send.next, s.connCredit-s.connSent)
+		}
+		c.st, c.off, c.n = st, st.send.next, int(min(avail, 1<<30)) // cut to the packet later
+		break
 	}
-	if !c.stream && !c.maxData && (s.pingDue || c.probe) {
+	if c.st == nil && !c.maxData && !c.maxStreams && c.ctl == nil && (s.pingDue || c.probe) {
 		c.ping = true
 	}
 	return c, why
@@ -330,40 +377,40 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 	room := s.maxDgram - secure.SealOverhead - hdrLen
 	dataRoom := s.maxDgram - secure.SealOverhead - wire.ShortHeaderLen(maxPNLen)
 
-	if c.retx && s.send.isAcked(c.off, uint32(c.n)) {
-		// Acknowledged since it was declared lost (a late ACK of the
-		// original): nothing to send; resolve the lost packet.
-		s.tr.Abandon(s.retx[0].lost)
-		s.popRetx()
-		s.stats.retxSkippedAcked.Add(1)
-		return false, blockedNothing, nil
+	if c.retx {
+		it := s.retx[0]
+		if (it.n == 0 || it.st.send.isAcked(it.off, it.n)) && (!it.fin || it.st.finAcked) {
+			// Acknowledged since it was declared lost (a late ACK of the
+			// original): nothing to send; resolve the lost packet.
+			s.tr.Abandon(it.lost)
+			s.popRetx()
+			s.stats.retxSkippedAcked.Add(1)
+			return false, blockedNothing, nil
+		}
 	}
 
 	// Control frames first, then the ACK, sized to leave the stream frame
 	// its room.
-	var ctl [16]byte
-	ctrl := ctl[:0]
-	if c.maxData {
-		ctrl = wire.AppendMaxDataFrame(ctrl, s.recv.grant())
-	}
-	if c.ping {
-		ctrl = wire.AppendPing(ctrl)
-	}
+	var ctl [96]byte
+	ctrl := s.appendControlLocked(ctl[:0], c)
 	streamLen := 0
-	if c.stream {
+	if c.st != nil {
+		id := c.st.id
 		if c.retx {
-			streamLen = wire.StreamFrameHeaderLen(messageStream, c.off, c.n, false) + c.n
+			streamLen = wire.StreamFrameHeaderLen(id, c.off, c.n, false) + c.n
 			if streamLen+len(ctrl) > room {
 				// The range was cut for a packet without these frames:
 				// they wait for the next packet.
-				ctrl, c.maxData = ctl[:0], false
+				c.maxData, c.maxStreams, c.ctl = false, false, nil
+				ctrl = s.appendControlLocked(ctl[:0], c)
 			}
 		} else {
-			c.n = min(c.n, wire.StreamDataRoom(messageStream, c.off, dataRoom-len(ctrl), false))
-			if c.n == 0 {
+			c.n = min(c.n, wire.StreamDataRoom(id, c.off, dataRoom-len(ctrl), false))
+			c.fin = c.st.finWritten && c.off+uint64(c.n) == c.st.send.written
+			if c.n == 0 && !c.fin {
 				return false, blockedNothing, nil
 			}
-			streamLen = wire.StreamFrameHeaderLen(messageStream, c.off, c.n, false) + c.n
+			streamLen = wire.StreamFrameHeaderLen(id, c.off, c.n, false) + c.n
 		}
 	}
 	s.ackBuf = s.ackBuf[:0]
@@ -380,11 +427,13 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 		// Probes leave whatever the window and the pacer (RFC 9002
 		// section 7.5): they exist to elicit an ACK when nothing else can.
 		s.flight.AddFor(res, uint64(size))
-	case !c.stream && !c.ping:
-		// Control frames alone (MAX_DATA) are not held by the window: a
-		// credit update must reach a peer whose data fills our window, or
-		// both sides could wait on each other. They are paced like
-		// everything else, so no burst leaves unpaced.
+	case c.controlOnly():
+		// Control frames alone (MAX_DATA, MAX_STREAM_DATA, STREAM_ABORT,
+		// MAX_STREAMS) are not held by the window: a credit update must
+		// reach a peer whose data fills our window, or both sides could
+		// wait on each other, and an abort must leave at once to free
+		// the peer's side. They are paced like everything else, so no
+		// burst leaves unpaced.
 		s.flight.AddFor(res, uint64(size))
 		if at := s.pacer.NextSendTime(now, uint64(size)); at > now {
 			res.Cancel()
@@ -404,8 +453,8 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 
 	// Register: from here the tracker owns the bytes.
 	var stream tracker.StreamID = tracker.Control
-	if c.stream {
-		stream = messageStream
+	if c.st != nil {
+		stream = tracker.StreamID(c.st.id)
 	}
 	if c.retx {
 		it := s.retx[0]
@@ -413,8 +462,10 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 			s.popRetx()
 			switch {
 			case errors.Is(err, tracker.ErrAcked):
-				s.send.onAcked(it.off, it.n)
+				s.ackedRangeLocked(it.st, it.off, it.n, it.fin, now)
 				return false, blockedNothing, nil
+			case errors.Is(err, tracker.ErrDropped):
+				return false, blockedNothing, nil // the stream ended meanwhile
 			case errors.Is(err, tracker.ErrAbandoned):
 				return false, blockedNothing, ErrRetransmitLimit
 			}
@@ -440,8 +491,20 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 		s.acks.commit(now)
 		s.cfg.Wheel.Cancel(&s.ackTimer)
 	}
+	rec := sentRecord{st: c.st, off: c.off, n: uint32(c.n), size: uint32(size), fin: c.fin, maxData: c.maxData, maxStreams: c.maxStreams}
 	if c.maxData {
-		s.maxDataDue = false
+		s.connGrantDue = false
+	}
+	if c.maxStreams {
+		s.maxStreamsDue = false
+	}
+	if c.ctl != nil {
+		rec.ctl, rec.ctlGrant, rec.ctlAbort = c.ctl, c.ctl.grantDue, c.ctl.abortDue
+		c.ctl.grantDue, c.ctl.abortDue = false, false
+		if s.ctlq.len() > 0 && s.ctlq.front() == c.ctl {
+			s.ctlq.pop()
+			c.ctl.inCtlq = false
+		}
 	}
 	if c.ping {
 		s.pingDue = false
@@ -449,10 +512,10 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 	if c.probe {
 		s.probes--
 	}
-	if !c.retx && c.stream {
-		s.send.next += uint64(c.n)
+	if !c.retx && c.st != nil {
+		s.sentNewLocked(c.st, c.n, c.fin, now)
 	}
-	s.log.put(pn, sentRecord{stream: c.stream, maxData: c.maxData, off: c.off, n: uint32(c.n)})
+	s.log.put(pn, rec)
 	s.cc.OnPacketSent(now, uint64(size), prior)
 	s.pacer.OnPacketSent(now, uint64(size))
 	s.lastSent = now
@@ -472,15 +535,65 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 	p.hdrLen = len(pkt)
 	pkt = append(pkt, ctrl...)
 	pkt = append(pkt, s.ackBuf...)
-	if c.stream {
-		pkt = wire.AppendStreamFrame(pkt, messageStream, c.off, nil, false, false)
-		pkt = s.send.appendRange(pkt, c.off, c.n)
+	if c.st != nil {
+		pkt = wire.AppendStreamFrame(pkt, c.st.id, c.off, nil, c.fin, false)
+		pkt = c.st.send.appendRange(pkt, c.off, c.n)
 	}
 	*p.buf = finish(pkt, p.hdrLen, pnLen)
 	if len(*p.buf)+secure.SealOverhead != size {
 		panic("session: packet size differs from its reservation")
 	}
 	return true, blockedNothing, nil
+}
+
+// appendControlLocked appends the control frames c carries.
+func (s *Session) appendControlLocked(dst []byte, c *content) []byte {
+	if c.maxData {
+		dst = wire.AppendMaxDataFrame(dst, s.connLimit)
+	}
+	if c.maxStreams {
+		dst = wire.AppendMaxStreamsFrame(dst, s.localMaxStreams)
+	}
+	if st := c.ctl; st != nil {
+		if st.grantDue {
+			limit := st.limit
+			if st == s.msg {
+				limit = s.recv.grant()
+			}
+			dst = wire.AppendMaxStreamDataFrame(dst, st.id, limit)
+		}
+		if st.abortDue {
+			dst = wire.AppendStreamAbortFrame(dst, st.id, st.abortCode, st.abortFin)
+		}
+	}
+	if c.ping {
+		dst = wire.AppendPing(dst)
+	}
+	return dst
+}
+
+// sentNewLocked books n new bytes (and the FIN) of st as sent: the
+// stream's and the connection's send offsets move, the stream goes to the
+// back of the send queue if it has more, and its parked writer wakes (its
+// buffer has room now).
+func (s *Session) sentNewLocked(st *Stream, n int, fin bool, now monotime.Time) {
+	st.send.next += uint64(n)
+	s.connSent += uint64(n)
+	if fin {
+		st.finSent = true
+	}
+	st.sendProg = now
+	if s.sendq.len() > 0 && s.sendq.front() == st {
+		s.sendq.pop()
+		if st.hasSendableLocked() {
+			s.sendq.push(st)
+		} else {
+			st.queued = false
+		}
+	}
+	if n > 0 {
+		st.wakeWriter()
+	}
 }
 
 func (s *Session) popRetx() {

@@ -157,7 +157,21 @@ func (s *Session) applyLocked(f *wire.Frame, now monotime.Time) (uint64, error) 
 		}
 	case wire.FrameStream:
 		if f.Stream.ID != messageStream {
-			return CodeProtocol, ErrProtocol // streams other than the message stream are not open
+			if err := s.onStreamFrameLocked(&f.Stream, now); err != nil {
+				return CodeProtocol, err
+			}
+			break
+		}
+		if f.Stream.Fin {
+			return CodeProtocol, ErrProtocol // the message stream ends only with the session
+		}
+		if end := f.Stream.Offset + uint64(len(f.Stream.Data)); end > s.msg.recvHi {
+			if end > s.recv.limit {
+				return CodeProtocol, ErrProtocol
+			}
+			if err := s.raiseRecvLocked(s.msg, end); err != nil {
+				return CodeProtocol, err
+			}
 		}
 		before := s.recv.pending()
 		if err := s.recv.onData(f.Stream.Offset, f.Stream.Data); err != nil {
@@ -167,16 +181,26 @@ func (s *Session) applyLocked(f *wire.Frame, now monotime.Time) (uint64, error) 
 			s.readableLocked()
 		}
 	case wire.FrameMaxData:
-		if f.MaxData > s.credit {
-			s.credit = f.MaxData
+		if f.MaxData > s.connCredit {
+			s.connCredit = f.MaxData
 			s.signalLocked()
+		}
+	case wire.FrameMaxStreamData:
+		if err := s.onMaxStreamDataLocked(&f.MaxStreamData, now); err != nil {
+			return CodeProtocol, err
+		}
+	case wire.FrameMaxStreams:
+		s.onMaxStreamsLocked(f.MaxStreams)
+	case wire.FrameStreamAbort:
+		if err := s.onStreamAbortLocked(&f.StreamAbort, now); err != nil {
+			return CodeProtocol, err
 		}
 	case wire.FrameClose:
 		return 0, &PeerClosedError{Code: f.Close.ErrorCode, Reason: string(f.Close.Reason)}
 	}
-	// PING and PADDING need nothing beyond the acknowledgement; MESSAGE,
-	// STREAM_ABORT, MAX_STREAM_DATA and HANDSHAKE frames have no meaning
-	// on the message stream and are ignored.
+	// PING and PADDING need nothing beyond the acknowledgement; MESSAGE
+	// and HANDSHAKE frames have no meaning after the handshake and are
+	// ignored.
 	return 0, nil
 }
 
@@ -209,15 +233,15 @@ func (s *Session) onAckLocked(f *wire.AckFrame, now monotime.Time) error {
 		s.flight.Notify()
 	}
 	if (res.Spurious > 0 || res.LateProbes > 0) && len(s.retx) > 0 {
-		s.retireAckedRetxLocked()
+		s.retireAckedRetxLocked(now)
 	}
 	// Retire the records of the packets named, within the log's bounds.
 	lo, hi := s.log.bounds()
 	for _, r := range s.ackRanges {
 		a, b := max(r.Smallest, lo), min(r.Largest+1, hi)
 		for pn := a; pn < b; pn++ {
-			if rec, ok := s.log.take(pn); ok && rec.stream {
-				s.send.onAcked(rec.off, rec.n)
+			if rec, ok := s.log.take(pn); ok {
+				s.ackedRecordLocked(&rec, now)
 			}
 		}
 	}
@@ -232,11 +256,11 @@ func (s *Session) onAckLocked(f *wire.AckFrame, now monotime.Time) error {
 // already resolved them as acknowledged, and may have recycled their
 // entries, so a later Retransmit could not tell an acknowledged packet from
 // an unknown one: the session, which still holds the ranges, decides here.
-func (s *Session) retireAckedRetxLocked() {
+func (s *Session) retireAckedRetxLocked(now monotime.Time) {
 	kept := s.retx[:0]
 	for _, it := range s.retx {
 		if ackNames(s.ackRanges, it.lost) {
-			s.send.onAcked(it.off, it.n)
+			s.ackedRangeLocked(it.st, it.off, it.n, it.fin, now)
 			continue
 		}
 		kept = append(kept, it)
@@ -245,6 +269,36 @@ func (s *Session) retireAckedRetxLocked() {
 	s.retx = kept
 	if len(s.retx) == 0 {
 		s.retx = nil
+	}
+}
+
+// ackedRecordLocked retires what an acknowledged packet carried.
+func (s *Session) ackedRecordLocked(rec *sentRecord, now monotime.Time) {
+	if rec.st != nil {
+		s.ackedRangeLocked(rec.st, rec.off, rec.n, rec.fin, now)
+	}
+	if st := rec.ctl; st != nil && rec.ctlAbort && !st.abortAck {
+		st.abortAck = true
+		s.maybeRemoveLocked(st)
+	}
+}
+
+// ackedRangeLocked retires an acknowledged range (and FIN) of st: its
+// buffer space is given back, and a stream whose every byte and FIN were
+// acknowledged has ended sending.
+func (s *Session) ackedRangeLocked(st *Stream, off uint64, n uint32, fin bool, now monotime.Time) {
+	if st.err != nil || st.removed {
+		return
+	}
+	st.send.onAcked(off, n)
+	st.sendProg = now
+	if fin {
+		st.finAcked = true
+	}
+	if st.finAcked && !st.sendEnd && st.send.base == st.send.written && st != s.msg {
+		st.sendEnd = true
+		st.send.release()
+		s.maybeRemoveLocked(st)
 	}
 }
 
@@ -289,8 +343,14 @@ func (s *Session) Flush(now monotime.Time) {
 		s.mu.Unlock()
 		return
 	}
-	work := s.pingDue || (s.acks.now && s.acks.pending) || len(s.retx) > 0 || s.probes > 0 || s.maxDataDue ||
-		(s.writers == 0 && s.send.next < s.send.written)
+	work := s.pingDue || (s.acks.now && s.acks.pending) || len(s.retx) > 0 || s.probes > 0 ||
+		s.connGrantDue || s.maxStreamsDue || s.ctlq.len() > 0
+	if !work && s.sendq.len() > 0 {
+		// Queued data the ACKs may let leave: a parked writer sends it
+		// (sealing on its own goroutine), else this goroutine does.
+		msgWriter := s.writers > 0 && s.msg.queued
+		work = !msgWriter && !s.signalLocked()
+	}
 	s.mu.Unlock()
 	if work {
 		s.pump(now)

@@ -23,6 +23,8 @@ type sendStream struct {
 	next      uint64   // first byte never sent
 	written   uint64   // end of the bytes written
 	acked     rangeSet // acknowledged ranges at or above base
+	filling   bool     // a ReadFrom reads into the tail chunk (outside mu): keep it
+	released  bool     // release ran while filling: free once the fill ends
 }
 
 // write appends p to the stream.
@@ -36,6 +38,28 @@ func (s *sendStream) write(p []byte) {
 		n := copy(s.chunks[idx][at:], p)
 		p = p[n:]
 		s.written += uint64(n)
+	}
+}
+
+// tail returns the free room of the chunk that holds offset written, at
+// most max bytes, installing the chunk if needed: ReadFrom reads into it
+// without the session's lock (no packer reads at or above written) and
+// then advances written.
+func (s *sendStream) tail(max int) []byte {
+	idx := int((s.written - s.chunkBase) / chunkSize)
+	if idx == len(s.chunks) {
+		s.chunks = append(s.chunks, chunks.Get().(*[chunkSize]byte))
+	}
+	at := int((s.written - s.chunkBase) % chunkSize)
+	return s.chunks[idx][at:min(chunkSize, at+max)]
+}
+
+// endFill ends a ReadFrom's fill; it frees the buffer if release ran
+// meanwhile.
+func (s *sendStream) endFill() {
+	s.filling = false
+	if s.released {
+		s.release()
 	}
 }
 
@@ -91,7 +115,7 @@ func (s *sendStream) freeBelow(off uint64) {
 	if k > 0 {
 		s.chunks = append(s.chunks[:0], s.chunks[k:]...)
 	}
-	if s.base == s.written && len(s.chunks) == 1 && s.written%chunkSize != 0 {
+	if s.base == s.written && len(s.chunks) == 1 && s.written%chunkSize != 0 && !s.filling {
 		// Everything is acknowledged and the last chunk is partly used:
 		// give it back too; the next write starts a fresh one at the
 		// current offset's chunk boundary.
@@ -113,6 +137,11 @@ const keptChunkSlots = 4
 
 // release gives every chunk back (the session ended).
 func (s *sendStream) release() {
+	if s.filling {
+		s.released = true // the fill's end frees them
+		return
+	}
+	s.released = false
 	for i, c := range s.chunks {
 		chunks.Put(c)
 		s.chunks[i] = nil

@@ -6,11 +6,17 @@ import "sync"
 // paths: the tracker keeps the packet's bytes and state, the record its
 // content.
 type sentRecord struct {
-	used    bool
-	stream  bool   // a STREAM frame of the message stream: [off, off+n)
-	maxData bool   // a MAX_DATA frame
-	n       uint32 // stream bytes
-	off     uint64 // stream offset
+	used       bool
+	fin        bool    // the stream frame carried a FIN
+	maxData    bool    // a MAX_DATA frame
+	maxStreams bool    // a MAX_STREAMS frame
+	ctlGrant   bool    // ctl's MAX_STREAM_DATA
+	ctlAbort   bool    // ctl's STREAM_ABORT
+	n          uint32  // stream bytes
+	size       uint32  // the packet's bytes (what it holds in flight)
+	off        uint64  // stream offset
+	st         *Stream // the stream whose data [off, off+n) it carried; nil: none
+	ctl        *Stream // the stream whose control frames it carried
 }
 
 // sentLog holds the records of the packets in the tracker, indexed by packet

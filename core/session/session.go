@@ -41,6 +41,9 @@ type Session struct {
 	flushers sync.WaitGroup
 	flushFn  func() // s.flushLoop, bound once
 
+	connConsumed atomic.Uint64 // bytes read (or discarded) from every stream: readers add without mu
+	connLimitA   atomic.Uint64 // connLimit, published for readers
+
 	rxMu      sync.Mutex
 	replay    secure.ReplayWindow
 	parser    wire.FrameParser
@@ -62,28 +65,48 @@ type Session struct {
 	rtt            congestion.RTT
 	pacer          *congestion.Pacer
 	acks           ackState
-	ackBuf         []byte // scratch: the ACK frame of the packet being packed
-	send           sendStream
-	recv           recvStream
+	ackBuf         []byte     // scratch: the ACK frame of the packet being packed
+	msg            *Stream    // the message stream's send side (its receive side is recv)
+	recv           recvStream // the message stream's receive side
 	log            sentLog
 	retx           []retxItem       // lost stream ranges to send again, oldest first
 	resends        []tracker.Resend // scratch for DueForResend
 	probes         int              // packets that may leave whatever the window (PTO probes)
 	pingDue        bool
-	maxDataDue     bool
-	credit         uint64 // the peer's MAX_DATA for the message stream
-	pcEpisode      bool   // persistent congestion was declared in this run of PTOs
-	abandoned      bool   // data was lost after MaxRetransmits: the session must fail
-	lastRecv       monotime.Time
-	lastSent       monotime.Time // last ack-eliciting packet sent
-	writers        int           // writers parked on progress
-	progress       waker         // wakes parked writers: the window, the credit or the pacer may have opened
-	readable       waker         // wakes parked readers: a message may be ready
-	closed         bool
-	closeErr       error
-	flushing       bool   // the sender goroutine runs (see SendMessage)
-	handoffs       uint64 // writes left to the sender goroutine; it stops once a round saw none
-	confirmed      bool   // the peer proved it holds the keys (always true for the initiator)
+
+	// Streams (streams.go).
+	streams         map[uint64]*Stream // byte streams not yet ended, by id
+	sendq           streamQueue        // streams with bytes or a FIN to send: round-robin by packet
+	ctlq            streamQueue        // streams with a MAX_STREAM_DATA or STREAM_ABORT due
+	accepts         []*Stream          // streams the peer opened, not yet accepted
+	acceptable      waker              // wakes AcceptStream
+	openable        waker              // wakes OpenStream
+	localOpened     uint64             // streams this side opened
+	peerOpened      uint64             // streams the peer opened (the highest number)
+	peerMaxStreams  uint64             // streams this side may open (cumulative, the peer's MAX_STREAMS)
+	localMaxStreams uint64             // streams the peer may open (cumulative, announced)
+	incomingDone    uint64             // streams the peer opened that ended
+	maxStreamsDue   bool
+
+	// Connection flow control (streams.go).
+	connCredit   uint64 // the peer's MAX_DATA
+	connSent     uint64 // the sum over streams of the highest offset sent
+	connRecvd    uint64 // the sum over streams of the highest offset received
+	connLimit    uint64 // our MAX_DATA
+	connWindow   uint64
+	connGrantDue bool
+	pcEpisode    bool // persistent congestion was declared in this run of PTOs
+	abandoned    bool // data was lost after MaxRetransmits: the session must fail
+	lastRecv     monotime.Time
+	lastSent     monotime.Time // last ack-eliciting packet sent
+	writers      int           // writers parked on progress
+	progress     waker         // wakes parked writers: the window, the credit or the pacer may have opened
+	readable     waker         // wakes parked readers: a message may be ready
+	closed       bool
+	closeErr     error
+	flushing     bool   // the sender goroutine runs (see SendMessage)
+	handoffs     uint64 // writes left to the sender goroutine; it stops once a round saw none
+	confirmed    bool   // the peer proved it holds the keys (always true for the initiator)
 
 	lossTimer, ackTimer, paceTimer, liveTimer wheel.Timer
 }
@@ -92,8 +115,10 @@ type Session struct {
 // new packet number (tracker.Retransmit from lost).
 type retxItem struct {
 	lost uint64
+	st   *Stream
 	off  uint64
 	n    uint32
+	fin  bool
 }
 
 // New returns a running session. From here on the session owns
@@ -107,18 +132,24 @@ func New(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{
-		cfg:       cfg,
-		prot:      cfg.Protector,
-		flight:    new(congestion.FlightSize),
-		maxDgram:  cfg.maxDatagram(),
-		rxLargest: wire.NoPacketReceived,
-		remote:    cfg.Remote,
-		rtt:       congestion.NewRTT(cfg.Peer.MaxAckDelay),
-		acks:      newAckState(cfg.Local.MaxAckDelay),
-		credit:    cfg.Peer.InitialMaxData,
+		cfg:             cfg,
+		prot:            cfg.Protector,
+		flight:          new(congestion.FlightSize),
+		maxDgram:        cfg.maxDatagram(),
+		rxLargest:       wire.NoPacketReceived,
+		remote:          cfg.Remote,
+		rtt:             congestion.NewRTT(cfg.Peer.MaxAckDelay),
+		acks:            newAckState(cfg.Local.MaxAckDelay),
+		connCredit:      cfg.Peer.InitialMaxData,
+		connLimit:       cfg.Local.InitialMaxData,
+		connWindow:      cfg.Local.InitialMaxData,
+		peerMaxStreams:  cfg.Peer.MaxStreams,
+		localMaxStreams: cfg.Local.MaxStreams,
 	}
-	s.send.id = messageStream
-	s.recv = recvStream{limit: cfg.Local.InitialMaxData, window: cfg.Local.InitialMaxData, maxMsg: cfg.MaxMessageSize}
+	s.connLimitA.Store(s.connLimit)
+	s.msg = &Stream{s: s, id: messageStream, local: true, credit: cfg.Peer.InitialMaxStreamData}
+	s.msg.send.id = messageStream
+	s.recv = recvStream{limit: cfg.Local.InitialMaxStreamData, window: cfg.Local.InitialMaxStreamData, maxMsg: cfg.MaxMessageSize}
 	if s.tr, err = tracker.New(s.flight, tracker.Config{MaxRetransmits: cfg.MaxRetransmits}); err != nil {
 		cfg.Protector.Close()
 		return nil, err
@@ -182,8 +213,23 @@ func (s *Session) FlightSize() *congestion.FlightSize { return s.flight }
 // Tracker returns the session's sent-packet tracker (read-only use: stats).
 func (s *Session) Tracker() *tracker.Tracker { return s.tr }
 
-// signalLocked wakes parked writers.
-func (s *Session) signalLocked() { s.progress.wake() }
+// signalLocked wakes parked message writers and one parked stream writer
+// whose stream has data queued: the window, a credit or the pacer may have
+// opened, and the writer it wakes packs for every stream (pump is not
+// per stream). It reports whether it woke a stream writer.
+func (s *Session) signalLocked() bool {
+	s.progress.wake()
+	woke := false
+	s.sendq.each(func(st *Stream) bool {
+		if st.id != messageStream && st.wrWaiting.Load() {
+			st.wakeWriter()
+			woke = true
+			return false
+		}
+		return true
+	})
+	return woke
+}
 
 // readableLocked wakes parked readers.
 func (s *Session) readableLocked() { s.readable.wake() }

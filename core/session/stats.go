@@ -15,6 +15,8 @@ type counters struct {
 	msgsSent, msgsRecv                      atomic.Uint64
 	dropHeader, dropAEAD, dropReplay        atomic.Uint64
 	dropFrame, sendErrors, retxSkippedAcked atomic.Uint64
+	streamsOpened, streamsAborted           atomic.Uint64
+	abortReleased                           atomic.Uint64
 }
 
 // Stats is a snapshot of one session.
@@ -32,6 +34,9 @@ type Stats struct {
 	DropsReplay            uint64 // packet numbers seen before or below the replay window
 	DropsBadFrame          uint64 // authenticated packets with a malformed frame
 	SendErrors             uint64 // Sender.Send failures (their packets are recovered as lost)
+	StreamsOpened          uint64 // byte streams opened, by either side
+	StreamsAborted         uint64 // byte streams that ended early (every cause)
+	AbortReleasedBytes     uint64 // flight bytes the aborts released at once (tracker.DropStream)
 	RTT, MinRTT, RTTVar    time.Duration
 	Cwnd, InFlight         uint64
 	PacingRate             uint64 // bytes per second
@@ -49,6 +54,7 @@ func (s *Session) Stats() Stats {
 		MessagesSent: c.msgsSent.Load(), MessagesRecv: c.msgsRecv.Load(),
 		DropsBadHeader: c.dropHeader.Load(), DropsAEAD: c.dropAEAD.Load(), DropsReplay: c.dropReplay.Load(),
 		DropsBadFrame: c.dropFrame.Load(), SendErrors: c.sendErrors.Load(),
+		StreamsOpened: c.streamsOpened.Load(), StreamsAborted: c.streamsAborted.Load(), AbortReleasedBytes: c.abortReleased.Load(),
 		Cwnd: s.cc.Window(), InFlight: s.flight.Load(), PacingRate: s.cc.PacingRate(),
 		KeyUpdates: s.prot.KeyUpdates(),
 		Tracker:    s.tr.Stats(),

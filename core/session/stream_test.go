@@ -1,0 +1,607 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/petrel-transport/petrel/core/session"
+	"github.com/petrel-transport/petrel/internal/netem"
+)
+
+// streamPair is a pair whose B side is the responder (stream ids differ by
+// side).
+func streamPair(t *testing.T, ab, ba netem.Config, tune func(a, b *session.Config)) *pair {
+	t.Helper()
+	pc := pairConfig{ab: ab, ba: ba}
+	pc.cfgB.Responder = true
+	if tune != nil {
+		tune(&pc.cfgA, &pc.cfgB)
+	}
+	return newPair(t, pc)
+}
+
+// streamData is the deterministic content of stream i of a test.
+func streamData(seed uint64, i, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, uint64(i)))
+	b := make([]byte, n)
+	for j := 0; j < n; j += 8 {
+		v := r.Uint64()
+		for k := 0; k < 8 && j+k < n; k++ {
+			b[j+k] = byte(v >> (8 * k))
+		}
+	}
+	return b
+}
+
+// checkBooks asserts the flight's books of s: the FlightSize equals the
+// bytes of the packets in flight, st has none (it ended early).
+func checkBooks(t *testing.T, s *session.Session, st *session.Stream, where string) {
+	t.Helper()
+	flight, mine, others := s.FlightBooks(st)
+	if mine != 0 {
+		t.Errorf("%s: the aborted stream still holds %d bytes in flight", where, mine)
+	}
+	if flight != others {
+		t.Errorf("%s: FlightSize %d, but the other packets in flight hold %d", where, flight, others)
+	}
+}
+
+// TestStreamsManyLossy: 100 concurrent streams of random sizes up to 16 MiB
+// at 2% loss, 20 ms RTT, reordering and duplication: every byte arrives
+// intact (hash), once, in order; the flight returns to 0 and every stream
+// is forgotten on both sides.
+func TestStreamsManyLossy(t *testing.T) {
+	imp := netem.Config{Loss: 0.02, Delay: 10 * time.Millisecond, Jitter: 2 * time.Millisecond, Reorder: 0.02, Duplicate: 0.01, Seed: 11}
+	imp2 := imp
+	imp2.Seed = 12
+	const streams = 100
+	r := rand.New(rand.NewPCG(5, 5))
+	sizes := make([]int, streams)
+	for i := range sizes {
+		// Log-uniform from 1 KiB to 4 MiB, and one of 16 MiB: the
+		// largest size the contract names, at a total the race detector
+		// moves in seconds.
+		sizes[i] = int(1024 * float64(uint64(1)<<12) * r.Float64() * r.Float64())
+	}
+	sizes[streams/2] = 16 << 20
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, imp, imp2, nil)
+		defer p.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute) // virtual
+		defer cancel()
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*streams)
+		got := make([][32]byte, streams)
+		for i := range streams {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st, err := p.a.OpenStream(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				// The first 8 bytes name the stream (accept order need
+				// not follow our goroutines' order).
+				var hdr [8]byte
+				hdr[0] = byte(i)
+				if _, err := st.Write(hdr[:]); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := st.ReadFrom(bytes.NewReader(streamData(1, i, sizes[i]))); err != nil {
+					errs <- err
+					return
+				}
+				errs <- st.Close()
+			}()
+		}
+		for range streams {
+			st, err := p.b.AcceptStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := sha256.New()
+				var hdr [8]byte
+				if _, err := io.ReadFull(st, hdr[:]); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := st.WriteTo(h); err != nil {
+					errs <- err
+					return
+				}
+				h.Sum(got[hdr[0]][:0])
+				errs <- st.Close()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("%v\nA: %s\nB: %s", err, p.a.DebugState(), p.b.DebugState())
+			}
+		}
+		for i := range streams {
+			if want := sha256.Sum256(streamData(1, i, sizes[i])); got[i] != want {
+				t.Fatalf("stream %d (%d bytes): hash differs", i, sizes[i])
+			}
+		}
+		quiesce(t, p)
+		for range 100 {
+			if p.a.StreamCount() == 0 && p.b.StreamCount() == 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // virtual: the last ACKs of the FINs
+		}
+		if a, b := p.a.StreamCount(), p.b.StreamCount(); a != 0 || b != 0 {
+			t.Errorf("streams still held after every one ended: A %d, B %d", a, b)
+		}
+		st := p.a.Stats()
+		if st.Retransmits == 0 || st.StreamsAborted != 0 {
+			t.Errorf("2%% loss: %d retransmits, %d aborted streams", st.Retransmits, st.StreamsAborted)
+		}
+		t.Logf("A: %d streams, %d pkts, %d retransmits, rtt %v, cwnd %d", st.StreamsOpened, st.PacketsSent, st.Retransmits, st.RTT, st.Cwnd)
+	})
+}
+
+// TestAbortFreesWindow is DESIGN.md invariant 4: stream X fills the
+// congestion window on a path that went dark and aborts on the window-wait
+// timeout; stream Y then sends 1 MiB. Y's first byte leaves at once (well
+// within one RTT of X's abort), without waiting for X's packets to be given
+// up by retransmission, and Y's megabyte arrives once the path is back.
+func TestAbortFreesWindow(t *testing.T) {
+	const rtt = 20 * time.Millisecond
+	d := netem.Config{Delay: rtt / 2}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, nil)
+		defer p.stop()
+		ctx := context.Background()
+		x, err := p.a.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Get the connection going, then darken the A->B path.
+		if _, err := x.Write(make([]byte, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		p.ab.blackhole.Store(true)
+		werr := make(chan error, 1)
+		go func() {
+			_, err := x.Write(make([]byte, 8<<20)) // far beyond the window
+			werr <- err
+		}()
+		err = <-werr
+		aborted := time.Now()
+		var ae *session.StreamAbortError
+		if !errors.As(err, &ae) || !errors.Is(err, session.ErrWindowWait) || ae.Remote {
+			t.Fatalf("writer of the stalled stream: %v, want a local window-wait abort", err)
+		}
+		checkBooks(t, p.a, x, "right after the window-wait abort")
+		if st := p.a.Stats(); st.AbortReleasedBytes == 0 || st.Tracker.Abandoned != 0 {
+			t.Errorf("the abort released %d flight bytes (want > 0), %d packets abandoned by retransmission (want 0)", st.AbortReleasedBytes, st.Tracker.Abandoned)
+		}
+
+		y, err := p.a.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := streamData(3, 0, 1<<20)
+		ydone := make(chan error, 1)
+		go func() {
+			_, err := y.Write(data)
+			if err == nil {
+				err = y.CloseWrite()
+			}
+			ydone <- err
+		}()
+		for y.SentOffset() == 0 {
+			if time.Since(aborted) >= rtt {
+				t.Fatalf("stream Y's first byte did not leave within one RTT (%v) of X's abort", rtt)
+			}
+			time.Sleep(time.Millisecond) // virtual
+		}
+		t.Logf("Y's first byte left %v after X's abort", time.Since(aborted))
+		p.ab.blackhole.Store(false)
+
+		// B: X arrives aborted, Y whole.
+		for {
+			st, err := p.b.AcceptStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.ID() == x.ID() {
+				if _, err := io.Copy(io.Discard, st); !errors.As(err, &ae) || !ae.Remote || ae.Code != session.StreamCodeWindowWait {
+					t.Fatalf("reader of X: %v, want the peer's window-wait abort", err)
+				}
+				continue
+			}
+			b, err := io.ReadAll(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, data) {
+				t.Fatalf("Y: %d bytes arrived, differing from the %d written", len(b), len(data))
+			}
+			break
+		}
+		if err := <-ydone; err != nil {
+			t.Fatal(err)
+		}
+		quiesce(t, p)
+	})
+}
+
+// TestAbortSites: every early end of a stream goes through the one abort
+// path. Right after it the stream has nothing in flight and the FlightSize
+// equals the bytes of the other packets in flight; the other stream keeps
+// going to its end, and the flight is 0 at quiescence.
+func TestAbortSites(t *testing.T) {
+	errUpstream := errors.New("upstream failed")
+	cases := []struct {
+		name string
+		// trigger ends stream x early; a or b as the case needs. It
+		// returns the session whose books to check and the cause the
+		// reader of x on the other side must see (nil: any abort).
+		trigger func(t *testing.T, p *pair, x *session.Stream) *session.Session
+		session bool // the whole session ends (the other stream too)
+	}{
+		{"Abort", func(t *testing.T, p *pair, x *session.Stream) *session.Session {
+			x.Abort(42)
+			return p.a
+		}, false},
+		{"peer STREAM_ABORT", func(t *testing.T, p *pair, x *session.Stream) *session.Session {
+			bx := acceptID(t, p.b, x.ID())
+			bx.Abort(7)
+			var ae *session.StreamAbortError
+			for {
+				// A writer on x learns of it from the peer.
+				if _, err := x.Write(make([]byte, 1024)); errors.As(err, &ae) {
+					break
+				}
+			}
+			if !ae.Remote || ae.Code != 7 {
+				t.Errorf("writer of x: %v, want the peer's abort with code 7", ae)
+			}
+			return p.a
+		}, false},
+		{"ReadFrom upstream error", func(t *testing.T, p *pair, x *session.Stream) *session.Session {
+			r := io.MultiReader(bytes.NewReader(make([]byte, 256<<10)), iotestErr{errUpstream})
+			if _, err := x.ReadFrom(r); !errors.Is(err, errUpstream) {
+				t.Errorf("ReadFrom: %v, want the upstream error", err)
+			}
+			return p.a
+		}, false},
+		{"session Close", func(t *testing.T, p *pair, x *session.Stream) *session.Session {
+			p.a.Close()
+			return p.a
+		}, true},
+		{"socket failure mid-send", func(t *testing.T, p *pair, x *session.Stream) *session.Session {
+			p.ab.failSends.Store(true)
+			for p.a.IsAlive() {
+				x.Write(make([]byte, 1024))
+			}
+			return p.a
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := netem.Config{Delay: 10 * time.Millisecond}
+			synctest.Test(t, func(t *testing.T) {
+				p := streamPair(t, d, d, nil)
+				defer p.stop()
+				ctx := context.Background()
+				x, _ := p.a.OpenStream(ctx)
+				y, _ := p.a.OpenStream(ctx)
+				// Both streams send continuously: packets of each are in
+				// flight when x ends.
+				yData := streamData(9, 1, 4<<20)
+				ydone := make(chan error, 1)
+				go func() {
+					_, err := y.Write(yData)
+					if err == nil {
+						err = y.CloseWrite()
+					}
+					ydone <- err
+				}()
+				if _, err := x.Write(make([]byte, 512<<10)); err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < 100; i++ {
+					if _, mine, _ := p.a.FlightBooks(x); mine > 0 {
+						break
+					}
+					time.Sleep(time.Millisecond) // virtual: until x's packets are mid-flight
+				}
+				if _, mine, _ := p.a.FlightBooks(x); mine == 0 {
+					t.Fatal("x has nothing in flight before it ends: the case proves nothing")
+				}
+				before := p.a.Stats().AbortReleasedBytes
+				s := tc.trigger(t, p, x)
+				checkBooks(t, s, x, "right after the abort")
+				if got := s.Stats().AbortReleasedBytes; got == before {
+					t.Errorf("the abort released no flight bytes")
+				}
+				if !tc.session {
+					by := acceptID(t, p.b, y.ID())
+					b, err := io.ReadAll(by)
+					if err != nil || !bytes.Equal(b, yData) {
+						t.Fatalf("y: %d bytes, %v; want its %d bytes intact", len(b), err, len(yData))
+					}
+					if err := <-ydone; err != nil {
+						t.Fatal(err)
+					}
+				} else if err := <-ydone; err == nil {
+					t.Fatal("y completed on a session that ended")
+				}
+				if !tc.session {
+					quiesce(t, p)
+				} else if f := s.FlightSize().Load(); f != 0 {
+					t.Errorf("FlightSize %d after the session ended", f)
+				}
+			})
+		})
+	}
+}
+
+type iotestErr struct{ err error }
+
+func (r iotestErr) Read([]byte) (int, error) { return 0, r.err }
+
+// acceptID accepts streams on s until the one with id (the others are
+// drained in the background).
+func acceptID(t *testing.T, s *session.Session, id uint64) *session.Stream {
+	t.Helper()
+	for {
+		st, err := s.AcceptStream(context.Background())
+		if err != nil {
+			t.Fatalf("accept: %v", err)
+		}
+		if st.ID() == id {
+			return st
+		}
+		go io.Copy(io.Discard, st)
+	}
+}
+
+// TestSlowReader: a reader slower than the path holds the sender back
+// through the windows: the sender's buffered bytes stay within its send
+// buffer plus the receive window, and every byte arrives.
+func TestSlowReader(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	const window = 256 << 10
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) {
+			b.Local.InitialMaxStreamData, a.Peer.InitialMaxStreamData = window, window
+			b.Local.InitialMaxData, a.Peer.InitialMaxData = 4*window, 4*window
+			b.MaxStreamWindow = window
+			b.MaxConnWindow = 4 * window
+			b.MaxMessageSize = 64 << 10
+			a.MaxMessageSize = 64 << 10
+			a.StreamSendBuffer = 128 << 10
+			a.WindowWaitTimeout = -1
+		})
+		defer p.stop()
+		x, _ := p.a.OpenStream(context.Background())
+		data := streamData(4, 0, 4<<20)
+		done := make(chan error, 1)
+		go func() {
+			_, err := x.Write(data)
+			if err == nil {
+				err = x.CloseWrite()
+			}
+			done <- err
+		}()
+		bx := acceptID(t, p.b, x.ID())
+		var got []byte
+		buf := make([]byte, 16<<10)
+		maxHeld := uint64(0)
+		for {
+			n, err := bx.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h := x.Buffered(); h > maxHeld {
+				maxHeld = h
+			}
+			time.Sleep(10 * time.Millisecond) // virtual: 1.6 MB/s reader
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes arrived, want %d intact", len(got), len(data))
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if limit := uint64(128<<10 + window); maxHeld > limit {
+			t.Errorf("sender held up to %d bytes, above send buffer + window = %d", maxHeld, limit)
+		}
+		t.Logf("sender held at most %d bytes", maxHeld)
+	})
+}
+
+// TestInactivityTimeout: a stream the peer opened that brings nothing for
+// the inactivity timeout is aborted on both sides.
+func TestInactivityTimeout(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, nil)
+		defer p.stop()
+		x, _ := p.a.OpenStream(context.Background())
+		x.Write([]byte("hello"))
+		bx := acceptID(t, p.b, x.ID())
+		start := time.Now()
+		_, err := io.ReadAll(bx)
+		var ae *session.StreamAbortError
+		if !errors.As(err, &ae) || !errors.Is(err, session.ErrStreamInactive) {
+			t.Fatalf("reader of the silent stream: %v, want ErrStreamInactive", err)
+		}
+		if el := time.Since(start); el < session.DefaultStreamInactivityTimeout || el > session.DefaultStreamInactivityTimeout+time.Second {
+			t.Errorf("aborted after %v, want about %v", el, session.DefaultStreamInactivityTimeout)
+		}
+		for {
+			if _, err := x.Write([]byte("late")); err != nil {
+				if !errors.As(err, &ae) || !ae.Remote || ae.Code != session.StreamCodeInactive {
+					t.Fatalf("writer: %v, want the peer's inactivity abort", err)
+				}
+				break
+			}
+			time.Sleep(5 * time.Millisecond) // virtual
+		}
+		quiesce(t, p)
+	})
+}
+
+// TestDeadlines: a Read and a Write parked past their deadlines return
+// os.ErrDeadlineExceeded, and the stream stays usable.
+func TestDeadlines(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) {
+			a.StreamSendBuffer = 64 << 10
+			b.Local.InitialMaxStreamData, a.Peer.InitialMaxStreamData = 1<<20, 1<<20
+			b.MaxStreamWindow = 1 << 20
+			b.MaxMessageSize = 64 << 10
+			a.WindowWaitTimeout = -1
+		})
+		defer p.stop()
+		x, _ := p.a.OpenStream(context.Background())
+		x.SetReadDeadline(time.Now().Add(time.Second))
+		start := time.Now()
+		if _, err := x.Read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read: %v, want os.ErrDeadlineExceeded", err)
+		}
+		if el := time.Since(start); el != time.Second {
+			t.Errorf("Read returned after %v, want 1s", el)
+		}
+		// Nobody reads at B: the window (1 MiB) and the send buffer
+		// fill, and the Write parks until its deadline.
+		x.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		n, err := x.Write(make([]byte, 4<<20))
+		if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 || n >= 4<<20 {
+			t.Fatalf("Write: %d bytes, %v; want part of it and os.ErrDeadlineExceeded", n, err)
+		}
+		// Cleared deadlines: the bytes written go through.
+		x.SetDeadline(time.Time{})
+		bx := acceptID(t, p.b, x.ID())
+		go x.CloseWrite()
+		b, err := io.ReadAll(bx)
+		if err != nil || len(b) != n {
+			t.Fatalf("reader: %d bytes, %v; want the %d written", len(b), err, n)
+		}
+	})
+}
+
+// TestCloseWhileWriting: Close while a Write is parked ends that Write
+// (ErrWriteClosed); the bytes it buffered are delivered, then EOF.
+func TestCloseWhileWriting(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) {
+			a.StreamSendBuffer = 64 << 10
+			a.WindowWaitTimeout = -1
+		})
+		defer p.stop()
+		x, _ := p.a.OpenStream(context.Background())
+		res := make(chan int, 1)
+		go func() {
+			n, err := x.Write(make([]byte, 64<<20))
+			if !errors.Is(err, session.ErrWriteClosed) {
+				t.Errorf("parked Write: %v, want ErrWriteClosed", err)
+			}
+			res <- n
+		}()
+		time.Sleep(100 * time.Millisecond) // virtual: the writer parks
+		x.Close()
+		n := <-res
+		bx := acceptID(t, p.b, x.ID())
+		got, err := io.Copy(io.Discard, bx)
+		if err != nil || got != int64(n) {
+			t.Fatalf("reader: %d bytes, %v; want the %d written before Close", got, err, n)
+		}
+		quiesce(t, p)
+	})
+}
+
+// TestPeerVanishes: a peer that goes silent mid-stream ends the session at
+// the idle timeout, and parked stream calls return its error.
+func TestPeerVanishes(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) {
+			a.IdleTimeout = 10 * time.Second
+			a.WindowWaitTimeout = -1
+			b.StreamInactivityTimeout = -1
+		})
+		defer p.stop()
+		x, _ := p.a.OpenStream(context.Background())
+		x.Write(make([]byte, 1<<20))
+		time.Sleep(100 * time.Millisecond)
+		p.ab.blackhole.Store(true)
+		p.ba.blackhole.Store(true)
+		_, werr := x.Write(make([]byte, 64<<20))
+		_, rerr := x.Read(make([]byte, 10))
+		for _, err := range []error{werr, rerr} {
+			if !errors.Is(err, session.ErrIdleTimeout) {
+				t.Errorf("parked call: %v, want the idle timeout", err)
+			}
+		}
+		if f := p.a.FlightSize().Load(); f != 0 {
+			t.Errorf("FlightSize %d after the session ended", f)
+		}
+	})
+}
+
+// TestStreamLimit: the peer's limit of concurrent streams parks OpenStream
+// until one of the peer's streams ends.
+func TestStreamLimit(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) { b.Local.MaxStreams, a.Peer.MaxStreams = 2, 2 })
+		defer p.stop()
+		ctx := context.Background()
+		s1, _ := p.a.OpenStream(ctx)
+		s2, _ := p.a.OpenStream(ctx)
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		if _, err := p.a.OpenStream(tctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("third OpenStream over a limit of 2: %v", err)
+		}
+		cancel()
+		opened := make(chan *session.Stream, 1)
+		go func() {
+			st, err := p.a.OpenStream(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			opened <- st
+		}()
+		s1.Write([]byte("one"))
+		s1.Close()
+		s2.Write([]byte("two"))
+		b1 := acceptID(t, p.b, s1.ID())
+		io.ReadAll(b1)
+		b1.Close()
+		s3 := <-opened
+		if s3 == nil || s3.ID() <= s2.ID() {
+			t.Fatalf("stream opened after the limit rose: %v", s3)
+		}
+		s2.Abort(1)
+		s3.Abort(1)
+	})
+}
