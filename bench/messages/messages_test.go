@@ -5,17 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/petrel-transport/petrel/bench/internal/transports"
 	"go.uber.org/goleak"
 )
 
 // TestMain fails the package if any goroutine outlives the tests, but for
-// the two gnet's worker pool (ants) starts when its package loads: they live
-// for the whole process, whatever a run does.
+// those that live for the whole process (transports.ProcessGoroutines).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	goleak.VerifyTestMain(m, transports.ProcessGoroutines...)
 }
 
 // BenchmarkMessages: b.N messages of each size, echoed, with window in
@@ -31,7 +28,7 @@ func BenchmarkMessages(b *testing.B) {
 		b.Run(sz.name, func(b *testing.B) {
 			for _, name := range names {
 				b.Run(name, func(b *testing.B) {
-					benchMessages(b, transports[name], sz.size)
+					benchMessages(b, byName[name], sz.size)
 				})
 			}
 		})
@@ -70,7 +67,7 @@ func benchMessages(b *testing.B, t transport, size int) {
 // checking every byte of every echo, and (TestMain) that nothing leaks.
 func TestMessages(t *testing.T) {
 	for _, name := range names {
-		tr := transports[name]
+		tr := byName[name]
 		for _, sz := range sizes {
 			t.Run(name+"/"+sz.name, func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

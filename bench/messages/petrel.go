@@ -5,11 +5,12 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/petrel-transport/petrel/bench/internal/transports"
 	"github.com/petrel-transport/petrel/core"
 )
 
 // petrelTransport: petrel's public API over one I/O driver; each side is a
-// node of its own, listening on 127.0.0.1, every other setting its default.
+// node of its own, opened by bench/internal/transports.
 type petrelTransport struct{ driver core.DriverKind }
 
 var (
@@ -17,14 +18,10 @@ var (
 	_ listener  = petrelListener{}
 )
 
-func (t petrelTransport) config() core.Config {
-	return core.Config{Transport: core.TransportConfig{Driver: t.driver}}
-}
-
 type petrelListener struct{ n *core.Node }
 
 func (t petrelTransport) listen(context.Context) (listener, error) {
-	n, err := core.Listen("127.0.0.1:0", t.config())
+	n, err := transports.ListenPetrel(transports.PetrelConfig(t.driver))
 	if err != nil {
 		return nil, err
 	}
@@ -35,13 +32,8 @@ func (t petrelTransport) listen(context.Context) (listener, error) {
 // address and key; closing the msgConn closes both.
 func (t petrelTransport) dial(ctx context.Context, l listener) (msgConn, error) {
 	srv := l.(petrelListener).n
-	n, err := core.Listen("127.0.0.1:0", t.config())
+	c, n, err := transports.DialPetrel(ctx, transports.PetrelConfig(t.driver), srv.Addr(), srv.LocalKey())
 	if err != nil {
-		return nil, err
-	}
-	c, err := n.Dial(ctx, srv.Addr().String(), srv.LocalKey())
-	if err != nil {
-		_ = n.Close()
 		return nil, err
 	}
 	return &petrelConn{Conn: c, node: n}, nil

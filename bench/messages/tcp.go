@@ -3,6 +3,8 @@ package messages
 import (
 	"context"
 	"net"
+
+	"github.com/petrel-transport/petrel/bench/internal/transports"
 )
 
 // tcpTransport: TCP on loopback, length-prefixed messages, Nagle off (Go's
@@ -17,8 +19,7 @@ var (
 type tcpListener struct{ ln net.Listener }
 
 func (tcpTransport) listen(ctx context.Context) (listener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp4", "127.0.0.1:0")
+	ln, err := transports.ListenTCP(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -26,8 +27,7 @@ func (tcpTransport) listen(ctx context.Context) (listener, error) {
 }
 
 func (tcpTransport) dial(ctx context.Context, l listener) (msgConn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp4", l.(tcpListener).ln.Addr().String())
+	c, err := transports.DialTCP(ctx, l.(tcpListener).ln)
 	if err != nil {
 		return nil, err
 	}

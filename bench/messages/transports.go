@@ -6,8 +6,8 @@ import "github.com/petrel-transport/petrel/core"
 // bench/report's claims look up.
 var names = []string{"petrel-gnet", "petrel-poller", "quic-go", "tcp"}
 
-// transports holds every transport of names, by name.
-var transports = map[string]transport{
+// byName holds every transport of names, by name.
+var byName = map[string]transport{
 	"petrel-gnet":   petrelTransport{core.DriverGnet},
 	"petrel-poller": petrelTransport{core.DriverPoller},
 	"quic-go":       quicTransport{},

@@ -20,6 +20,7 @@ func TestBuildPerModule(t *testing.T) {
 	for _, m := range []struct{ dir, pattern string }{
 		{"../..", "./core/wire"},     // the library's module
 		{"..", "./messages"},         // bench's own module (quic-go is only here)
+		{"..", "./transfer"},         // the benchmarks of the transfer claims
 		{"../..", "./internal/arch"}, // no benchmark: skipped
 	} {
 		pkgs, failed, err := build(m.dir, m.pattern, "", tmp, len(got))
@@ -28,7 +29,7 @@ func TestBuildPerModule(t *testing.T) {
 		}
 		got = append(got, pkgs...)
 	}
-	want := []string{"github.com/petrel-transport/petrel/core/wire", "github.com/petrel-transport/petrel/bench/messages"}
+	want := []string{"github.com/petrel-transport/petrel/core/wire", "github.com/petrel-transport/petrel/bench/messages", "github.com/petrel-transport/petrel/bench/transfer"}
 	if len(got) != len(want) {
 		t.Fatalf("built %d packages, want %v", len(got), want)
 	}

@@ -58,6 +58,12 @@ var claims = []claim{
 	{"#11", "Messages 64B: petrel-gnet p99 / quic-go p99 round-trip latency", "BenchmarkMessages/64B/petrel-gnet", "BenchmarkMessages/64B/quic-go", "p99-us", 1.0, true},
 	{"#11", "Messages 64B: petrel-poller p99 / quic-go p99 round-trip latency (the same target, met or not by the portable driver)", "BenchmarkMessages/64B/petrel-poller", "BenchmarkMessages/64B/quic-go", "p99-us", 1.0, true},
 	{"#11", "Idle session memory (10,000 sessions on one node)", "BenchmarkIdleSessions", "", "B/session", 16384, true},
+	{"transfer", "Transfer, one stream: petrel-gnet / quic-go goodput", "BenchmarkTransfer/petrel-gnet", "BenchmarkTransfer/quic-go", "MB/s", 1.5, false},
+	{"transfer", "Transfer, one stream: petrel-gnet / quic-go CPU time per GiB (both endpoints)", "BenchmarkTransfer/petrel-gnet", "BenchmarkTransfer/quic-go", "cpu-s/GiB", 0.7, true},
+	{"transfer", "Transfer through the relay (1% loss, 20 ms RTT): petrel-gnet / quic-go goodput", "BenchmarkTransfer/impaired/petrel-gnet", "BenchmarkTransfer/impaired/quic-go", "MB/s", 1.2, false},
+	{"transfer", "Transfer, one stream: petrel-poller / quic-go goodput (the same target, met or not by the portable driver)", "BenchmarkTransfer/petrel-poller", "BenchmarkTransfer/quic-go", "MB/s", 1.5, false},
+	{"transfer", "Transfer, one stream: petrel-poller / quic-go CPU time per GiB (the same target, met or not by the portable driver)", "BenchmarkTransfer/petrel-poller", "BenchmarkTransfer/quic-go", "cpu-s/GiB", 0.7, true},
+	{"transfer", "Transfer through the relay (1% loss, 20 ms RTT): petrel-poller / quic-go goodput (the same target, met or not by the portable driver)", "BenchmarkTransfer/impaired/petrel-poller", "BenchmarkTransfer/impaired/quic-go", "MB/s", 1.2, false},
 	{"#12", "Impairment relay, unimpaired: MB/s of 1200-byte datagrams through it", "BenchmarkRelay/relay", "", "MB/s", 1000, false},
 	{"#12", "Impairment relay / direct loopback MB/s (not an issue target: what the relay costs)", "BenchmarkRelay/relay", "BenchmarkRelay/direct", "MB/s", 0.5, false},
 }

@@ -19,6 +19,8 @@ func TestParseLine(t *testing.T) {
 			map[string]float64{"ns/op": 9000}},
 		{"custom metric", "BenchmarkLoopback/gso-2 1 1.0e+09 ns/op 1.1e+06 pkts/s 0.002 loss", true, "BenchmarkLoopback/gso", 1,
 			map[string]float64{"ns/op": 1e9, "pkts/s": 1.1e6, "loss": 0.002}},
+		{"throughput and a unit with a dash", "BenchmarkTransfer/impaired/quic-go-2 2 1143057599 ns/op 0.92 MB/s 66.03 cpu-s/GiB 152112 B/op 3881 allocs/op", true, "BenchmarkTransfer/impaired/quic-go", 2,
+			map[string]float64{"ns/op": 1143057599, "MB/s": 0.92, "cpu-s/GiB": 66.03, "B/op": 152112, "allocs/op": 3881}},
 		{"not a result", "goos: linux", false, "", 0, nil},
 		{"header only", "BenchmarkX", false, "", 0, nil},
 		{"bad number", "BenchmarkX-2 10 abc ns/op", false, "", 0, nil},

@@ -1,0 +1,121 @@
+package transfer
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/petrel-transport/petrel/bench/internal/transports"
+	"github.com/petrel-transport/petrel/core"
+	"go.uber.org/goleak"
+)
+
+// names are the transports of BenchmarkTransfer in order, the
+// sub-benchmark names bench/report's claims look up; the impaired path
+// runs the first three (internal/relay relays UDP only).
+var (
+	names    = []string{"petrel-gnet", "petrel-poller", "quic-go", "tcp"}
+	impaired = names[:3]
+	setups   = map[string]setup{
+		"petrel-gnet":   petrelSetup(core.DriverGnet),
+		"petrel-poller": petrelSetup(core.DriverPoller),
+		"quic-go":       quicSetup,
+		"tcp":           tcpSetup,
+	}
+)
+
+// Bytes per op. A clean op moves 16 MiB: tens of milliseconds at the
+// rates measured on loopback, so setup and the ramp of the congestion
+// window are not what one op measures. An impaired op moves 1 MiB: a
+// loss-based controller at 1% loss and 20 ms RTT moves a few MB/s (the
+// Mathis bound, MSS x 1.22 / (RTT x sqrt(p)), is 0.7 MB/s for 1200-byte
+// datagrams), so one op takes about a second and a sub-benchmark stays
+// within ~20 s at -benchtime 1s.
+const (
+	block         = 16 << 20
+	impairedBlock = 1 << 20
+)
+
+// streamCounts are BenchmarkStreams' numbers of concurrent streams on one
+// connection; each moves an equal share of block per op (256 x 64 KiB).
+var streamCounts = []int{1, 16, 256}
+
+// TestMain fails the package if any goroutine outlives the benchmarks, but
+// for those that live for the whole process (transports.ProcessGoroutines).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, transports.ProcessGoroutines...)
+}
+
+// BenchmarkTransfer: bulk data one way on one stream of one connection,
+// b.N blocks per run. MB/s (b.SetBytes) is goodput: the run ends when the
+// receiver has the last byte. cpu-s/GiB is the process's CPU time, user
+// plus system, both endpoints (and on the impaired path the relay) in
+// it, per GiB moved; B/op and allocs/op count the whole process too. The
+// link and its stream are set up, and one block moved, before the timer
+// starts. b.N is a count of blocks moved back to back on one stream (the
+// pipeline spans them), hence b.N and not b.Loop.
+func BenchmarkTransfer(b *testing.B) {
+	for _, name := range names {
+		b.Run(name, func(b *testing.B) { benchmark(b, setups[name], false, 1, block) })
+	}
+	b.Run("impaired", func(b *testing.B) {
+		for _, name := range impaired {
+			b.Run(name, func(b *testing.B) { benchmark(b, setups[name], true, 1, impairedBlock) })
+		}
+	})
+}
+
+// BenchmarkStreams: block per op split over 1, 16 or 256 concurrent
+// streams of one connection, petrel (gnet driver) against quic-go; MB/s
+// is the aggregate goodput, cpu-s/GiB as in BenchmarkTransfer.
+func BenchmarkStreams(b *testing.B) {
+	for _, k := range streamCounts {
+		b.Run(strconv.Itoa(k), func(b *testing.B) {
+			b.Run("petrel", func(b *testing.B) { benchmark(b, setups["petrel-gnet"], false, k, block) })
+			b.Run("quic-go", func(b *testing.B) { benchmark(b, quicSetup, false, k, block) })
+		})
+	}
+}
+
+// benchmark sets up a link with s and k streams on it, moves one op of
+// warm-up, then times b.N ops of perOp bytes, split evenly over the
+// streams, and reports goodput and CPU per GiB. Everything it opened is
+// closed, and every goroutine it started has ended, when it returns.
+func benchmark(b *testing.B, s setup, impaired bool, k int, perOp int64) {
+	defer goleak.VerifyNone(b, goleak.IgnoreCurrent())
+	b.ReportAllocs()
+	ctx, cancel := context.WithTimeout(b.Context(), bound)
+	defer cancel()
+	l, err := dial(ctx, s, impaired)
+	if err != nil {
+		b.Fatalf("set up: %v", err)
+	}
+	defer l.Close() // after StopTimer: teardown is not timed
+	f, err := openFlows(ctx, l, k)
+	if err != nil {
+		b.Fatalf("open streams (%d): %v", k, err)
+	}
+	share := perOp / int64(k)
+	if err := move(l, f, share); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+	b.SetBytes(perOp)
+	b.ResetTimer()
+	cpu0, cpuOK := cpuTime()
+	err = move(l, f, int64(b.N)*share)
+	cpu1, _ := cpuTime()
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if cpuOK {
+		gib := float64(b.N) * float64(perOp) / (1 << 30)
+		b.ReportMetric((cpu1-cpu0).Seconds()/gib, "cpu-s/GiB")
+	}
+	if impaired {
+		fwd, rev := l.relay.Stats()
+		if fwd.Received == 0 || rev.Received == 0 {
+			b.Fatalf("the relay carried %d datagrams forward and %d back: both directions must cross it", fwd.Received, rev.Received)
+		}
+	}
+}
