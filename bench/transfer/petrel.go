@@ -18,12 +18,7 @@ const streamLimit = 256
 // the one place a petrel Config is built in this package.
 func petrelConfig(driver core.DriverKind) core.Config {
 	cfg := transports.PetrelConfig(driver)
-	// TODO(streams): raise petrel's limit of concurrent streams per peer
-	// to streamLimit here, in one line, once the streams change lands the
-	// core.Config transport field that sets it (its name is that
-	// change's): cfg.Transport.<limit field> = streamLimit. Until then
-	// BenchmarkStreams/256/petrel parks in OpenStream at the default
-	// limit (100) and fails at the setup bound.
+	cfg.Transport.MaxIncomingStreams = streamLimit
 	return cfg
 }
 
