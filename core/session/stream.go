@@ -265,10 +265,10 @@ func (st *Stream) limitA() uint64 { return st.limitPub.Load() }
 // abort (*StreamAbortError), ErrWriteClosed after CloseWrite, the session's
 // end, or os.ErrDeadlineExceeded once the write deadline passes.
 func (st *Stream) Write(p []byte) (int, error) {
-	return st.write(nil, p)
+	return st.write(context.Background(), p)
 }
 
-// write is Write, also returning ctx.Err() once a non-nil ctx ends.
+// write is Write, also returning ctx.Err() once ctx ends.
 func (st *Stream) write(ctx context.Context, p []byte) (int, error) {
 	st.writeMu.Lock()
 	defer st.writeMu.Unlock()
@@ -292,7 +292,7 @@ func (st *Stream) write(ctx context.Context, p []byte) (int, error) {
 		if len(p) == 0 {
 			return n, nil
 		}
-		if ctx != nil && ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
 		if err := st.waitRoom(); err != nil {
@@ -552,7 +552,7 @@ func (st *Stream) SetWriteDeadline(t time.Time) error {
 // bytes it buffered stay buffered).
 func (st *Stream) WriteContext(ctx context.Context, p []byte) (int, error) {
 	if ctx.Done() == nil {
-		return st.write(nil, p)
+		return st.write(ctx, p)
 	}
 	stop := context.AfterFunc(ctx, st.wakeWriterForce)
 	defer stop()
