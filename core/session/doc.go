@@ -1,12 +1,14 @@
 // Package session is one petrel connection after its handshake: the send and
 // receive paths, acknowledgements, loss recovery, congestion control and
-// pacing, flow control, and the reliable ordered message stream.
+// pacing, flow control, the reliable ordered message stream, and byte
+// streams (Stream: streams.go, stream.go, rxbuf.go).
 //
 // # One engine, two drivers
 //
 // A Session is driven by three inputs only: datagrams (HandleDatagram), the
 // time (the Config's Clock and the timers it arms on the node's wheel) and
-// the user's calls (SendMessage, ReceiveMessage, Close). It emits datagrams
+// the user's calls (SendMessage, ReceiveMessage, OpenStream, AcceptStream,
+// the Stream's methods, Close). It emits datagrams
 // through a Sender. Nothing here reads a socket or the wall clock, so the
 // same code runs over core/loop's sockets and over core/simnet's simulated
 // network on fake time (DESIGN.md, "One engine, two drivers").
@@ -38,8 +40,20 @@
 // replays before the AEAD (secure.ReplayWindow), opens the packet in place,
 // records the packet number for the next ACK and applies the frames: ACK
 // frames to the tracker, RTT estimator and controller, STREAM frames to the
-// message stream's reassembly, MAX_DATA to the send credit, CLOSE to the
-// session's end. Drops are counted by reason.
+// message stream's parser or a byte stream's reassembly ring (rxbuf.go:
+// the reader copies below an atomic frontier without the session's lock),
+// MAX_DATA / MAX_STREAM_DATA / MAX_STREAMS to the credits, STREAM_ABORT to
+// the stream's end, CLOSE to the session's end. Drops are counted by reason.
+//
+// # Streams
+//
+// Concurrent streams share the connection round-robin, one packet per turn
+// (the message stream among them). Every early end of a stream (the
+// window-wait and inactivity timeouts, ReadFrom's reader failing, the peer's
+// STREAM_ABORT, Abort, the session's end) runs abortStreamLocked, which drops
+// the stream from the tracker (its bytes in flight leave the FlightSize at
+// once, exactly), forgets its retransmissions, frees both its buffers and
+// tells the peer (DESIGN.md invariant 4).
 //
 // # Retransmission
 //
