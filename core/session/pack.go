@@ -579,6 +579,9 @@ func (s *Session) appendControlLocked(dst []byte, c *content) []byte {
 func (s *Session) sentNewLocked(st *Stream, n int, fin bool, now monotime.Time) {
 	st.send.next += uint64(n)
 	s.connSent += uint64(n)
+	if st != s.msg {
+		s.unsent -= uint64(n)
+	}
 	if fin {
 		st.finSent = true
 	}

@@ -95,8 +95,9 @@ type Session struct {
 	connLimit    uint64 // our MAX_DATA
 	connWindow   uint64
 	connGrantDue bool
-	pcEpisode    bool // persistent congestion was declared in this run of PTOs
-	abandoned    bool // data was lost after MaxRetransmits: the session must fail
+	unsent       uint64 // bytes written to byte streams and never sent
+	pcEpisode    bool   // persistent congestion was declared in this run of PTOs
+	abandoned    bool   // data was lost after MaxRetransmits: the session must fail
 	lastRecv     monotime.Time
 	lastSent     monotime.Time // last ack-eliciting packet sent
 	writers      int           // writers parked on progress

@@ -341,6 +341,7 @@ func (s *Session) abortStreamLocked(st *Stream, code uint64, cause error, remote
 	s.stats.streamsAborted.Add(1)
 	s.stats.abortReleased.Add(released)
 	s.dropRetxLocked(st)
+	s.unsent -= st.send.written - st.send.next // never to be sent
 	st.send.release()
 	if !st.sendEnd && !s.closed {
 		// Tell the peer: it stops sending and learns our final size.
