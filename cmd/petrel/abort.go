@@ -20,6 +20,7 @@ type abortResult struct {
 	streamID uint64        // A's id of the aborted stream
 	parked   time.Duration // how long its writer had waited in Write (0: it was not waiting)
 
+	rtt                             time.Duration // A's smoothed RTT when it aborted
 	cwnd, flightBefore, flightAfter uint64
 	released                        uint64        // flight bytes the abort dropped (the tracker's DroppedBytes)
 	refill                          time.Duration // until A's flight was back at flightBefore; negative: not within window
@@ -62,7 +63,7 @@ func abortMidway(ctx context.Context, start time.Time, d time.Duration, conn *co
 	}
 	st := conn.Stats()
 	res.parked = parkedFor(victim)
-	res.cwnd, res.flightBefore = st.Cwnd, st.InFlight
+	res.rtt, res.cwnd, res.flightBefore = st.RTT, st.Cwnd, st.InFlight
 	before1 := set.others(0)
 	victim.aborted.Store(true)
 	t1 := time.Now()

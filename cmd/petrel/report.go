@@ -89,19 +89,13 @@ func abortReport(w io.Writer, a *abortResult) {
 	if !a.done {
 		return
 	}
-	refill := fmt.Sprintf("A's flight was back at %s %v after the abort", size(int64(a.flightBefore)), a.refill.Round(100*time.Microsecond))
+	refill := fmt.Sprintf("A's flight was back at %s %v after the abort (RTT %v)",
+		size(int64(a.flightBefore)), a.refill.Round(100*time.Microsecond), a.rtt.Round(100*time.Microsecond))
 	if a.refill < 0 {
-		refill = fmt.Sprintf("A's flight was not back at %s within %v", size(int64(a.flightBefore)), a.window)
+		refill = fmt.Sprintf("A's flight was not back at %s within %v (RTT %v)", size(int64(a.flightBefore)), a.window, a.rtt.Round(100*time.Microsecond))
 	}
-	fmt.Fprintf(w, "             the other A→B streams went on: %s/s in the %v before the abort, %s/s in the %v after; %s\n",
-		size(perSecond(a.otherBefore, a.before)), a.before.Round(time.Millisecond), size(perSecond(a.otherAfter, a.window)), a.window, refill)
-}
-
-func perSecond(n int64, d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	return int64(float64(n) / d.Seconds())
+	fmt.Fprintf(w, "             the other A→B streams went on: %.2f MB/s in the %v before the abort, %.2f MB/s in the %v after; %s\n",
+		mbps(a.otherBefore, a.before), a.before.Round(time.Millisecond), mbps(a.otherAfter, a.window), a.window, refill)
 }
 
 // markAt is a line with an arrow under the chart's column of time at.

@@ -149,7 +149,7 @@ func (s *server) run() error {
 		s.drain()
 	}
 	s.shutdown()
-	slog.Info("shutting down", "streams received", s.received.Load())
+	slog.Info("shutting down", "received", s.received.Load())
 	s.closeConns()
 	err := s.node.Close()
 	s.wg.Wait()
