@@ -78,11 +78,12 @@ func commandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is main without the exit, for tests.
-func run(args []string, stdout, stderr io.Writer) int {
+// run is main without the exit, for tests: the command also ends when ctx
+// does, as on SIGINT or SIGTERM.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
@@ -155,7 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// SIGTERM too: a service manager or a test stops a `petrel serve` with
 	// it, and the node still closes gracefully.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *metricsAddr != "" {
 		c := newNodeCollector()

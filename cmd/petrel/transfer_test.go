@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -52,28 +53,31 @@ func TestServeSend(t *testing.T) {
 
 	var logs syncBuffer
 	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan int, 1)
 	go func() {
-		code := run([]string{"serve", "--out", inbox, "--count", "2"}, pw, &logs)
+		code := run(ctx, []string{"serve", "--out", inbox, "--count", "2"}, pw, &logs)
 		pw.Close()
 		served <- code
 	}()
+	waitServe := sync.OnceValue(func() int { return <-served })
+	defer func() { cancel(); waitServe() }() // a failed test stops serve as SIGINT would
 	key, addr, err := serveLines(bufio.NewReader(pr))
 	if err != nil {
-		t.Fatalf("%v (exit %d)\n%s", err, <-served, logs.String())
+		t.Fatalf("%v (exit %d)\n%s", err, waitServe(), logs.String())
 	}
 	go io.Copy(io.Discard, pr) // nothing more is printed; this ends when serve does
 
 	for _, file := range []string{empty, small} {
 		var out bytes.Buffer
-		if code := run([]string{"send", "--to", addr, "--key", key, file}, &out, &logs); code != 0 {
+		if code := run(ctx, []string{"send", "--to", addr, "--key", key, file}, &out, &logs); code != 0 {
 			t.Fatalf("send %s: exit %d\n%s\nlog:\n%s", file, code, out.String(), logs.String())
 		}
 		if n, sum := fileSum(t, file); !strings.Contains(out.String(), fmt.Sprintf("(%d bytes)", n)) || !strings.Contains(out.String(), fmt.Sprintf("%x", sum)) {
 			t.Errorf("send %s: the summary lacks the size or the hash:\n%s", file, out.String())
 		}
 	}
-	if code := <-served; code != 0 {
+	if code := waitServe(); code != 0 {
 		t.Fatalf("serve: exit %d\n%s", code, logs.String())
 	}
 
