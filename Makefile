@@ -19,7 +19,7 @@ MODULES            := . bench cmd
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-demo: ## two nodes on loopback: a clean 1 GiB transfer, then 20 s both ways through a lossy relay (1% loss, 20 ms RTT); live progress and a report
+demo: ## two nodes on loopback: 1 GiB on one stream, then 20 s of streams and messages both ways through a lossy relay (1% loss, 20 ms RTT); live progress and a report
 	cd cmd && $(GO) run ./petrel demo $(DEMOFLAGS)
 
 test: ## in every module: go vet, every test with the race detector (shuffled, uncached), the allocation tests without it, then as 32-bit (386)

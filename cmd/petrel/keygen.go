@@ -11,6 +11,13 @@ import (
 	"github.com/petrel-transport/petrel/core/secure"
 )
 
+const keygenHelp = `keygen makes a node identity, an X25519 key pair, and writes it to --out;
+it prints the public key, which senders dial the node by. ` + "`petrel serve --identity FILE`" + `
+uses the file, so that the node keeps its key across restarts.
+
+Example: petrel keygen --out server.key
+`
+
 func keygenFlags(fs *flag.FlagSet) func(context.Context, io.Writer) error {
 	out := fs.String("out", "petrel.key", "file to write the key pair to (created with mode 0600; never overwritten)")
 	return func(_ context.Context, w io.Writer) error {

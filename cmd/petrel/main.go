@@ -1,9 +1,11 @@
 // Command petrel is the command line of the petrel transport: a demo of
-// two nodes on loopback moving data through a lossy link, and key
+// two nodes on loopback moving data through a lossy link, a receiver
+// (serve) and a sender (send) of files between two machines, and key
 // generation. Run `petrel help` for the commands.
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +19,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 
 	"github.com/petrel-transport/petrel/core"
 )
@@ -24,30 +27,63 @@ import (
 // command is one subcommand: its flags and what it runs.
 type command struct {
 	name, summary string
-	flags         func(fs *flag.FlagSet) func(ctx context.Context, out io.Writer) error
+	// args names the positional arguments in the usage line ("" for
+	// none); maxArgs is how many the command takes, which its run reads
+	// from the FlagSet's Args.
+	args    string
+	maxArgs int
+	// help is the text --help prints between the usage line and the flags.
+	help string
+	// logLevel is the default of --log-level ("" for warn): the commands
+	// that report each transfer in the log default to info.
+	logLevel string
+	flags    func(fs *flag.FlagSet) func(ctx context.Context, out io.Writer) error
 }
 
 var commands = []command{
-	{"demo", "two nodes on loopback: a clean transfer, then messages both ways through a lossy link; live progress and a report", demoFlags},
-	{"keygen", "write a new static key pair to a file and print its public key", keygenFlags},
+	{name: "demo", summary: "two nodes on loopback: a clean transfer on one stream, then streams and messages both ways through a lossy link; live progress and a report",
+		help: demoHelp, flags: demoFlags},
+	{name: "serve", summary: "receive streams from senders: print this node's key and address, store each stream in a file (or discard it)",
+		help: serveHelp, logLevel: "info", flags: serveFlags},
+	{name: "send", summary: "send a file (or standard input) to a `petrel serve` node on one stream; the receiver confirms its size and SHA-256",
+		args: "[FILE|-]", maxArgs: 1, help: sendHelp, logLevel: "info", flags: sendFlags},
+	{name: "keygen", summary: "write a new static key pair to a file and print its public key",
+		help: keygenHelp, flags: keygenFlags},
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "petrel: reliable, encrypted, congestion-controlled messages between peers over UDP.\n\n")
+	fmt.Fprintf(w, "petrel: reliable, encrypted, congestion-controlled messages and byte streams between peers over UDP.\n\n")
 	fmt.Fprintf(w, "Usage: petrel <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nEvery command takes --cpuprofile FILE, --memprofile FILE, --pprof ADDR, --metrics ADDR\n(Prometheus) and --log-level LEVEL.\n")
-	fmt.Fprintf(w, "`petrel <command> --help` lists a command's flags. Start with `petrel demo`.\n")
+	fmt.Fprintf(w, "`petrel <command> --help` explains a command and lists its flags. Start with `petrel demo`;\n")
+	fmt.Fprintf(w, "`petrel serve --help` shows how to move a file between two machines.\n")
+}
+
+// commandUsage is what `petrel <command> --help` prints.
+func commandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
+	line := "petrel " + c.name + " [flags]"
+	if c.args != "" {
+		line += " " + c.args
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", line, c.summary)
+	if c.help != "" {
+		fmt.Fprintf(w, "\n%s", c.help)
+	}
+	fmt.Fprintf(w, "\nFlags (--cpuprofile, --memprofile, --pprof, --metrics and --log-level work on every command):\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is main without the exit, for tests.
-func run(args []string, stdout, stderr io.Writer) int {
+// run is main without the exit, for tests: the command also ends when ctx
+// does, as on SIGINT or SIGTERM.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
@@ -65,20 +101,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("petrel "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {} // --help prints the command's usage to stdout below; a parse error only its message
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile to this file on exit")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)")
-	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn or error")
+	defLevel := cmp.Or(cmd.logLevel, "warn")
+	logLevel := fs.String("log-level", defLevel, "log level: debug, info, warn or error")
 	metricsAddr := fs.String("metrics", "", "serve the nodes' Stats in the Prometheus text format at http://ADDR/metrics")
 	runCmd := cmd.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			commandUsage(stdout, cmd, fs)
 			return 0
 		}
+		fmt.Fprintf(stderr, "`petrel %s --help` explains the command and its flags.\n", cmd.name)
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "petrel %s: unexpected arguments %q\n", cmd.name, fs.Args())
+	if fs.NArg() > cmd.maxArgs {
+		hint := ""
+		if strings.HasPrefix(fs.Arg(cmd.maxArgs), "-") {
+			hint = " (flags go before the arguments)"
+		}
+		fmt.Fprintf(stderr, "petrel %s: unexpected arguments %q%s\n", cmd.name, fs.Args()[cmd.maxArgs:], hint)
 		return 2
 	}
 	var level slog.Level
@@ -110,7 +154,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM too: a service manager or a test stops a `petrel serve` with
+	// it, and the node still closes gracefully.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *metricsAddr != "" {
 		c := newNodeCollector()

@@ -42,9 +42,10 @@ func newProgress(w io.Writer, plain bool) *progress {
 type phaseBar struct {
 	p      *progress
 	name   string
-	total  int64
-	bytes  bool // current counts bytes (otherwise milliseconds of a timed phase)
+	total  int64 // negative: unknown (bytes from a pipe)
+	bytes  bool  // current counts bytes (otherwise milliseconds of a timed phase)
 	status func() string
+	start  time.Time
 
 	bar  *mpb.Bar
 	stop chan struct{}
@@ -53,12 +54,16 @@ type phaseBar struct {
 	mu   sync.Mutex
 }
 
+// phase starts a phase's progress: a bar on a terminal when the total is
+// known (with an ETA when it counts bytes), a line per second otherwise.
 func (p *progress) phase(name string, total int64, bytes bool, status func() string) *phaseBar {
-	b := &phaseBar{p: p, name: name, total: total, bytes: bytes, status: status, stop: make(chan struct{})}
-	if p.bars != nil {
+	b := &phaseBar{p: p, name: name, total: total, bytes: bytes, status: status, start: time.Now(), stop: make(chan struct{})}
+	if p.bars != nil && total >= 0 {
 		var counters decor.Decorator
+		var eta []decor.Decorator
 		if bytes {
 			counters = decor.CountersKibiByte("% .1f / % .1f")
+			eta = append(eta, decor.Name(" eta "), decor.AverageETA(decor.ET_STYLE_GO, decor.WC{W: 4}))
 		} else {
 			counters = decor.Any(func(s decor.Statistics) string {
 				return fmt.Sprintf("%.0fs / %.0fs", float64(s.Current)/1000, float64(s.Total)/1000)
@@ -66,7 +71,7 @@ func (p *progress) phase(name string, total int64, bytes bool, status func() str
 		}
 		b.bar = p.bars.New(total, mpb.BarStyle(),
 			mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), counters),
-			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return status() })),
+			mpb.AppendDecorators(append(eta, decor.Any(func(decor.Statistics) string { return "  " + status() }))...),
 		)
 		return b
 	}
@@ -81,17 +86,27 @@ func (p *progress) phase(name string, total int64, bytes bool, status func() str
 				b.mu.Lock()
 				cur := b.last
 				b.mu.Unlock()
-				if bytes {
-					fmt.Fprintf(p.w, "%-7s %s / %s  %s\n", name, size(cur), size(total), status())
-				} else {
-					fmt.Fprintf(p.w, "%-7s %ds / %ds  %s\n", name, cur/1000, total/1000, status())
-				}
+				fmt.Fprintf(p.w, "%-7s %s  %s\n", name, b.line(cur), status())
 			case <-b.stop:
 				return
 			}
 		}
 	}()
 	return b
+}
+
+// line is the plain line's count: done out of total and the time left.
+func (b *phaseBar) line(cur int64) string {
+	switch {
+	case !b.bytes:
+		return fmt.Sprintf("%ds / %ds", cur/1000, b.total/1000)
+	case b.total < 0:
+		return size(cur)
+	case cur == 0:
+		return fmt.Sprintf("%s / %s  eta ?", size(cur), size(b.total))
+	}
+	left := time.Duration(float64(time.Since(b.start)) * float64(b.total-cur) / float64(cur))
+	return fmt.Sprintf("%s / %s  eta %v", size(cur), size(b.total), left.Round(time.Second))
 }
 
 func (b *phaseBar) set(cur int64) {
@@ -119,6 +134,14 @@ func (p *progress) wait() {
 	if p.bars != nil {
 		p.bars.Wait()
 	}
+}
+
+// mbps is a rate in MB/s (10^6 bytes per second).
+func mbps(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds() / 1e6
 }
 
 // size formats a byte count.
