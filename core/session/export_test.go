@@ -69,3 +69,10 @@ func (st *Stream) Buffered() uint64 {
 	defer st.s.mu.Unlock()
 	return st.send.written - st.send.base
 }
+
+// RecvWindow is the stream's receive window and the connection's.
+func (st *Stream) RecvWindow() (stream, conn uint64) {
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
+	return st.window, st.s.connWindow
+}

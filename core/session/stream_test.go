@@ -605,3 +605,89 @@ func TestStreamLimit(t *testing.T) {
 		s3.Abort(1)
 	})
 }
+
+// TestWindowAutoTune: on a path whose bandwidth-delay product (50 ms at
+// 40 MB/s: 2 MB) is far above the initial stream window (64 KiB), the
+// receiver's windows grow toward it (never past their maxima), and the
+// transfer is not held at one window per round trip.
+func TestWindowAutoTune(t *testing.T) {
+	d := netem.Config{Delay: 25 * time.Millisecond}
+	const initial = 64 << 10
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) {
+			b.Local.InitialMaxStreamData, a.Peer.InitialMaxStreamData = initial, initial
+			b.Local.InitialMaxData, a.Peer.InitialMaxData = 4*initial, 4*initial
+			b.MaxStreamWindow, b.MaxConnWindow = 4<<20, 6<<20
+			a.MaxMessageSize, b.MaxMessageSize = 32<<10, 32<<10
+		})
+		defer p.stop()
+		x, _ := p.a.OpenStream(context.Background())
+		go func() { x.Write(make([]byte, 32<<20)); x.CloseWrite() }()
+		bx := acceptID(t, p.b, x.ID())
+		start := time.Now()
+		n, err := io.Copy(io.Discard, bx)
+		if err != nil || n != 32<<20 {
+			t.Fatalf("%d bytes, %v", n, err)
+		}
+		el := time.Since(start)
+		sw, cw := bx.RecvWindow()
+		if sw <= initial || sw > 4<<20 || cw < sw || cw > 6<<20 {
+			t.Errorf("windows after 32 MiB: stream %d, connection %d; want the stream's grown from %d, within 4 MiB, the connection's within 6 MiB and at least the stream's", sw, cw, initial)
+		}
+		// One 64 KiB window per 50 ms round trip would take 25.6 s.
+		if el > 10*time.Second {
+			t.Errorf("32 MiB took %v: the windows did not grow with the path", el)
+		}
+		t.Logf("32 MiB in %v; stream window %d, connection window %d", el, sw, cw)
+	})
+}
+
+// TestStreamsShareFairly: two streams writing at once through a 4 MB/s
+// bottleneck share it round-robin: when the first finishes its 2 MiB, the
+// other has delivered most of its own.
+func TestStreamsShareFairly(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond, Rate: 4 << 20}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, netem.Config{Delay: 5 * time.Millisecond}, nil)
+		defer p.stop()
+		const size = 2 << 20
+		var xs [2]*session.Stream
+		for i := range xs {
+			xs[i], _ = p.a.OpenStream(context.Background())
+			go func() { xs[i].Write(make([]byte, size)); xs[i].CloseWrite() }()
+		}
+		var got [2]int64
+		var mu sync.Mutex
+		first := make(chan [2]int64, 2)
+		for range xs {
+			bx, err := p.b.AcceptStream(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := 0
+			if bx.ID() == xs[1].ID() {
+				k = 1
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					n, err := bx.Read(buf)
+					mu.Lock()
+					got[k] += int64(n)
+					snap := got
+					mu.Unlock()
+					if err != nil {
+						first <- snap
+						return
+					}
+				}
+			}()
+		}
+		snap := <-first
+		<-first
+		lo := min(snap[0], snap[1])
+		if lo < size*8/10 {
+			t.Errorf("when one stream finished, the other had %d of %d bytes: not a fair share", lo, size)
+		}
+	})
+}
