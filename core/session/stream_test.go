@@ -265,6 +265,11 @@ func TestAbortSites(t *testing.T) {
 		}, false},
 		{"peer STREAM_ABORT", func(t *testing.T, p *pair, x *session.Stream) *session.Session {
 			bx := acceptID(t, p.b, x.ID())
+			// Let B acknowledge x's first flight before it aborts: were
+			// the abort to leave with that ACK, x would have nothing in
+			// flight when it arrives (y took the window it opened) and
+			// the case would prove nothing.
+			time.Sleep(40 * time.Millisecond) // virtual: two RTTs
 			bx.Abort(7)
 			var ae *session.StreamAbortError
 			for {
