@@ -69,3 +69,12 @@ func (st *Stream) Buffered() uint64 {
 	defer st.s.mu.Unlock()
 	return st.send.written - st.send.base
 }
+
+// ConnFlow returns the connection's receive-side flow-control books: the
+// bytes received (the sum of every stream's highest offset) and the bytes
+// credited back as consumed.
+func (s *Session) ConnFlow() (recvd, consumed uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connRecvd, s.connConsumed.Load()
+}

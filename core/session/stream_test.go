@@ -610,3 +610,50 @@ func TestStreamLimit(t *testing.T) {
 		s3.Abort(1)
 	})
 }
+
+// TestCloseAfterEOFCreditsOnce: a stream read to its end and then closed
+// credits its bytes to the connection window once. Crediting them again
+// (once as read, once more as settled by Close) pushed the consumed count
+// past the announced limit, after which no MAX_DATA was ever sent: the next
+// stream stalled on connection credit.
+func TestCloseAfterEOFCreditsOnce(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	const w = 256 << 10
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) {
+			b.Local.InitialMaxData, a.Peer.InitialMaxData = w, w
+			b.Local.InitialMaxStreamData, a.Peer.InitialMaxStreamData = w, w
+			b.MaxConnWindow, b.MaxStreamWindow = w, w
+			a.MaxMessageSize, b.MaxMessageSize = 64<<10, 64<<10
+		})
+		defer p.stop()
+		ctx := context.Background()
+		for i, n := range []int{200 << 10, 1 << 20} {
+			x, err := p.a.OpenStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := streamData(21, i, n)
+			done := make(chan error, 1)
+			go func() {
+				_, err := x.Write(data)
+				if err == nil {
+					err = x.CloseWrite()
+				}
+				done <- err
+			}()
+			bx := acceptID(t, p.b, x.ID())
+			got, err := io.ReadAll(bx)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("stream %d: %d bytes, %v; want its %d bytes", i, len(got), err, n)
+			}
+			bx.Close()
+			if err := <-done; err != nil {
+				t.Fatalf("writer of stream %d: %v", i, err)
+			}
+			if recvd, consumed := p.b.ConnFlow(); consumed != recvd {
+				t.Errorf("after stream %d: %d bytes received, %d credited as consumed", i, recvd, consumed)
+			}
+		}
+	})
+}

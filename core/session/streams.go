@@ -238,6 +238,9 @@ func (s *Session) settleLocked(st *Stream) {
 	if !st.rx.dead() || st.rx.state.Load()&rxReading != 0 {
 		return // the reader's exit frees and settles
 	}
+	// The bytes the reader consumed were credited by its reads (onRead),
+	// those of an EOF included: only the rest is credited here.
+	st.acctHi = max(st.acctHi, st.rx.consumed.Load())
 	if st.recvHi > st.acctHi {
 		s.connConsumed.Add(st.recvHi - st.acctHi)
 		st.acctHi = st.recvHi
