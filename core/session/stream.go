@@ -216,9 +216,14 @@ func (st *Stream) readable() bool {
 // the peer's end, the abort, nil to wait.
 func (st *Stream) readEnd() error {
 	if f := st.finalA.Load(); f != 0 && f-1 == st.rx.consumed.Load() && !st.rx.dead() {
-		st.s.mu.Lock()
+		s := st.s
+		s.mu.Lock()
 		st.onEOFLocked()
-		st.s.mu.Unlock()
+		due := s.maxStreamsDue || s.connGrantDue // the stream may have ended: MAX_STREAMS
+		s.mu.Unlock()
+		if due {
+			s.pump(s.cfg.Clock())
+		}
 		return io.EOF
 	}
 	if st.rx.dead() {
@@ -502,7 +507,11 @@ func (st *Stream) Close() error {
 	if !st.discard {
 		st.stopReadingLocked()
 	}
+	due := s.maxStreamsDue || s.connGrantDue // the stream may have ended, bytes were credited
 	s.mu.Unlock()
+	if due {
+		s.pump(s.cfg.Clock())
+	}
 	st.rd.stop()
 	st.wr.stop()
 	return nil

@@ -657,3 +657,42 @@ func TestCloseAfterEOFCreditsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestMaxStreamsAfterReadEOF: a peer's stream that ends when the reader
+// reaches its end (or when it is closed, its sending side done) raises the
+// peer's stream limit at once, not with the next packet that happens to
+// leave.
+func TestMaxStreamsAfterReadEOF(t *testing.T) {
+	for _, byClose := range []bool{false, true} {
+		name := "Read"
+		if byClose {
+			name = "Close"
+		}
+		t.Run(name, func(t *testing.T) {
+			d := netem.Config{Delay: 5 * time.Millisecond}
+			synctest.Test(t, func(t *testing.T) {
+				p := streamPair(t, d, d, func(a, b *session.Config) { b.Local.MaxStreams, a.Peer.MaxStreams = 1, 1 })
+				defer p.stop()
+				ctx := context.Background()
+				x, _ := p.a.OpenStream(ctx)
+				x.Write([]byte("hello"))
+				x.CloseWrite()
+				bx := acceptID(t, p.b, x.ID())
+				bx.CloseWrite()
+				time.Sleep(time.Second) // virtual: every FIN and ACK has landed
+				if byClose {
+					bx.Close()
+				} else if b, err := io.ReadAll(bx); err != nil || string(b) != "hello" {
+					t.Fatalf("reader: %q, %v", b, err)
+				}
+				tctx, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				y, err := p.a.OpenStream(tctx)
+				if err != nil {
+					t.Fatalf("OpenStream after the peer's only stream ended: %v\nB: %s", err, p.b.DebugState())
+				}
+				y.Abort(1)
+			})
+		})
+	}
+}
