@@ -696,3 +696,46 @@ func TestMaxStreamsAfterReadEOF(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadlineSetWhileParked: a deadline set while a Read or a Write is
+// already parked (no deadline was ever set before) ends it.
+func TestDeadlineSetWhileParked(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) {
+			a.StreamSendBuffer = 64 << 10
+			b.Local.InitialMaxStreamData, a.Peer.InitialMaxStreamData = 256<<10, 256<<10
+			b.MaxStreamWindow = 256 << 10
+			a.MaxMessageSize, b.MaxMessageSize = 64<<10, 64<<10
+			a.WindowWaitTimeout = -1
+		})
+		defer p.stop()
+		x, _ := p.a.OpenStream(context.Background())
+		rres := make(chan error, 1)
+		go func() {
+			_, err := x.Read(make([]byte, 10))
+			rres <- err
+		}()
+		wres := make(chan error, 1)
+		go func() {
+			_, err := x.Write(make([]byte, 4<<20)) // nobody reads at B: parks
+			wres <- err
+		}()
+		time.Sleep(time.Second) // virtual: both park
+		x.SetDeadline(time.Now().Add(100 * time.Millisecond))
+		for _, c := range []struct {
+			name string
+			ch   chan error
+		}{{"Read", rres}, {"Write", wres}} {
+			select {
+			case err := <-c.ch:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("parked %s: %v, want os.ErrDeadlineExceeded", c.name, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("parked %s still parked 5 s after its deadline", c.name)
+			}
+		}
+		x.Abort(1)
+	})
+}
