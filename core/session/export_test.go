@@ -78,3 +78,7 @@ func (s *Session) ConnFlow() (recvd, consumed uint64) {
 	defer s.mu.Unlock()
 	return s.connRecvd, s.connConsumed.Load()
 }
+
+// Copying reports whether the stream's reader is copying out of the
+// reassembly buffer right now.
+func (st *Stream) Copying() bool { return st.rx.state.Load()&rxReading != 0 }

@@ -172,9 +172,18 @@ func (st *Stream) readLocked(p []byte) (int, error) {
 		if st.rx.enter() {
 			n := st.rx.read(p)
 			if st.rx.exit() {
-				st.s.mu.Lock()
+				// Reading stopped during the copy: its settling was
+				// left to this exit (settleLocked skips a buffer in a
+				// copy).
+				s := st.s
+				s.mu.Lock()
 				st.rx.freeLocked()
-				st.s.mu.Unlock()
+				s.settleLocked(st)
+				due := s.maxStreamsDue || s.connGrantDue
+				s.mu.Unlock()
+				if due {
+					s.pump(s.cfg.Clock())
+				}
 			}
 			if n > 0 {
 				st.onRead(uint64(n))

@@ -739,3 +739,66 @@ func TestDeadlineSetWhileParked(t *testing.T) {
 		x.Abort(1)
 	})
 }
+
+// TestCloseDuringCopy: a Close that lands while the reader copies out of
+// the reassembly buffer (the kill finds rxReading set and leaves the
+// buffer to the reader) still settles the stream when the copy ends: the
+// bytes never read are credited to the connection window and the stream,
+// its both directions done, is forgotten (the peer may open another).
+func TestCloseDuringCopy(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) { b.Local.MaxStreams, a.Peer.MaxStreams = 1000, 1000 })
+		defer p.stop()
+		ctx := context.Background()
+		for attempt := 0; attempt < 50; attempt++ {
+			x, err := p.a.OpenStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := x.Write(make([]byte, 3<<20)); err != nil {
+				t.Fatal(err)
+			}
+			x.CloseWrite()
+			bx := acceptID(t, p.b, x.ID())
+			bx.CloseWrite()
+			time.Sleep(2 * time.Second) // virtual: every byte, FIN and ACK landed
+			res := make(chan error, 1)
+			go func() {
+				_, err := bx.Read(make([]byte, 1<<20))
+				res <- err
+			}()
+			hit := false
+		spin:
+			for {
+				select {
+				case err := <-res:
+					res <- err
+					break spin
+				default:
+				}
+				if bx.Copying() {
+					bx.Close()
+					hit = true
+					break
+				}
+			}
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+			if !hit {
+				bx.Close()
+				continue
+			}
+			time.Sleep(time.Second) // virtual
+			if recvd, consumed := p.b.ConnFlow(); recvd != consumed {
+				t.Errorf("attempt %d: %d bytes received, %d credited as consumed", attempt, recvd, consumed)
+			}
+			if n := p.b.StreamCount(); n != 0 {
+				t.Errorf("attempt %d: B still holds %d streams\nB: %s", attempt, n, p.b.DebugState())
+			}
+			return
+		}
+		t.Skip("never caught the reader mid-copy")
+	})
+}
