@@ -252,7 +252,7 @@ func (st *Stream) readEnd() error {
 func (st *Stream) onRead(n uint64) {
 	s := st.s
 	c := st.rx.consumed.Load()
-	connDue := s.connConsumed.Add(n)+s.connWindow/2 > s.connLimitA.Load()
+	connDue := s.connConsumed.Add(n)+s.connWindowA.Load()/2 > s.connLimitA.Load()
 	if !connDue && c+st.window/2 <= st.limitA() {
 		return
 	}

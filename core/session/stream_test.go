@@ -802,3 +802,64 @@ func TestCloseDuringCopy(t *testing.T) {
 		t.Skip("never caught the reader mid-copy")
 	})
 }
+
+// TestConcurrentReadersTuning: readers of two streams read at once while
+// their windows auto-tune (and grow the connection's window). Under -race
+// this checks that what a reader reads without the session's lock is not
+// written under it by another stream's reader.
+func TestConcurrentReadersTuning(t *testing.T) {
+	d := netem.Config{Delay: 5 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, func(a, b *session.Config) {
+			b.Local.InitialMaxStreamData, a.Peer.InitialMaxStreamData = 64<<10, 64<<10
+			b.Local.InitialMaxData, a.Peer.InitialMaxData = 128<<10, 128<<10
+			a.MaxMessageSize, b.MaxMessageSize = 32<<10, 32<<10
+			b.MaxStreamWindow, b.MaxConnWindow = 4<<20, 8<<20
+		})
+		defer p.stop()
+		ctx := context.Background()
+		const streams, size = 2, 8 << 20
+		var wg sync.WaitGroup
+		for i := range streams {
+			x, err := p.a.OpenStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := x.Write(streamData(31, i, size)); err != nil {
+					t.Error(err)
+				}
+				x.CloseWrite()
+			}()
+		}
+		for range streams {
+			bx, err := p.b.AcceptStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 1024)
+				total := 0
+				for {
+					n, err := bx.Read(buf)
+					total += n
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if total != size {
+					t.Errorf("stream %d: %d bytes, want %d", bx.ID(), total, size)
+				}
+			}()
+		}
+		wg.Wait()
+	})
+}

@@ -461,6 +461,7 @@ func (st *Stream) maybeGrantLocked(now monotime.Time) {
 			// (quic-go keeps it at 1.5 times the stream's).
 			if w := st.window + st.window/2; w > s.connWindow {
 				s.connWindow = min(w, s.cfg.MaxConnWindow)
+				s.connWindowA.Store(s.connWindow)
 			}
 		}
 	}
