@@ -82,3 +82,11 @@ func (s *Session) ConnFlow() (recvd, consumed uint64) {
 // Copying reports whether the stream's reader is copying out of the
 // reassembly buffer right now.
 func (st *Stream) Copying() bool { return st.rx.state.Load()&rxReading != 0 }
+
+// LoggedPackets returns how many packets the sent log holds records of,
+// and the slots of its ring.
+func (s *Session) LoggedPackets() (count, slots int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.count, len(s.log.recs)
+}

@@ -863,3 +863,56 @@ func TestConcurrentReadersTuning(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestAbortForgetsLostPackets: a stream aborted while its packets are in
+// flight, and lost, leaves nothing behind in the sent log. DropStream takes
+// them out of the tracker, so no ACK and no loss declaration resolves them
+// any more: their records would pin the log's base for good (the log then
+// grows with every packet sent after), and the control frames they carried
+// would never be sent again.
+func TestAbortForgetsLostPackets(t *testing.T) {
+	d := netem.Config{Delay: 10 * time.Millisecond}
+	synctest.Test(t, func(t *testing.T) {
+		p := streamPair(t, d, d, nil)
+		defer p.stop()
+		ctx := context.Background()
+		x, _ := p.a.OpenStream(ctx)
+		if _, err := x.Write(make([]byte, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // virtual: x's bytes acknowledged
+		p.ab.blackhole.Store(true)
+		if _, err := x.Write(make([]byte, 256<<10)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // virtual: x's packets left, and are lost; no loss declared yet
+		if _, mine, _ := p.a.FlightBooks(x); mine == 0 {
+			t.Fatal("x has nothing in flight: the test proves nothing")
+		}
+		x.Abort(1)
+		time.Sleep(20 * time.Millisecond) // virtual: what was on the path is dropped on delivery
+		p.ab.blackhole.Store(false)
+
+		y, _ := p.a.OpenStream(ctx)
+		data := streamData(41, 0, 4<<20)
+		done := make(chan error, 1)
+		go func() {
+			_, err := y.Write(data)
+			if err == nil {
+				err = y.CloseWrite()
+			}
+			done <- err
+		}()
+		by := acceptID(t, p.b, y.ID())
+		if b, err := io.ReadAll(by); err != nil || !bytes.Equal(b, data) {
+			t.Fatalf("y: %d bytes, %v", len(b), err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		quiesce(t, p)
+		if n, slots := p.a.LoggedPackets(); n != 0 {
+			t.Errorf("at quiescence the sent log still holds %d records (%d slots)", n, slots)
+		}
+	})
+}
