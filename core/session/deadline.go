@@ -49,13 +49,15 @@ func (d *deadline) set(t time.Time) {
 	d.timer = time.AfterFunc(dur, func() { close(ch) })
 }
 
-// wait returns the channel closed when the deadline passes (nil, which
-// never fires, when none was ever set).
+// wait returns the channel closed when the deadline passes. It makes the
+// channel if none was ever set: a deadline set later, while the caller is
+// parked on it, must close the channel the caller waits on (set keeps an
+// open channel).
 func (d *deadline) wait() <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cancel == nil {
-		return nil
+		d.cancel = make(chan struct{})
 	}
 	return d.cancel
 }

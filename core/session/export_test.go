@@ -76,3 +76,24 @@ func (st *Stream) RecvWindow() (stream, conn uint64) {
 	defer st.s.mu.Unlock()
 	return st.window, st.s.connWindow
 }
+
+// ConnFlow returns the connection's receive-side flow-control books: the
+// bytes received (the sum of every stream's highest offset) and the bytes
+// credited back as consumed.
+func (s *Session) ConnFlow() (recvd, consumed uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connRecvd, s.connConsumed.Load()
+}
+
+// Copying reports whether the stream's reader is copying out of the
+// reassembly buffer right now.
+func (st *Stream) Copying() bool { return st.rx.state.Load()&rxReading != 0 }
+
+// LoggedPackets returns how many packets the sent log holds records of,
+// and the slots of its ring.
+func (s *Session) LoggedPackets() (count, slots int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.count, len(s.log.recs)
+}

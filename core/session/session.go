@@ -43,6 +43,7 @@ type Session struct {
 
 	connConsumed atomic.Uint64 // bytes read (or discarded) from every stream: readers add without mu
 	connLimitA   atomic.Uint64 // connLimit, published for readers
+	connWindowA  atomic.Uint64 // connWindow, published for readers (another stream's reader may grow it)
 
 	rxMu      sync.Mutex
 	replay    secure.ReplayWindow
@@ -148,6 +149,7 @@ func New(cfg Config) (*Session, error) {
 		localMaxStreams: cfg.Local.MaxStreams,
 	}
 	s.connLimitA.Store(s.connLimit)
+	s.connWindowA.Store(s.connWindow)
 	s.msg = &Stream{s: s, id: messageStream, local: true, credit: cfg.Peer.InitialMaxStreamData}
 	s.msg.send.id = messageStream
 	s.recv = recvStream{limit: cfg.Local.InitialMaxStreamData, window: cfg.Local.InitialMaxStreamData, maxMsg: cfg.MaxMessageSize}

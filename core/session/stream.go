@@ -172,9 +172,18 @@ func (st *Stream) readLocked(p []byte) (int, error) {
 		if st.rx.enter() {
 			n := st.rx.read(p)
 			if st.rx.exit() {
-				st.s.mu.Lock()
+				// Reading stopped during the copy: its settling was
+				// left to this exit (settleLocked skips a buffer in a
+				// copy).
+				s := st.s
+				s.mu.Lock()
 				st.rx.freeLocked()
-				st.s.mu.Unlock()
+				s.settleLocked(st)
+				due := s.maxStreamsDue || s.connGrantDue
+				s.mu.Unlock()
+				if due {
+					s.pump(s.cfg.Clock())
+				}
 			}
 			if n > 0 {
 				st.onRead(uint64(n))
@@ -216,9 +225,14 @@ func (st *Stream) readable() bool {
 // the peer's end, the abort, nil to wait.
 func (st *Stream) readEnd() error {
 	if f := st.finalA.Load(); f != 0 && f-1 == st.rx.consumed.Load() && !st.rx.dead() {
-		st.s.mu.Lock()
+		s := st.s
+		s.mu.Lock()
 		st.onEOFLocked()
-		st.s.mu.Unlock()
+		due := s.maxStreamsDue || s.connGrantDue // the stream may have ended: MAX_STREAMS
+		s.mu.Unlock()
+		if due {
+			s.pump(s.cfg.Clock())
+		}
 		return io.EOF
 	}
 	if st.rx.dead() {
@@ -238,7 +252,7 @@ func (st *Stream) readEnd() error {
 func (st *Stream) onRead(n uint64) {
 	s := st.s
 	c := st.rx.consumed.Load()
-	connDue := s.connConsumed.Add(n)+s.connWindow/2 > s.connLimitA.Load()
+	connDue := s.connConsumed.Add(n)+s.connWindowA.Load()/2 > s.connLimitA.Load()
 	if !connDue && c+st.window/2 <= st.limitA() {
 		return
 	}
@@ -517,7 +531,11 @@ func (st *Stream) Close() error {
 	if !st.discard {
 		st.stopReadingLocked()
 	}
+	due := s.maxStreamsDue || s.connGrantDue // the stream may have ended, bytes were credited
 	s.mu.Unlock()
+	if due {
+		s.pump(s.cfg.Clock())
+	}
 	st.rd.stop()
 	st.wr.stop()
 	return nil

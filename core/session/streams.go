@@ -238,6 +238,9 @@ func (s *Session) settleLocked(st *Stream) {
 	if !st.rx.dead() || st.rx.state.Load()&rxReading != 0 {
 		return // the reader's exit frees and settles
 	}
+	// The bytes the reader consumed were credited by its reads (onRead),
+	// those of an EOF included: only the rest is credited here.
+	st.acctHi = max(st.acctHi, st.rx.consumed.Load())
 	if st.recvHi > st.acctHi {
 		s.connConsumed.Add(st.recvHi - st.acctHi)
 		st.acctHi = st.recvHi
@@ -338,6 +341,9 @@ func (s *Session) abortStreamLocked(st *Stream, code uint64, cause error, remote
 	}
 	st.err = &StreamAbortError{Code: code, Remote: remote, Cause: cause}
 	released := s.tr.DropStream(tracker.StreamID(st.id))
+	if released > 0 {
+		s.forgetDroppedLocked(st)
+	}
 	s.stats.streamsAborted.Add(1)
 	s.stats.abortReleased.Add(released)
 	s.dropRetxLocked(st)
@@ -421,13 +427,36 @@ func (s *Session) maybeRemoveLocked(st *Stream) {
 	}
 	st.removed = true
 	delete(s.streams, st.id)
-	s.tr.DropStream(tracker.StreamID(st.id)) // frees the stream's list; every packet was resolved
+	// Frees the stream's list. Every byte was acknowledged, but a
+	// spurious retransmission may still be in flight: forget it too.
+	if s.tr.DropStream(tracker.StreamID(st.id)) > 0 {
+		s.forgetDroppedLocked(st)
+	}
 	s.cfg.Wheel.Cancel(&st.timer)
 	st.send.release()
 	if !st.local {
 		s.incomingDone++
 		s.localMaxStreams = s.incomingDone + s.cfg.Local.MaxStreams
 		s.maxStreamsDue = true
+	}
+}
+
+// forgetDroppedLocked takes out of the sent log the records of st's
+// packets that DropStream just removed from the tracker while in flight
+// (those are the only records of st left: acknowledged and lost packets
+// gave theirs up). Neither an ACK nor a loss declaration resolves them any
+// more: a lost one would pin the log's base for good, the log growing with
+// every packet sent after it, and the control frames it carried (MAX_DATA,
+// MAX_STREAMS, another stream's MAX_STREAM_DATA or STREAM_ABORT) would
+// never be sent again. They are made due again, as a loss would.
+func (s *Session) forgetDroppedLocked(st *Stream) {
+	lo, hi := s.log.bounds()
+	for pn := lo; pn < hi && s.log.count > 0; pn++ {
+		if r := &s.log.recs[pn&uint64(len(s.log.recs)-1)]; !r.used || r.st != st {
+			continue
+		}
+		rec, _ := s.log.take(pn)
+		s.regenerateLocked(&rec)
 	}
 }
 
@@ -459,6 +488,7 @@ func (st *Stream) maybeGrantLocked(now monotime.Time) {
 			// (quic-go keeps it at 1.5 times the stream's).
 			if w := st.window + st.window/2; w > s.connWindow {
 				s.connWindow = min(w, s.cfg.MaxConnWindow)
+				s.connWindowA.Store(s.connWindow)
 			}
 		}
 	}
