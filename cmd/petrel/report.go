@@ -84,7 +84,10 @@ func abortReport(w io.Writer, a *abortResult) {
 	case a.seen == nil:
 		seen = "B's reader saw no end before the phase's"
 	}
-	fmt.Fprintf(w, "             the abort released %s of its flight at once (A's flight %s → %s); %s\n",
+	// Abort sends what the freed window lets leave before it returns, so
+	// the flight measured after it already holds the other streams'
+	// packets that took the room.
+	fmt.Fprintf(w, "             the abort released %s of its flight at once, and the other streams' packets took the room before Abort returned (A's flight %s before, %s after); %s\n",
 		size(int64(a.released)), size(int64(a.flightBefore)), size(int64(a.flightAfter)), seen)
 	if !a.done {
 		return
