@@ -26,14 +26,16 @@ var (
 
 // Bytes per op. A clean op moves 16 MiB: tens of milliseconds at the
 // rates measured on loopback, so setup and the ramp of the congestion
-// window are not what one op measures. An impaired op moves 1 MiB: a
-// loss-based controller at 1% loss and 20 ms RTT moves a few MB/s (the
+// window are not what one op measures. An impaired op moves 2 MiB: a
+// loss-based controller at 1% loss and 20 ms RTT moves about a MB/s (the
 // Mathis bound, MSS x 1.22 / (RTT x sqrt(p)), is 0.7 MB/s for 1200-byte
-// datagrams), so one op takes about a second and a sub-benchmark stays
-// within ~20 s at -benchtime 1s.
+// datagrams), so one op takes two or three seconds; 1 MiB ops varied by
+// half from one op to the next with the loss pattern (0.8 to 1.4 MB/s
+// over 4 MiB transfers with different seeds), too much for a median of a
+// few rounds to settle.
 const (
 	block         = 16 << 20
-	impairedBlock = 1 << 20
+	impairedBlock = 2 << 20
 )
 
 // streamCounts are BenchmarkStreams' numbers of concurrent streams on one
