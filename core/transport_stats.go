@@ -20,6 +20,9 @@ type TransportStats struct {
 	PTOs                   uint64 // probe timeouts
 	MessagesSent           uint64 // messages SendMessage accepted (sent whole, or queued whole)
 	MessagesRecv           uint64 // messages handed to ReceiveMessage
+	StreamsOpened          uint64 // byte streams opened, by either side
+	StreamsAborted         uint64 // byte streams that ended early (Abort, the peer's abort, a timeout, an upstream error, the connection's end)
+	AbortReleasedBytes     uint64 // flight bytes those aborts released at once
 	Drops                  DropCounts
 }
 
@@ -55,6 +58,9 @@ func (st *TransportStats) add(s session.Stats) {
 	st.PTOs += s.PTOs
 	st.MessagesSent += s.MessagesSent
 	st.MessagesRecv += s.MessagesRecv
+	st.StreamsOpened += s.StreamsOpened
+	st.StreamsAborted += s.StreamsAborted
+	st.AbortReleasedBytes += s.AbortReleasedBytes
 	st.Drops.BadHeader += s.DropsBadHeader
 	st.Drops.AEAD += s.DropsAEAD
 	st.Drops.Replay += s.DropsReplay

@@ -222,7 +222,7 @@ func TestMetricsCollector(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"petrel_packets_total", "petrel_drops_total", "petrel_connections", "petrel_retransmits_total"} {
+	for _, want := range []string{"petrel_packets_total", "petrel_drops_total", "petrel_connections", "petrel_retransmits_total", "petrel_streams_total", "petrel_abort_released_bytes_total"} {
 		if !names[want] {
 			t.Errorf("no %s among %v", want, names)
 		}

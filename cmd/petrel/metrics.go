@@ -21,6 +21,7 @@ type nodeCollector struct {
 	nodes map[string]*core.Node // by the "node" label
 
 	packets, bytes, retransmits, lost, ptos, messages *prometheus.Desc
+	streams, abortReleased                            *prometheus.Desc
 	drops, conns, peers, transient, established       *prometheus.Desc
 }
 
@@ -29,18 +30,20 @@ func newNodeCollector() *nodeCollector {
 		return prometheus.NewDesc("petrel_"+name, help, append([]string{"node"}, labels...), nil)
 	}
 	return &nodeCollector{
-		nodes:       map[string]*core.Node{},
-		packets:     d("packets_total", "Packets sent and received by the node's connections (authenticated ones, for received).", "direction"),
-		bytes:       d("bytes_total", "Bytes of those packets.", "direction"),
-		retransmits: d("retransmits_total", "Stream ranges sent again under a new packet number."),
-		lost:        d("lost_packets_total", "Packets declared lost."),
-		ptos:        d("probe_timeouts_total", "Probe timeouts."),
-		messages:    d("messages_total", "Messages sent and received.", "direction"),
-		drops:       d("drops_total", "Datagrams and packets dropped, by reason.", "reason"),
-		conns:       d("connections", "Live connections, handshaking ones included."),
-		peers:       d("peers", "Peer records in the node's table."),
-		transient:   d("transient_connections", "Connections holding a transient reservation."),
-		established: d("established_peers", "Peers in the established set."),
+		nodes:         map[string]*core.Node{},
+		packets:       d("packets_total", "Packets sent and received by the node's connections (authenticated ones, for received).", "direction"),
+		bytes:         d("bytes_total", "Bytes of those packets.", "direction"),
+		retransmits:   d("retransmits_total", "Stream ranges sent again under a new packet number."),
+		lost:          d("lost_packets_total", "Packets declared lost."),
+		ptos:          d("probe_timeouts_total", "Probe timeouts."),
+		messages:      d("messages_total", "Messages sent and received.", "direction"),
+		streams:       d("streams_total", "Byte streams opened, and those that ended early (aborted).", "event"),
+		abortReleased: d("abort_released_bytes_total", "Flight bytes released at once by stream aborts."),
+		drops:         d("drops_total", "Datagrams and packets dropped, by reason.", "reason"),
+		conns:         d("connections", "Live connections, handshaking ones included."),
+		peers:         d("peers", "Peer records in the node's table."),
+		transient:     d("transient_connections", "Connections holding a transient reservation."),
+		established:   d("established_peers", "Peers in the established set."),
 	}
 }
 
@@ -51,7 +54,7 @@ func (c *nodeCollector) add(label string, n *core.Node) {
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.retransmits, c.lost, c.ptos, c.messages, c.drops, c.conns, c.peers, c.transient, c.established} {
+	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.retransmits, c.lost, c.ptos, c.messages, c.streams, c.abortReleased, c.drops, c.conns, c.peers, c.transient, c.established} {
 		ch <- d
 	}
 }
@@ -77,6 +80,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.ptos, t.PTOs)
 		counter(c.messages, t.MessagesSent, "sent")
 		counter(c.messages, t.MessagesRecv, "received")
+		counter(c.streams, t.StreamsOpened, "opened")
+		counter(c.streams, t.StreamsAborted, "aborted")
+		counter(c.abortReleased, t.AbortReleasedBytes)
 		dr := t.Drops
 		for _, r := range []struct {
 			reason string
