@@ -299,6 +299,9 @@ func TestAbortSites(t *testing.T) {
 			for p.a.IsAlive() {
 				x.Write(make([]byte, 1024))
 			}
+			// IsAlive turns false when the end begins; the goroutine
+			// whose send failed may still be running it.
+			synctest.Wait()
 			return p.a
 		}, true},
 	}
