@@ -224,7 +224,7 @@ func (s *Session) signalLocked() bool {
 	s.progress.wake()
 	woke := false
 	s.sendq.each(func(st *Stream) bool {
-		if st.id != messageStream && st.wrWaiting.Load() {
+		if st.id != messageStream && st.err == nil && st.wrWaiting.Load() {
 			st.wakeWriter()
 			woke = true
 			return false

@@ -442,6 +442,10 @@ func (st *Stream) ReadFrom(r io.Reader) (int64, error) {
 			if err := st.waitRoom(); err != nil {
 				return total, err
 			}
+			// Woken: the window may have opened, and this writer is the
+			// one chosen to pack for every stream (signalLocked). Pack
+			// now: the source may block on the next Read.
+			s.pump(s.cfg.Clock())
 			continue
 		}
 		n, rerr := r.Read(buf)
