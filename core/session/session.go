@@ -43,7 +43,9 @@ type Session struct {
 
 	connConsumed atomic.Uint64 // bytes read (or discarded) from every stream: readers add without mu
 	connLimitA   atomic.Uint64 // connLimit, published for readers
-	connWindowA  atomic.Uint64 // connWindow, published for readers (another stream's reader may grow it)
+
+	parkedWriters atomic.Int32  // stream writers parked in waitRoom (added under mu)
+	connWindowA   atomic.Uint64 // connWindow, published for readers (another stream's reader may grow it)
 
 	rxMu      sync.Mutex
 	replay    secure.ReplayWindow
@@ -223,6 +225,9 @@ func (s *Session) Tracker() *tracker.Tracker { return s.tr }
 func (s *Session) signalLocked() bool {
 	s.progress.wake()
 	woke := false
+	if s.parkedWriters.Load() == 0 {
+		return false // it runs on every ACK: no scan of the send queue when nobody waits
+	}
 	s.sendq.each(func(st *Stream) bool {
 		if st.id != messageStream && st.err == nil && st.wrWaiting.Load() {
 			st.wakeWriter()

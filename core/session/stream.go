@@ -376,10 +376,14 @@ func (st *Stream) waitRoom() error {
 	defer st.wrWaiting.Store(false)
 	s.mu.Lock()
 	ok := st.roomLocked() > 0 || st.writeErrLocked() != nil
+	if !ok {
+		s.parkedWriters.Add(1) // under mu: signalLocked sees it
+	}
 	s.mu.Unlock()
 	if ok {
 		return nil
 	}
+	defer s.parkedWriters.Add(-1)
 	select {
 	case <-st.wrCh:
 		return nil

@@ -42,6 +42,21 @@ func streamData(seed uint64, i, n int) []byte {
 	return b
 }
 
+// writeAndClose writes data to st and closes its sending direction on a
+// goroutine of its own; the channel reports the first error (nil once the
+// FIN is queued).
+func writeAndClose(st *session.Stream, data []byte) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := st.Write(data)
+		if err == nil {
+			err = st.CloseWrite()
+		}
+		done <- err
+	}()
+	return done
+}
+
 // checkBooks asserts the flight's books of s: the FlightSize equals the
 // bytes of the packets in flight, st has none (it ended early).
 func checkBooks(t *testing.T, s *session.Session, st *session.Stream, where string) {
@@ -200,14 +215,7 @@ func TestAbortFreesWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		data := streamData(3, 0, 1<<20)
-		ydone := make(chan error, 1)
-		go func() {
-			_, err := y.Write(data)
-			if err == nil {
-				err = y.CloseWrite()
-			}
-			ydone <- err
-		}()
+		ydone := writeAndClose(y, data)
 		for y.SentOffset() == 0 {
 			if time.Since(aborted) >= rtt {
 				t.Fatalf("stream Y's first byte did not leave within one RTT (%v) of X's abort", rtt)
@@ -317,14 +325,7 @@ func TestAbortSites(t *testing.T) {
 				// Both streams send continuously: packets of each are in
 				// flight when x ends.
 				yData := streamData(9, 1, 4<<20)
-				ydone := make(chan error, 1)
-				go func() {
-					_, err := y.Write(yData)
-					if err == nil {
-						err = y.CloseWrite()
-					}
-					ydone <- err
-				}()
+				ydone := writeAndClose(y, yData)
 				if _, err := x.Write(make([]byte, 512<<10)); err != nil {
 					t.Fatal(err)
 				}
@@ -405,14 +406,7 @@ func TestSlowReader(t *testing.T) {
 		defer p.stop()
 		x, _ := p.a.OpenStream(context.Background())
 		data := streamData(4, 0, 4<<20)
-		done := make(chan error, 1)
-		go func() {
-			_, err := x.Write(data)
-			if err == nil {
-				err = x.CloseWrite()
-			}
-			done <- err
-		}()
+		done := writeAndClose(x, data)
 		bx := acceptID(t, p.b, x.ID())
 		var got []byte
 		buf := make([]byte, 16<<10)
@@ -723,14 +717,7 @@ func TestCloseAfterEOFCreditsOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			data := streamData(21, i, n)
-			done := make(chan error, 1)
-			go func() {
-				_, err := x.Write(data)
-				if err == nil {
-					err = x.CloseWrite()
-				}
-				done <- err
-			}()
+			done := writeAndClose(x, data)
 			bx := acceptID(t, p.b, x.ID())
 			got, err := io.ReadAll(bx)
 			if err != nil || !bytes.Equal(got, data) {
@@ -984,14 +971,7 @@ func TestAbortForgetsLostPackets(t *testing.T) {
 
 		y, _ := p.a.OpenStream(ctx)
 		data := streamData(41, 0, 4<<20)
-		done := make(chan error, 1)
-		go func() {
-			_, err := y.Write(data)
-			if err == nil {
-				err = y.CloseWrite()
-			}
-			done <- err
-		}()
+		done := writeAndClose(y, data)
 		by := acceptID(t, p.b, y.ID())
 		if b, err := io.ReadAll(by); err != nil || !bytes.Equal(b, data) {
 			t.Fatalf("y: %d bytes, %v", len(b), err)
