@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +107,7 @@ func (e *StreamAbortError) Error() string {
 	if e.Remote {
 		who = "by the peer"
 	}
-	msg := "session: stream aborted " + who + " (code " + itoa(e.Code) + ")"
+	msg := "session: stream aborted " + who + " (code " + strconv.FormatUint(e.Code, 10) + ")"
 	if e.Cause != nil {
 		msg += ": " + e.Cause.Error()
 	}
@@ -114,19 +115,6 @@ func (e *StreamAbortError) Error() string {
 }
 
 func (e *StreamAbortError) Unwrap() error { return e.Cause }
-
-func itoa(v uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[i:])
-		}
-	}
-}
 
 // Stream abort codes the transport itself uses (an application's Abort
 // codes are its own; these are announced so a peer can tell them apart).
@@ -536,9 +524,7 @@ func (st *Stream) Close() error {
 	_ = st.CloseWrite()
 	s := st.s
 	s.mu.Lock()
-	if !st.discard {
-		st.stopReadingLocked()
-	}
+	s.stopReadingLocked(st)
 	due := s.maxStreamsDue || s.connGrantDue // the stream may have ended, bytes were credited
 	s.mu.Unlock()
 	if due {

@@ -385,9 +385,6 @@ func (s *Session) stopReadingLocked(st *Stream) {
 	s.settleLocked(st)
 }
 
-// Close on a stream: stopReadingLocked is the Stream's read side.
-func (st *Stream) stopReadingLocked() { st.s.stopReadingLocked(st) }
-
 // dropRetxLocked forgets the queued retransmissions of st (their lost
 // packets were resolved by DropStream).
 func (s *Session) dropRetxLocked(st *Stream) {
