@@ -226,7 +226,7 @@ func (e *engine) newConn(key PeerKey, keys *secure.Keys, local, remote wire.Conn
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{n: e.n, key: key, incoming: responder, cid: local, pending: pending}
+	c := &Conn{n: e.n, key: key, incoming: responder, suite: keys.Suite, cid: local, pending: pending}
 	c.deadline.Init(e.n.wheel, c.onDeadline)
 	c.s, err = session.New(session.Config{
 		Protector:               prot,

@@ -19,3 +19,8 @@ func SetTestHookDialFailedArmed(f func(*Peer)) (restore func()) {
 
 // TouchGranularity exports touchGranularity to the benchmarks.
 const TouchGranularity = touchGranularity
+
+// NodeDriver returns the driver a Node opened by Listen moves its
+// datagrams with (a *loop.Gnet or a *loop.Poller), so tests can read its
+// Stats. Test-only export.
+func NodeDriver(n *Node) Driver { return n.eng.drv }
