@@ -53,7 +53,7 @@ type batch struct {
 type pipe struct {
 	seal, open cipher.AEAD
 	iv         [12]byte
-	plain      []byte   // the plaintext of every packet
+	plain      []byte // the plaintext of every packet
 	free, full chan *batch
 	out        []byte // the opener's plaintext buffer
 }
