@@ -21,7 +21,7 @@ var (
 type kcpListener struct{ ln *kcp.Listener }
 
 func (kcpTransport) listen(context.Context) (listener, error) {
-	ln, err := transports.ListenKCP()
+	ln, err := transports.ListenKCP(transports.NoFEC)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func (kcpTransport) listen(context.Context) (listener, error) {
 // dial opens a session to the listener on a socket of its own; closing the
 // msgConn closes the session and its socket.
 func (kcpTransport) dial(_ context.Context, l listener) (msgConn, error) {
-	s, err := transports.DialKCP(transports.KCPAddr(l.(kcpListener).ln))
+	s, err := transports.DialKCP(transports.KCPAddr(l.(kcpListener).ln), transports.NoFEC)
 	if err != nil {
 		return nil, err
 	}
