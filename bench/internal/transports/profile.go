@@ -93,7 +93,11 @@ func WriteLatency(name string, h *hdrhistogram.Histogram) error {
 	var sb strings.Builder
 	sb.WriteString("percentile,micros\n")
 	for _, p := range latencyPercentiles {
-		fmt.Fprintf(&sb, "%g,%.3f\n", p, float64(h.ValueAtQuantile(p))/1e3)
+		v := h.ValueAtQuantile(p)
+		if p == 0 {
+			v = h.Min() // ValueAtQuantile(0) is 0, not the least value recorded
+		}
+		fmt.Fprintf(&sb, "%g,%.3f\n", p, float64(v)/1e3)
 	}
 	return os.WriteFile(filepath.Join(*latencyDir, ProfileName(name)+".csv"), []byte(sb.String()), 0o644)
 }

@@ -87,6 +87,9 @@ func TestWriteLatency(t *testing.T) {
 	if len(rows) < 101 || rows[0][0] != "percentile" || rows[0][1] != "micros" {
 		t.Fatalf("%d rows, header %q: want the header percentile,micros and at least 100 rows", len(rows), rows[0])
 	}
+	if first, _ := strconv.ParseFloat(rows[1][1], 64); first < 0.999 || first > 1.001 {
+		t.Fatalf("p0 = %s µs, want the least value recorded, 1 µs", rows[1][1])
+	}
 	var lastP, lastV float64 = -1, 0
 	for _, r := range rows[1:] {
 		p, err1 := strconv.ParseFloat(r[0], 64)
