@@ -24,7 +24,7 @@ func TestEvaluate(t *testing.T) {
 	}{{true, true, 100}, {true, false, 100}, {true, false, 300}, {false, false, 0}, {false, false, 0}}
 	got := evaluate(cs, rs)
 	for i, w := range want {
-		if got[i].Found != w.found || got[i].Met != w.met || got[i].Value != w.value {
+		if got[i].Found != w.found || got[i].Met != w.met || got[i].Value.Median != w.value {
 			t.Errorf("%s: got found=%v met=%v value=%v, want %+v", cs[i].What, got[i].Found, got[i].Met, got[i].Value, w)
 		}
 	}
@@ -37,7 +37,7 @@ func TestEvaluateUsesMedians(t *testing.T) {
 		{Name: "M", Metrics: map[string]float64{"B/peer": 200}},
 	}
 	v := evaluate([]claim{{Num: "M", Unit: "B/peer", Target: 256, AtMost: true}}, rs)[0]
-	if !v.Found || v.Value != 200 || !v.Met {
+	if !v.Found || v.Value.Median != 200 || !v.Met {
 		t.Fatalf("got %+v, want median 200 met", v)
 	}
 }
@@ -57,7 +57,7 @@ func TestEvaluatePairsRounds(t *testing.T) {
 		{Name: "B/fast", Round: 3, Metrics: map[string]float64{"ns/op": 5}},  // no baseline this round: ignored
 	}
 	v := evaluate([]claim{{Num: "B/base", Den: "B/fast", Unit: "ns/op", Target: 7}}, rs)[0]
-	if !v.Found || v.Value != 10 || !v.Met {
+	if !v.Found || v.Value.Median != 10 || !v.Met {
 		t.Fatalf("got %+v, want the median per-round ratio 10, met", v)
 	}
 }
@@ -76,7 +76,7 @@ func TestAbsentIsNotMeasured(t *testing.T) {
 		if v.Found || v.Met {
 			t.Errorf("%s: found=%v met=%v, want neither", cs[i].What, v.Found, v.Met)
 		}
-		if s := v.String(); !strings.HasSuffix(s, "| not measured") {
+		if s := v.row(); !strings.HasSuffix(s, "| not measured in this run") {
 			t.Errorf("%s: row %q does not say not measured", cs[i].What, s)
 		}
 	}

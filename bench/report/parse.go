@@ -38,7 +38,7 @@ func parseLine(pkg, line string) (result, bool) {
 		if err != nil {
 			return result{}, false
 		}
-		r.Metrics[f[i+1]] = v
+		r.Metrics[normUnit(f[i+1])] = v
 	}
 	return r, true
 }
@@ -54,4 +54,27 @@ func parse(pkg string, r io.Reader) []result {
 		}
 	}
 	return out
+}
+
+// normUnit spells a unit in ASCII: "p99-µs" (the bench contract's spelling)
+// and "p99-us" (BenchmarkMessages' older one) are the same metric.
+func normUnit(u string) string {
+	return strings.NewReplacer("µ", "u", "μ", "u").Replace(u)
+}
+
+// profileName is the file name (without extension) an end-to-end
+// benchmark named name writes its CPU profile and latency CSV under: every
+// character outside [A-Za-z0-9._%=-] becomes '_'. It is the same rule as
+// bench/internal/transports.ProfileName (the report keeps its own copy, so
+// it builds without that package's flags).
+func profileName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("._%=-", c) >= 0:
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// benchPkg is one package's compiled test binary, its plan, the time each
+// of its rounds took and its published lines.
+type benchPkg struct {
+	pkg, dir, bin string
+	plan          plan
+	took          []time.Duration
+	raw           strings.Builder
+}
+
+// build compiles the test binary of every package of the module in dir
+// matching pattern that has benchmarks, into tmp (named from n on). Every go
+// command runs in dir: a package resolves, and its test builds, with its own
+// module's go.mod (bench/ is a module of its own, with dependencies the
+// library's module does not have).
+func build(dir, pattern, tags, tmp string, n int) ([]benchPkg, []string, error) {
+	gocmd := func(args ...string) *exec.Cmd {
+		if tags != "" && (args[0] == "test" || args[0] == "list") {
+			args = append([]string{args[0], "-tags", tags}, args[1:]...)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		return cmd
+	}
+	list, err := gocmd("list", pattern).Output()
+	if err != nil {
+		return nil, nil, fmt.Errorf("go list %s in %s: %w", pattern, dir, err)
+	}
+	var pkgs []benchPkg
+	var failed []string
+	for _, pkg := range strings.Fields(string(list)) {
+		names, _ := gocmd("test", "-list", "^Benchmark", pkg).Output()
+		if !strings.Contains(string(names), "Benchmark") {
+			continue
+		}
+		pdir, err := gocmd("list", "-f", "{{.Dir}}", pkg).Output()
+		if err != nil {
+			return nil, nil, fmt.Errorf("go list %s in %s: %w", pkg, dir, err)
+		}
+		bin := filepath.Join(tmp, strconv.Itoa(n+len(pkgs))+".test")
+		if out, err := gocmd("test", "-c", "-o", bin, pkg).CombinedOutput(); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: build: %v: %s", pkg, err, out))
+			continue
+		}
+		pkgs = append(pkgs, benchPkg{pkg: pkg, dir: strings.TrimSpace(string(pdir)), bin: bin})
+	}
+	return pkgs, failed, nil
+}
+
+// keepBenchLines keeps the lines worth publishing: results and the goos/cpu
+// header, dropping PASS/ok noise.
+func keepBenchLines(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") || strings.HasPrefix(l, "--- FAIL") || strings.HasPrefix(l, "panic") {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
