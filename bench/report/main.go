@@ -127,6 +127,9 @@ func run(o options) error {
 		meta: meta, pkgs: pkgs, quick: o.quick, data: d, plots: plots, plotLink: linkDir(o.out, o.plotDir),
 		profiles: profs, profMissing: profMissing, profHow: profHow, failed: failed,
 	})
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
 	if err := os.WriteFile(o.out, doc.Bytes(), 0o644); err != nil {
 		return err
 	}

@@ -68,13 +68,11 @@ func normUnit(u string) string {
 // bench/internal/transports.ProfileName (the report keeps its own copy, so
 // it builds without that package's flags).
 func profileName(name string) string {
-	b := []byte(name)
-	for i, c := range b {
+	return strings.Map(func(c rune) rune {
 		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("._%=-", c) >= 0:
-		default:
-			b[i] = '_'
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.ContainsRune("._%=-", c):
+			return c
 		}
-	}
-	return string(b)
+		return '_'
+	}, name)
 }

@@ -56,3 +56,27 @@ func TestParseSkipsNoise(t *testing.T) {
 		t.Fatalf("got %+v", rs)
 	}
 }
+
+// TestParseMicros: the contract's "p99-µs" and the older "p99-us" are one
+// metric.
+func TestParseMicros(t *testing.T) {
+	r, ok := parseLine("p", "BenchmarkMessages/64B/kcp-go-2 100 5 ns/op 90.3 p50-µs 393 p99-us 800 p99.9-µs")
+	if !ok || r.Metrics["p50-us"] != 90.3 || r.Metrics["p99-us"] != 393 || r.Metrics["p99.9-us"] != 800 {
+		t.Fatalf("got %+v", r.Metrics)
+	}
+}
+
+// TestProfileName is the bench contract's rule: every character outside
+// [A-Za-z0-9._%=-] becomes '_'.
+func TestProfileName(t *testing.T) {
+	for in, want := range map[string]string{
+		"BenchmarkTransfer/petrel-gnet":                  "BenchmarkTransfer_petrel-gnet",
+		"BenchmarkLossMatrix/loss1%-rtt20ms/petrel-gnet": "BenchmarkLossMatrix_loss1%-rtt20ms_petrel-gnet",
+		"BenchmarkLossMatrix/loss0.1%-rtt100ms/quic-go":  "BenchmarkLossMatrix_loss0.1%-rtt100ms_quic-go",
+		"BenchmarkX/a=b c:d#µ":                           "BenchmarkX_a=b_c_d__",
+	} {
+		if got := profileName(in); got != want {
+			t.Errorf("profileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -69,7 +69,7 @@ func writePlots(dir string, d runData, latencyDir string) ([]plotFile, error) {
 	for _, rtt := range []string{"20ms", "100ms"} {
 		title := "Goodput against loss, " + rtt + " RTT"
 		if err := add(title, "goodput-vs-loss-rtt"+rtt+".svg", func() (*plot.Plot, bool, error) {
-			return linePlot(title, "random loss (%)", "goodput (MB/s)", true, false, lossSeries(d, rtt))
+			return linePlot(axes{title: title, x: "random loss (%)", y: "goodput (MB/s)", logX: true}, lossSeries(d, rtt))
 		}); err != nil {
 			return nil, err
 		}
@@ -81,7 +81,7 @@ func writePlots(dir string, d runData, latencyDir string) ([]plotFile, error) {
 			if err != nil {
 				return nil, false, err
 			}
-			return linePlot(title, "round trip (µs)", "percentile", true, false, ss)
+			return linePlot(axes{title: title, x: "round trip (µs)", y: "percentile", logX: true, cdf: true}, ss)
 		}); err != nil {
 			return nil, err
 		}
@@ -97,7 +97,7 @@ func writePlots(dir string, d runData, latencyDir string) ([]plotFile, error) {
 	} {
 		title := "Goodput against " + s.x
 		if err := add(title, s.file, func() (*plot.Plot, bool, error) {
-			return linePlot(title, s.x, "aggregate goodput (MB/s)", true, false, scaleSeries(d, s.bench))
+			return linePlot(axes{title: title, x: s.x, y: "aggregate goodput (MB/s)", logX: true}, scaleSeries(d, s.bench))
 		}); err != nil {
 			return nil, err
 		}
@@ -192,37 +192,63 @@ func readCDF(r io.Reader) (plotter.XYs, error) {
 	return xy, nil
 }
 
-// linePlot draws one line per series with points; a series with no point
-// is left out, and with no series left there is no plot (false).
-func linePlot(title, x, y string, logX, logY bool, ss []series) (*plot.Plot, bool, error) {
+// axes are how linePlot draws a plot.
+type axes struct {
+	title, x, y string
+	logX        bool
+	cdf         bool // a distribution: lines without points, the legend at the bottom right, no room above the data
+}
+
+// linePlot draws one line per series; a series with no point is left out,
+// and with no series left there is no plot (false). Goodput starts at 0
+// with room above the highest line for the legend; a log X axis is ticked
+// at the data's X values (the loss rates, the stream counts).
+func linePlot(a axes, ss []series) (*plot.Plot, bool, error) {
 	p := plot.New()
-	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, x, y
-	p.Legend.Top = true
+	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = a.title, a.x, a.y
+	p.Legend.Top = !a.cdf
 	var args []any
+	xs := map[float64]bool{}
+	maxY := 0.0
 	for _, s := range ss {
-		xy := usable(s.XY, logX, logY)
+		xy := usable(s.XY, a.logX, false)
 		if len(xy) == 0 {
 			continue
+		}
+		for _, pt := range xy {
+			xs[pt.X], maxY = true, math.Max(maxY, pt.Y)
 		}
 		args = append(args, s.Name, xy)
 	}
 	if len(args) == 0 {
 		return nil, false, nil
 	}
-	if logX {
+	if a.logX {
 		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		if !a.cdf {
+			var ticks []plot.Tick
+			for x := range xs {
+				ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', -1, 64)})
+			}
+			p.X.Tick.Marker = plot.ConstantTicks(ticks)
+		}
 	}
-	if logY {
-		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	var err error
+	if a.cdf {
+		err = plotutil.AddLines(p, args...)
+	} else {
+		p.Y.Min, p.Y.Max = 0, maxY*1.35 // the legend's room
+		err = plotutil.AddLinePoints(p, args...)
 	}
-	if err := plotutil.AddLinePoints(p, args...); err != nil {
+	if err != nil {
 		return nil, false, err
 	}
 	return p, true, nil
 }
 
 // usable drops points a plot cannot draw: NaN or infinite, or not positive
-// on a log axis (gonum's LogScale panics on them).
+// on a log axis (gonum's LogScale panics on them). The latency axis of a
+// CDF is log-scaled, so a 0 µs row (below HdrHistogram's resolution) goes.
 func usable(xy plotter.XYs, logX, logY bool) plotter.XYs {
 	var out plotter.XYs
 	for _, p := range xy {

@@ -222,7 +222,7 @@ func summarizeProfiles(dir string) ([]profileSummary, []string) {
 func writeProfiles(w io.Writer, ps []profileSummary, missing []string, how string) {
 	fmt.Fprintf(w, "%s\n\n", how)
 	if len(ps) == 0 {
-		fmt.Fprintf(w, "No profile was %s in this run.\n\n", notMeasured)
+		fmt.Fprintf(w, "Profiles: %s in this run (none of %s was written).\n\n", notMeasured, strings.Join(profiled, ", "))
 		return
 	}
 	header(w, append([]string{"profile", "CPU s sampled"}, bucketOrder...)...)

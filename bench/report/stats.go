@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
+	"strconv"
 )
 
 // stat is one figure of the report: the median over the rounds that
@@ -109,7 +109,7 @@ func num(v float64) string {
 	case a >= 1:
 		return fmt.Sprintf("%.2f", v)
 	default:
-		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3g", v), "0"), ".")
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
 }
 
