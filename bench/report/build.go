@@ -6,8 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,28 +45,46 @@ func build(dir, pattern, tags, tmp string, n int) ([]benchPkg, []string, error) 
 		return nil, nil, fmt.Errorf("go list %s in %s: %w", pattern, dir, err)
 	}
 	var pkgs []benchPkg
-	var failed []string
 	for _, l := range strings.Split(strings.TrimSpace(string(list)), "\n") {
 		f := strings.Split(l, "\t")
 		if len(f) != 3 {
 			continue
 		}
-		pkg, pdir := f[0], f[1]
-		has, err := hasBenchmarks(pdir, strings.Split(f[2], ","))
+		has, err := hasBenchmarks(f[1], strings.Split(f[2], ","))
 		if err != nil {
 			return nil, nil, err
 		}
-		if !has {
-			continue
+		if has {
+			pkgs = append(pkgs, benchPkg{pkg: f[0], dir: f[1], bin: filepath.Join(tmp, strconv.Itoa(n+len(pkgs))+".test")})
 		}
-		bin := filepath.Join(tmp, strconv.Itoa(n+len(pkgs))+".test")
-		if out, err := gocmd("test", "-c", "-o", bin, pkg).CombinedOutput(); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: build: %v: %s", pkg, err, out))
-			continue
-		}
-		pkgs = append(pkgs, benchPkg{pkg: pkg, dir: pdir, bin: bin})
 	}
-	return pkgs, failed, nil
+	// Build as many binaries at once as there are CPUs: one go test -c
+	// spends much of its time linking, on one core.
+	errs := make([]string, len(pkgs))
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for i := range pkgs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if out, err := gocmd("test", "-c", "-o", pkgs[i].bin, pkgs[i].pkg).CombinedOutput(); err != nil {
+				errs[i] = fmt.Sprintf("%s: build: %v: %s", pkgs[i].pkg, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	var ok []benchPkg
+	var failed []string
+	for i := range pkgs {
+		if errs[i] != "" {
+			failed = append(failed, errs[i])
+			continue
+		}
+		ok = append(ok, pkgs[i])
+	}
+	return ok, failed, nil
 }
 
 var benchFunc = regexp.MustCompile(`(?m)^func Benchmark[^(]*\(\w+ \*testing\.B\)`)

@@ -4,8 +4,10 @@ import "testing"
 
 func TestPlanFor(t *testing.T) {
 	for pkg, want := range map[string]plan{
-		modulePath + "/tracker":        {5, "1s", "100ms"},
-		modulePath + "/core":           {5, "1s", "100ms"},
+		modulePath + "/tracker":        {5, "1s", "1x"},
+		modulePath + "/core":           {5, "1s", "1x"},
+		modulePath + "/core/wire":      {5, "1s", "100ms"},
+		modulePath + "/congestion":     {5, "1s", "100ms"},
 		modulePath + "/bench/transfer": {3, "1s", "1x"},
 		modulePath + "/bench/messages": {3, "1s", "100ms"},
 		modulePath + "/bench/peers":    {3, "1s", "1x"},

@@ -129,7 +129,7 @@ func cpuModel() string {
 }
 
 func kernel() string {
-	out, err := exec.Command("uname", "-srv").Output()
+	out, err := exec.Command("uname", "-sr").Output()
 	if err != nil {
 		return "unknown"
 	}
