@@ -107,12 +107,16 @@ func hasBenchmarks(dir string, files []string) (bool, error) {
 	return false, nil
 }
 
+// figuresLine is the second half of a benchmark's result split by its log
+// lines (parse joins the two).
+var figuresLine = regexp.MustCompile(`^\s+\d+\s+[0-9.e+]+ ns/op`)
+
 // keepBenchLines keeps the lines worth publishing: results and the goos/cpu
 // header, dropping PASS/ok noise.
 func keepBenchLines(s string) string {
 	var b strings.Builder
 	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") || strings.HasPrefix(l, "--- FAIL") || strings.HasPrefix(l, "panic") {
+		if strings.HasPrefix(l, "Benchmark") || figuresLine.MatchString(l) || strings.HasPrefix(l, "cpu:") || strings.HasPrefix(l, "--- FAIL") || strings.HasPrefix(l, "panic") {
 			b.WriteString(l)
 			b.WriteByte('\n')
 		}

@@ -43,14 +43,30 @@ func parseLine(pkg, line string) (result, bool) {
 	return r, true
 }
 
-// parse reads a whole `go test -bench` output of one package.
+// parse reads a whole `go test -bench` output of one package. A benchmark
+// that logs prints its name, then its log lines, then its figures on a line
+// of their own: such a line is joined to the name before it.
 func parse(pkg string, r io.Reader) []result {
 	var out []result
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	pending := ""
 	for sc.Scan() {
-		if res, ok := parseLine(pkg, strings.TrimSpace(sc.Text())); ok {
+		line := strings.TrimSpace(sc.Text())
+		if res, ok := parseLine(pkg, line); ok {
 			out = append(out, res)
+			pending = ""
+			continue
+		}
+		if f := strings.Fields(line); len(f) == 1 && strings.HasPrefix(f[0], "Benchmark") {
+			pending = f[0]
+			continue
+		}
+		if pending != "" {
+			if res, ok := parseLine(pkg, pending+" "+line); ok {
+				out = append(out, res)
+				pending = ""
+			}
 		}
 	}
 	return out

@@ -80,3 +80,22 @@ func TestProfileName(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSplitLine: a benchmark that logs has its name and its figures
+// on separate lines, its log lines between them.
+func TestParseSplitLine(t *testing.T) {
+	out := "BenchmarkTransfer/quic-go-2         \n    transfer_test.go:99: relay carried 10 datagrams\n" +
+		"      12\t  95000000 ns/op\t 176.6 MB/s\t 40.1 cpu-s/GiB\nBenchmarkNext-2 5 3 ns/op\n"
+	rs := parse("p", strings.NewReader(out))
+	if len(rs) != 2 || rs[0].Name != "BenchmarkTransfer/quic-go" || rs[0].Iters != 12 || rs[0].Metrics["MB/s"] != 176.6 || rs[1].Name != "BenchmarkNext" {
+		t.Fatalf("got %+v", rs)
+	}
+}
+
+func TestKeepBenchLines(t *testing.T) {
+	out := "goos: linux\ncpu: AMD EPYC\nBenchmarkA-2 \n    a_test.go:1: log\n      12\t  95000000 ns/op\t 1 MB/s\nPASS\nok  p 1s\n--- FAIL: BenchmarkB\n"
+	want := "cpu: AMD EPYC\nBenchmarkA-2 \n      12\t  95000000 ns/op\t 1 MB/s\n--- FAIL: BenchmarkB\n"
+	if got := keepBenchLines(out); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
