@@ -80,15 +80,17 @@ func normUnit(u string) string {
 
 // profileName is the file name (without extension) an end-to-end
 // benchmark named name writes its CPU profile and latency CSV under: every
-// character outside [A-Za-z0-9._%=-] becomes '_'. It is the same rule as
+// byte outside [A-Za-z0-9._%=-] becomes '_'. It is the same rule as
 // bench/internal/transports.ProfileName (the report keeps its own copy, so
 // it builds without that package's flags).
 func profileName(name string) string {
-	return strings.Map(func(c rune) rune {
+	b := []byte(name)
+	for i, c := range b {
 		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.ContainsRune("._%=-", c):
-			return c
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("._%=-", c) >= 0:
+		default:
+			b[i] = '_'
 		}
-		return '_'
-	}, name)
+	}
+	return string(b)
 }

@@ -66,14 +66,15 @@ func TestParseMicros(t *testing.T) {
 	}
 }
 
-// TestProfileName is the bench contract's rule: every character outside
-// [A-Za-z0-9._%=-] becomes '_'.
+// TestProfileName is the bench contract's rule: every byte outside
+// [A-Za-z0-9._%=-] becomes '_' (a two-byte µ gives two).
 func TestProfileName(t *testing.T) {
 	for in, want := range map[string]string{
 		"BenchmarkTransfer/petrel-gnet":                  "BenchmarkTransfer_petrel-gnet",
 		"BenchmarkLossMatrix/loss1%-rtt20ms/petrel-gnet": "BenchmarkLossMatrix_loss1%-rtt20ms_petrel-gnet",
 		"BenchmarkLossMatrix/loss0.1%-rtt100ms/quic-go":  "BenchmarkLossMatrix_loss0.1%-rtt100ms_quic-go",
-		"BenchmarkX/a=b c:d#µ":                           "BenchmarkX_a=b_c_d__",
+		"BenchmarkX/a=b c:d#µ":                           "BenchmarkX_a=b_c_d___",
+		"p50-µs":                                         "p50-__s",
 	} {
 		if got := profileName(in); got != want {
 			t.Errorf("profileName(%q) = %q, want %q", in, got, want)
