@@ -47,7 +47,7 @@ var gcPrefixes = []string{
 }
 
 var syscallPrefixes = []string{
-	"syscall.", "golang.org/x/sys/unix.", "internal/runtime/syscall.", "internal/syscall/", "runtime/internal/syscall.",
+	"syscall.", "golang.org/x/sys/unix.", "internal/runtime/syscall", "internal/syscall/", "runtime/internal/syscall",
 	"runtime.entersyscall", "runtime.exitsyscall", "runtime.reentersyscall",
 }
 
