@@ -48,7 +48,9 @@ func TestBuildPerModule(t *testing.T) {
 
 // fakeE2E is an end-to-end package in the shape of the bench contract: it
 // registers -petrel.cpuprofile and -petrel.latency and writes a CPU
-// profile and a latency CSV named by the contract's rule.
+// profile and a latency CSV named by the contract's rule. (Its benchmark
+// declarations are spliced in, so that no line of this file starts with
+// one: hasBenchmarks would take bench/report for a benchmark package.)
 const fakeE2E = `package fake
 
 import (
@@ -70,7 +72,7 @@ var (
 
 func file(b *testing.B, dir, ext string) string { return filepath.Join(dir, unsafe.ReplaceAllString(b.Name(), "_")+ext) }
 
-func BenchmarkTransfer(b *testing.B) {
+` + "func BenchmarkTransfer(b *testing.B) {" + `
 	b.Run("petrel-gnet", func(b *testing.B) {
 		if *cpuDir != "" {
 			f, err := os.Create(file(b, *cpuDir, ".pprof"))
@@ -87,7 +89,7 @@ func BenchmarkTransfer(b *testing.B) {
 	})
 }
 
-func BenchmarkMessages(b *testing.B) {
+` + "func BenchmarkMessages(b *testing.B) {" + `
 	b.Run("64B", func(b *testing.B) {
 		b.Run("quic-go", func(b *testing.B) {
 			if *latDir != "" {
@@ -148,7 +150,7 @@ func TestProfilePass(t *testing.T) {
 
 	// Without the flags (a package that does not import
 	// bench/internal/transports) the binary is skipped.
-	if err := os.WriteFile(filepath.Join(mod, "fake_test.go"), []byte("package fake\n\nimport \"testing\"\n\nfunc BenchmarkTransfer(b *testing.B) {}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(mod, "fake_test.go"), []byte("package fake\n\nimport \"testing\"\n\n"+"func BenchmarkTransfer(b *testing.B) {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pkgs, failed, err = build(mod, "./...", "", t.TempDir(), 0)
@@ -157,5 +159,25 @@ func TestProfilePass(t *testing.T) {
 	}
 	if ps, _, _, fails := profilePass(pkgs, options{profDir: prof}); len(ps) != 0 || len(fails) != 0 {
 		t.Errorf("a binary without the flags: %d profiles, failures %v", len(ps), fails)
+	}
+}
+
+func TestHasBenchmarks(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"a_test.go": "package a\n\nfunc TestA(t *testing.T) {}\n\nvar s = `\n` + \"func BenchmarkX(b *testing.B)\"\n",
+		"b_test.go": "package a\n\nimport \"testing\"\n\n" + "func BenchmarkB(b *testing.B) {}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		files []string
+		want  bool
+	}{{[]string{"a_test.go"}, false}, {[]string{"a_test.go", "b_test.go"}, true}, {[]string{""}, false}} {
+		if got, err := hasBenchmarks(dir, tt.files); got != tt.want || err != nil {
+			t.Errorf("%v: %v %v, want %v", tt.files, got, err, tt.want)
+		}
 	}
 }
