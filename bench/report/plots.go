@@ -196,7 +196,7 @@ func readCDF(r io.Reader) (plotter.XYs, error) {
 type axes struct {
 	title, x, y string
 	logX        bool
-	cdf         bool // a distribution: lines without points, the legend at the bottom right, no room above the data
+	cdf         bool // a distribution: lines without points, the percentile axis by nines, the legend at the top left
 }
 
 // linePlot draws one line per series; a series with no point is left out,
@@ -206,7 +206,7 @@ type axes struct {
 func linePlot(a axes, ss []series) (*plot.Plot, bool, error) {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = a.title, a.x, a.y
-	p.Legend.Top = !a.cdf
+	p.Legend.Top, p.Legend.Left = true, a.cdf // a CDF's top left is empty
 	var args []any
 	xs := map[float64]bool{}
 	maxY := 0.0
@@ -235,6 +235,15 @@ func linePlot(a axes, ss []series) (*plot.Plot, bool, error) {
 	}
 	var err error
 	if a.cdf {
+		// The tail is what a latency CDF is for: a linear percentile axis
+		// squeezes p99 to p99.99 into its top percent; this one gives
+		// each nine the room of the first 90 percent.
+		p.Y.Scale, p.Y.Min, p.Y.Max = ninesScale{}, 0, ninesTop
+		var ticks []plot.Tick
+		for _, v := range []float64{0, 50, 90, 99, 99.9, 99.99} {
+			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+		}
+		p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 		err = plotutil.AddLines(p, args...)
 	} else {
 		p.Y.Min, p.Y.Max = 0, maxY*1.35 // the legend's room
@@ -244,6 +253,21 @@ func linePlot(a axes, ss []series) (*plot.Plot, bool, error) {
 		return nil, false, err
 	}
 	return p, true, nil
+}
+
+// ninesTop is the top of a CDF's percentile axis: rows above it (the
+// latency CSVs go to 100) are drawn at it.
+const ninesTop = 99.99
+
+// ninesScale places percentile p at -log10(1 - p/100): 0 at 0, 1 at 90, 2
+// at 99, 3 at 99.9, so each nine of the tail gets the same height.
+type ninesScale struct{}
+
+func nines(p float64) float64 { return -math.Log10(1 - math.Min(math.Max(p, 0), ninesTop)/100) }
+
+// Normalize implements plot.Normalizer.
+func (ninesScale) Normalize(min, max, x float64) float64 {
+	return (nines(x) - nines(min)) / (nines(max) - nines(min))
 }
 
 // usable drops points a plot cannot draw: NaN or infinite, or not positive

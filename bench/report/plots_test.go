@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,17 @@ func TestReadCDF(t *testing.T) {
 	for _, bad := range []string{"", "p,us\n1,2\n", "percentile,micros\nx,1\n"} {
 		if _, err := readCDF(strings.NewReader(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestNinesScale: each nine of the percentile axis gets the same height,
+// and rows above its top (100) are drawn at the top.
+func TestNinesScale(t *testing.T) {
+	var s ninesScale
+	for _, tt := range []struct{ p, want float64 }{{0, 0}, {90, 0.25}, {99, 0.5}, {99.9, 0.75}, {99.99, 1}, {100, 1}} {
+		if got := s.Normalize(0, ninesTop, tt.p); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("Normalize(%v) = %v, want %v", tt.p, got, tt.want)
 		}
 	}
 }
