@@ -254,7 +254,9 @@ func (e *engine) onInitiation(ls *loopScratch, d []byte, from netip.AddrPort) {
 	ls.reply = resp[:0]
 	c, err := e.newConn(key, keys, cid, wire.ConnID(in.ConnID), from, ours, theirs, true, pending)
 	if err != nil {
-		pending.Fail()
+		if pending.Fail() {
+			e.drops.Unconfirmed.Add(1)
+		}
 		e.n.settleSlot(p)
 		return
 	}
