@@ -104,6 +104,7 @@ type stormReport struct {
 	dialsOK, dialsFailed int
 	captured             [2]int // datagrams captured to and from the node
 	stormed              time.Duration
+	captureAlive         bool // the attacked session survived the storm
 }
 
 // line is the machine-readable summary: key=value fields.
@@ -115,8 +116,12 @@ func (r *stormReport) line() string {
 		fmt.Fprintf(&b, " sent.%s=%d", stormKind(k), r.sent[k])
 		total += r.sent[k]
 	}
-	fmt.Fprintf(&b, " sent.total=%d dials.ok=%d dials.failed=%d captured.out=%d captured.in=%d seconds=%.2f",
-		total, r.dialsOK, r.dialsFailed, r.captured[0], r.captured[1], r.stormed.Seconds())
+	alive := 0
+	if r.captureAlive {
+		alive = 1
+	}
+	fmt.Fprintf(&b, " sent.total=%d dials.ok=%d dials.failed=%d captured.out=%d captured.in=%d capture.alive=%d seconds=%.2f",
+		total, r.dialsOK, r.dialsFailed, r.captured[0], r.captured[1], alive, r.stormed.Seconds())
 	return b.String()
 }
 
@@ -187,6 +192,7 @@ func runStorm(ctx context.Context, w io.Writer, c stormConfig) error {
 	})
 	rep.sent = g.run(sctx, socks, at)
 	rep.stormed = time.Since(g.start)
+	rep.captureAlive = cp.conn.IsAlive()
 	cancel()
 	wg.Wait()
 	rep.dialsOK, rep.dialsFailed = int(ok.Load()), int(failed.Load())

@@ -297,6 +297,9 @@ func TestStormBinary(t *testing.T) {
 	if dialsFailed != 0 || dialsOK == 0 {
 		t.Errorf("legitimate dials during the storm: %v got through, %v failed\n%s", dialsOK, dialsFailed, stormErr.String())
 	}
+	if sent["capture.alive"] != 1 {
+		t.Errorf("the storm's own session, whose packets it replayed, flipped and reflected, did not survive it")
+	}
 	if hwm*1024 > stormRSSBound {
 		t.Errorf("serve's peak RSS %.0f MiB exceeds the bound %d MiB", hwm/1024, stormRSSBound>>20)
 	}

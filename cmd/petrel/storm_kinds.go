@@ -189,20 +189,23 @@ func (g *generator) build(k stormKind) []byte {
 		b = append(b, pick(r, g.in)...)
 	case kindBitflip:
 		d := pick(r, g.data)
-		b = append(b, d...)
-		h, hdrLen, err := wire.ParseShortHeader(b)
+		h, hdrLen, err := wire.ParseShortHeader(d)
 		if err != nil {
-			break // not a packet after all: sent as a replay would be
+			b = append(b, d...) // not a packet after all: a replay
+			break
 		}
-		// A packet number above every captured one, so the node's replay
-		// check (which runs before decryption, on the number alone) lets
-		// it through to authentication; then one bit of the sealed payload
-		// or its tag flipped.
-		pn := g.maxPN + 1 + uint64(r.IntN(64))
-		for i := range h.PNLen {
-			b[hdrLen-1-i] = byte(pn >> (8 * i))
-		}
-		at := hdrLen + r.IntN(h.Length-h.PNLen)
+		// The packet's sealed payload with one bit flipped, under its
+		// header rewritten with a 4-byte packet number far above every
+		// one the session will have used: the node's replay check, which
+		// runs on the number alone before decryption, lets it through
+		// to authentication, which fails (the header is the associated
+		// data, and the bit is flipped besides).
+		sealed := d[hdrLen : hdrLen-h.PNLen+h.Length]
+		h.PN = g.maxPN + 1<<20 + uint64(r.IntN(1<<20))
+		h.PNLen, h.Length = 4, 4+len(sealed)
+		b = wire.AppendShortHeader(b, &h)
+		at := len(b) + r.IntN(len(sealed))
+		b = append(b, sealed...)
 		b[at] ^= 1 << r.IntN(8)
 	case kindHSForged:
 		// The captured initiation's header and length, random contents:
