@@ -147,6 +147,8 @@ func TestSpoofedInitiations(t *testing.T) {
 		msgs := make([]batchio.Message, 0, 1000)
 		heap0 := heapAlloc()
 		maxPending, maxTransient, peersAtLoad := 0, 0, -1
+		var atLoad core.TransportStats // when the load threshold was passed
+		iAtLoad := 0
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // virtual
 		defer cancel()
 		var dialErr error
@@ -159,12 +161,23 @@ func TestSpoofedInitiations(t *testing.T) {
 				t.Fatalf("after %d addresses: %d pending handshakes, %d transient, budget %d",
 					i, st.Transport.PendingHandshakes, st.Ring.Transient.Count, budget)
 			}
-			if st.Transport.PendingHandshakes > secure.DefaultLoadThreshold && peersAtLoad < 0 {
-				peersAtLoad = st.Peers
+			tr := st.Transport
+			if tr.PendingHandshakes > secure.DefaultLoadThreshold && peersAtLoad < 0 {
+				peersAtLoad, atLoad, iAtLoad = st.Peers, tr, i
+				return
 			}
-			if peersAtLoad >= 0 && st.Peers > peersAtLoad+1 { // +1: the real peer
-				t.Fatalf("after %d addresses, under load: %d peer records, %d when the load began: state for addresses that echoed no cookie",
-					i, st.Peers, peersAtLoad)
+			if peersAtLoad < 0 {
+				return
+			}
+			// Under load, every forged initiation is answered by a cookie
+			// reply and nothing else: no peer record, no connection, not
+			// even the Noise decryption (a Handshake drop would show one).
+			// +1: the real peer, which echoes its cookie.
+			if st.Peers > peersAtLoad+1 || tr.Conns > atLoad.Conns+1 || tr.Drops.Handshake != atLoad.Drops.Handshake ||
+				tr.Drops.CookieRequired-atLoad.Drops.CookieRequired < uint64(i-iAtLoad) {
+				t.Fatalf("after %d addresses, %d under load: peers %d -> %d, connections %d -> %d, handshake drops %d -> %d, cookie replies %d -> %d: state or work for addresses that echoed no cookie",
+					i, i-iAtLoad, peersAtLoad, st.Peers, atLoad.Conns, tr.Conns, atLoad.Drops.Handshake, tr.Drops.Handshake,
+					atLoad.Drops.CookieRequired, tr.Drops.CookieRequired)
 			}
 		}
 		var sentIn uint64
