@@ -38,6 +38,7 @@ type DropCounts struct {
 	AEAD           uint64 // packets that failed authentication
 	Replay         uint64 // packet numbers seen before, or below the replay window
 	BadFrame       uint64 // authenticated packets with a malformed frame (they end the connection)
+	Protocol       uint64 // authenticated packets that broke the protocol: a stream over MaxIncomingStreams, data beyond a window (they end the connection)
 	Handshake      uint64 // initiations refused: MAC, decryption, replayed timestamp, malformed
 	OverBudget     uint64 // initiations refused for the handshake budget or the accept backlog
 	CookieRequired uint64 // initiations answered with a retry cookie instead of a session
@@ -81,6 +82,7 @@ func (st *TransportStats) add(s session.Stats) {
 	st.Drops.AEAD += s.DropsAEAD
 	st.Drops.Replay += s.DropsReplay
 	st.Drops.BadFrame += s.DropsBadFrame
+	st.Drops.Protocol += s.DropsProtocol
 }
 
 // retire moves c's counts from the live map to the ended sum.

@@ -93,7 +93,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			{"bad_header", dr.BadHeader}, {"unknown_connection_id", dr.UnknownConnID}, {"aead", dr.AEAD},
 			{"replay", dr.Replay}, {"bad_frame", dr.BadFrame}, {"handshake", dr.Handshake},
 			{"over_budget", dr.OverBudget}, {"cookie_required", dr.CookieRequired}, {"stray_reply", dr.StrayReply},
-			{"unconfirmed", dr.Unconfirmed}, {"truncated", dr.Truncated}, {"kernel_queue", dr.KernelQueue},
+			{"protocol", dr.Protocol}, {"unconfirmed", dr.Unconfirmed}, {"truncated", dr.Truncated}, {"kernel_queue", dr.KernelQueue},
 		} {
 			counter(c.drops, r.v, r.reason)
 		}

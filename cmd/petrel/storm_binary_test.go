@@ -111,7 +111,7 @@ var dropField = map[string]string{
 	"bad_header": "BadHeader", "unknown_connection_id": "UnknownConnID", "aead": "AEAD",
 	"replay": "Replay", "bad_frame": "BadFrame", "handshake": "Handshake",
 	"over_budget": "OverBudget", "cookie_required": "CookieRequired", "stray_reply": "StrayReply",
-	"unconfirmed": "Unconfirmed", "truncated": "Truncated", "kernel_queue": "KernelQueue",
+	"protocol": "Protocol", "unconfirmed": "Unconfirmed", "truncated": "Truncated", "kernel_queue": "KernelQueue",
 }
 
 // procCPU returns the user+system CPU seconds of process pid so far
