@@ -103,6 +103,7 @@ func newEngine(n *Node, cfg TransportConfig) (*engine, error) {
 		Static:     &e.kp,
 		CookieMode: cfg.CookieMode,
 		Admission:  e.admit,
+		Replay:     &peerStamps{e: e, lru: secure.NewTimestampTable(replayTableLimit)},
 	})
 	if err != nil {
 		return nil, err

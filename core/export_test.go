@@ -19,3 +19,12 @@ func SetTestHookDialFailedArmed(f func(*Peer)) (restore func()) {
 
 // TouchGranularity exports touchGranularity to the benchmarks.
 const TouchGranularity = touchGranularity
+
+// SetReplayTableLimit sets the capacity of the responder's timestamp LRU
+// for nodes opened from now on, and returns a function that restores it.
+// Tests that use it must not run in parallel.
+func SetReplayTableLimit(n int) (restore func()) {
+	old := replayTableLimit
+	replayTableLimit = n
+	return func() { replayTableLimit = old }
+}

@@ -234,6 +234,7 @@ func (e *engine) onInitiation(ls *loopScratch, d []byte, from netip.AddrPort) {
 		refuse(secure.RefuseNotAllowed) // the node is closing
 		return
 	}
+	e.n.table.recordStamp(p, in.Timestamp)
 	if !e.n.reserve(p, now) {
 		e.drops.OverBudget.Add(1)
 		refuse(secure.RefuseBusy)
