@@ -26,7 +26,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,16 +244,6 @@ func stormSources(at netip.AddrPort, n int) ([]*net.UDPConn, error) {
 		socks = append(socks, s)
 	}
 	return socks, nil
-}
-
-// kindNames returns the kinds in report order (for tests and help).
-func kindNames() []string {
-	names := make([]string, 0, numKinds)
-	for k := range numKinds {
-		names = append(names, stormKind(k).String())
-	}
-	sort.Strings(names)
-	return names
 }
 
 // newRand returns the storm's generator from its seed.
