@@ -318,8 +318,8 @@ func TestStormBinary(t *testing.T) {
 			fmt.Fprintf(&b, " reason.%s=%.0f", k, delta[k])
 		}
 	}
-	fmt.Fprintf(&b, " pending_after=%.0f storm_s=%.1f rate=%d cpu_s=%.2f cpu_us_per_datagram=%.1f rss_before_mib=%.1f rss_peak_mib=%.1f transfer_bytes=%d intact=%v handshakes_during_storm=%.0f cookies_sent=%.0f",
-		after["PendingHandshakes"], sent["seconds"], rate, cpu, cpu/sent["sent.total"]*1e6, rss0/1024, hwm/1024, size, intact,
+	fmt.Fprintf(&b, " pending_after=%.0f storm_s=%.1f rate_requested=%d rate_achieved=%.0f cpu_s=%.2f cpu_us_per_datagram=%.1f rss_before_mib=%.1f rss_peak_mib=%.1f transfer_bytes=%d intact=%v handshakes_during_storm=%.0f cookies_sent=%.0f",
+		after["PendingHandshakes"], sent["seconds"], rate, sent["sent.total"]/sent["seconds"], cpu, cpu/sent["sent.total"]*1e6, rss0/1024, hwm/1024, size, intact,
 		dialsOK+float64(sendsDuring), delta["CookieRequired"])
 	t.Log(b.String())
 }
