@@ -131,13 +131,16 @@ func runStorm(ctx context.Context, w io.Writer, c stormConfig) error {
 	if _, err := c.config(); err != nil {
 		return err
 	}
+	if c.at == "" {
+		return errors.New("--at is required: the address of the node under test, the addr line `petrel serve` prints")
+	}
 	key, err := parsePeerKey(c.key)
 	if err != nil {
 		return err
 	}
 	at, err := resolvePeer(ctx, c.at)
 	if err != nil {
-		return err
+		return fmt.Errorf("--at: %w", err)
 	}
 	if !at.Addr().IsLoopback() && !c.allowRemote {
 		return fmt.Errorf("--at %v is not a loopback address: storm only a node you operate, and say so with --allow-remote", at)

@@ -425,3 +425,24 @@ func sortedKeys(m map[string]float64) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// TestStormRefuses: the storm sends only to a loopback --at unless told
+// the node is the operator's own, and checks its bounds.
+func TestStormRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no address", []string{"storm", "--key", strings.Repeat("ab", 32)}, "--at is required"},
+		{"remote", []string{"storm", "--at", "192.0.2.7:4242", "--key", strings.Repeat("ab", 32)}, "not a loopback address"},
+		{"no rate", []string{"storm", "--at", "127.0.0.1:4242", "--key", strings.Repeat("ab", 32), "--rate", "0"}, "must be positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(tc.args...)
+			if code == 0 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want a failure saying %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
