@@ -243,3 +243,83 @@ func TestSpoofedInitiations(t *testing.T) {
 			secure.DefaultLoadThreshold, maxAmp, dr.CookieRequired, dr.Handshake, dr.OverBudget, st2.Transport.Drops.Unconfirmed, st.Peers, dialErr == nil)
 	})
 }
+
+// TestSpoofedInitiationsOverBudget: with cookies off (CookieNever), forged
+// addresses sending initiations of distinct throwaway keys fill the
+// handshake budget and no more: the rest are refused as busy (counted
+// OverBudget), each refusal within 3x the bytes of its initiation.
+func TestSpoofedInitiationsOverBudget(t *testing.T) {
+	defer goleak.VerifyNone(t, leakOpts...)
+	synctest.Test(t, func(t *testing.T) {
+		const budget, keys = 16, 64
+		nw := simNetwork(t, 6, netem.Config{Delay: time.Millisecond})
+		d := &spoofDriver{out: make([]uint32, keys)}
+		var h core.Handler
+		cfg := core.Config{Clock: bubbleClock{}}
+		cfg.Transport.HandshakeBudget = budget
+		cfg.Transport.CookieMode = secure.CookieNever
+		b, err := core.ListenDriver(func(hh core.Handler) (core.Driver, error) {
+			ep, err := nw.Listen(netip.MustParseAddrPort("10.200.0.1:4000"), hh)
+			if err != nil {
+				return nil, err
+			}
+			h, d.Endpoint = hh, ep
+			return d, nil
+		}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		p := wire.DefaultTransportParams()
+		params, err := wire.AppendTransportParams(nil, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := make([]int, keys)
+		maxPending := 0
+		for i := range keys {
+			kp, err := secure.GenerateKeyPair(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ini, err := secure.NewInitiator(secure.InitiatorConfig{Static: &kp, Peer: secure.PublicKey(b.LocalKey()),
+				ConnID: secure.ConnID{byte(i), 2}, Payload: params})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := ini.Initiation(nil, time.Now(), monotime.Now())
+			ini.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			in[i] = len(m)
+			h.HandleBatch(1, []batchio.Message{{Buffer: m, Addr: spoofAddr(i)}})
+			st := b.Stats()
+			maxPending = max(maxPending, st.Transport.PendingHandshakes)
+			if st.Transport.PendingHandshakes > budget || st.Ring.Transient.Count > budget {
+				t.Fatalf("after %d initiations: %d pending, %d transient, budget %d", i+1,
+					st.Transport.PendingHandshakes, st.Ring.Transient.Count, budget)
+			}
+		}
+		st := b.Stats()
+		if maxPending != budget || st.Transport.Drops.OverBudget != keys-budget {
+			t.Errorf("pending peaked at %d (budget %d); %d refused over budget, want %d", maxPending, budget,
+				st.Transport.Drops.OverBudget, keys-budget)
+		}
+		time.Sleep(2 * secure.DefaultHandshakeTimeout) // virtual: the admitted ones time out
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		maxAmp := 0.0
+		for i, out := range d.out {
+			if out == 0 {
+				t.Errorf("%v got no answer", spoofAddr(i))
+			}
+			maxAmp = max(maxAmp, float64(out)/float64(in[i]))
+		}
+		if maxAmp > secure.AmplificationFactor {
+			t.Errorf("an unvalidated address received %.2fx the bytes it sent", maxAmp)
+		}
+		t.Logf("RELIABILITY spoof_budget addresses=%d budget=%d max_pending=%d over_budget=%d max_amplification=%.2f unconfirmed=%d",
+			keys, budget, maxPending, st.Transport.Drops.OverBudget, maxAmp, b.Stats().Transport.Drops.Unconfirmed)
+	})
+}
