@@ -441,7 +441,8 @@ func TestSlowReader(t *testing.T) {
 		if maxRecvHeld > window {
 			t.Errorf("receiver held up to %d unread bytes, above its stream window %d", maxRecvHeld, window)
 		}
-		t.Logf("sender held at most %d bytes, the receiver %d unread", maxHeld, maxRecvHeld)
+		t.Logf("RELIABILITY slow_reader bytes=%d send_buffer=%d window=%d sender_held_max=%d receiver_unread_max=%d",
+			len(data), 128<<10, window, maxHeld, maxRecvHeld)
 	})
 }
 
