@@ -35,6 +35,10 @@ test: ## in every module: go vet, every test with the race detector (shuffled, u
 			(cd $$m && GOARCH=386 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...); done; \
 	else echo "skipping the 386 run: this machine cannot run 386 binaries"; fi
 
+.PHONY: storm
+storm: ## hostile traffic from a separate process at a live node, long version (20 s storm, 64 MiB transfer); prints its RELIABILITY figures
+	cd cmd && PETREL_STORM_LONG=1 $(GO) test -count=1 -run 'TestStormBinary' -v ./petrel | grep -E 'RELIABILITY|^(ok|FAIL|--- )'
+
 race: test ## alias of test (the suite always runs with -race)
 
 bench: ## run every benchmark of both modules in interleaved rounds (bench/report/plan.go: 5 rounds of the components, 3 of the end-to-end; about 30 min on 2 cores), then a profiling pass; regenerate BENCHMARKS.md and bench/plots/

@@ -157,8 +157,8 @@ func (c *Conn) onClose(reason error) {
 	}
 	c.n.eng.retire(c)
 	c.n.wheel.Cancel(&c.deadline)
-	if c.pending != nil && !c.confirmed.Load() {
-		c.pending.Fail()
+	if c.pending != nil && !c.confirmed.Load() && c.pending.Fail() {
+		c.n.eng.drops.Unconfirmed.Add(1)
 	}
 	c.mu.Lock()
 	c.ended, c.endErr = true, reason

@@ -24,3 +24,12 @@ const TouchGranularity = touchGranularity
 // datagrams with (a *loop.Gnet or a *loop.Poller), so tests can read its
 // Stats. Test-only export.
 func NodeDriver(n *Node) Driver { return n.eng.drv }
+
+// SetReplayTableLimit sets the capacity of the responder's timestamp LRU
+// for nodes opened from now on, and returns a function that restores it.
+// Tests that use it must not run in parallel.
+func SetReplayTableLimit(n int) (restore func()) {
+	old := replayTableLimit
+	replayTableLimit = n
+	return func() { replayTableLimit = old }
+}
