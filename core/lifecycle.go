@@ -142,10 +142,47 @@ func (n *Node) Advance(now monotime.Time) (int, error) {
 	return n.wheel.Advance(now), nil
 }
 
-// drive is the production wheel driver: it advances the wheel every Tick
-// until the root context is cancelled.
+// maxIdleSleep bounds how long the driver sleeps with timers far off or
+// none: a defence in depth, so that a wake-up missed by a bug costs at most
+// this much lateness, at 1 wake-up a second instead of 1,000.
+const maxIdleSleep = time.Second
+
+// drive is the production wheel driver. With the system clock it sleeps
+// until the wheel's next event (or an arming earlier than it wakes it)
+// instead of ticking: an idle node no longer wakes every Tick. In a
+// profile of 1,000 nodes in one process (bench's BenchmarkPeers) the 1 ms
+// ticker and the Advances it drove took about a third of the CPU. Another
+// Clock may jump in ways the wheel cannot foresee, so it keeps the ticker.
 func (n *Node) drive() {
 	defer n.work.done()
+	if _, system := n.clock.(systemClock); !system {
+		n.driveTicker()
+		return
+	}
+	t := time.NewTimer(n.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		case <-n.wheel.Wakeups():
+		}
+		n.advMu.Lock()
+		n.wheel.Advance(n.clock.Now())
+		next, ok := n.wheel.NextDeadline()
+		n.advMu.Unlock()
+		d := maxIdleSleep
+		if ok {
+			d = min(d, time.Duration(next-n.clock.Now()))
+		}
+		t.Reset(max(d, 0))
+	}
+}
+
+// driveTicker advances the wheel every Tick until the root context is
+// cancelled: the driver for a Clock other than the system's.
+func (n *Node) driveTicker() {
 	t := time.NewTicker(n.cfg.Tick)
 	defer t.Stop()
 	for {

@@ -116,6 +116,12 @@ func (s *shard) pushOverdueLocked(t *Timer) {
 func (s *shard) wakeLocked(tick uint64) {
 	if tick < s.wake.Load() {
 		s.wake.Store(tick)
+		if tick < s.w.sleepUntil.Load() {
+			select {
+			case s.w.kick <- struct{}{}:
+			default: // a wake-up is pending already
+			}
+		}
 	}
 }
 

@@ -54,6 +54,12 @@ type Wheel struct {
 	advancing atomic.Bool   // set while Advance runs
 	clock     atomic.Uint64 // the largest tick Advance has moved to
 
+	// sleepUntil is the tick a driver sleeping between Advances (see
+	// NextDeadline) plans to wake at; 0 while it is awake. An arming
+	// earlier than it sends on kick, so the driver wakes for it.
+	sleepUntil atomic.Uint64
+	kick       chan struct{} // capacity 1: one pending wake-up is enough
+
 	batch batch
 }
 
@@ -84,6 +90,7 @@ func New(now monotime.Time, cfg Config) (*Wheel, error) {
 		tick:   int64(tick),
 		shards: make([]shard, n),
 		mask:   uint32(n - 1),
+		kick:   make(chan struct{}, 1),
 	}
 	for i := range w.shards {
 		w.shards[i].w = w
@@ -92,6 +99,43 @@ func New(now monotime.Time, cfg Config) (*Wheel, error) {
 	}
 	return w, nil
 }
+
+// NextDeadline is for a driver that sleeps between Advances instead of
+// calling Advance every Tick (an idle node then wakes only when a timer is
+// due, not Tick times a second). Called after Advance, by the goroutine
+// that calls Advance, it returns the instant the driver should call Advance
+// next: a lower bound of the first due timer's deadline (the start of its
+// slot; an upper level's slot is due for cascading then), or ok false when
+// no timer is pending. From then until the next Advance, arming a timer
+// that is due earlier than that instant sends a value on Wakeups, so the
+// driver can sleep on both without missing it.
+func (w *Wheel) NextDeadline() (deadline monotime.Time, ok bool) {
+	// Announce the sleep before reading the shards: an arming that lowers a
+	// shard's wake hint after we read it is then earlier than MaxUint64 and
+	// kicks; one before is in the minimum.
+	w.sleepUntil.Store(math.MaxUint64)
+	next := uint64(math.MaxUint64)
+	for i := range w.shards {
+		next = min(next, w.shards[i].wake.Load())
+	}
+	// A CAS, not a store: an arming since the first store kicked already,
+	// and the minimum read above may have missed it; staying at MaxUint64
+	// keeps every later arming kicking too, which is safe (a spurious wake
+	// costs one empty Advance).
+	w.sleepUntil.CompareAndSwap(math.MaxUint64, max(next, 1))
+	if next == math.MaxUint64 {
+		return 0, false
+	}
+	if next > uint64(math.MaxInt64-int64(w.start))/uint64(w.tick) {
+		return math.MaxInt64, true // beyond the clock's range: never, in practice
+	}
+	return w.start + monotime.Time(next*uint64(w.tick)), true
+}
+
+// Wakeups returns the channel NextDeadline's driver sleeps on besides its
+// timer: it receives a value when a timer is armed earlier than the
+// deadline NextDeadline last returned (or at all, when it returned none).
+func (w *Wheel) Wakeups() <-chan struct{} { return w.kick }
 
 // Tick returns the wheel's resolution.
 func (w *Wheel) Tick() time.Duration { return time.Duration(w.tick) }
