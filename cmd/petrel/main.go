@@ -47,6 +47,8 @@ var commands = []command{
 		help: serveHelp, logLevel: "info", flags: serveFlags},
 	{name: "send", summary: "send a file (or standard input) to a `petrel serve` node on one stream; the receiver confirms its size and SHA-256",
 		args: "[FILE|-]", maxArgs: 1, help: sendHelp, logLevel: "info", flags: sendFlags},
+	{name: "relay", summary: "forward UDP between clients and one target with loss and delay (a lossy WAN between hosts or namespaces)",
+		help: relayHelp, logLevel: "info", flags: relayFlags},
 	{name: "keygen", summary: "write a new static key pair to a file and print its public key",
 		help: keygenHelp, flags: keygenFlags},
 }
