@@ -30,11 +30,11 @@ import (
 type shutdownStage int
 
 const (
-	stageRead       shutdownStage = iota // written whole, FIN, read to EOF before the close
-	stageUnread                          // written whole, FIN, nothing read before the close
-	stageFinInAir                        // written whole and FIN at the instant of the close
-	stageHalf                            // the writer is in the middle of a large Write; the reader reads
-	stageStalled                         // the writer is in the middle of a large Write; nobody reads
+	stageRead     shutdownStage = iota // written whole, FIN, read to EOF before the close
+	stageUnread                        // written whole, FIN, nothing read before the close
+	stageFinInAir                      // written whole and FIN at the instant of the close
+	stageHalf                          // the writer is in the middle of a large Write; the reader reads
+	stageStalled                       // the writer is in the middle of a large Write; nobody reads
 	numStages
 )
 
