@@ -58,6 +58,12 @@ func runRelay(ctx context.Context, w io.Writer, c relayConfig) error {
 	if err != nil {
 		return fmt.Errorf("--to %q: %v", c.to, err)
 	}
+	if c.loss < 0 || c.loss > 1 {
+		return fmt.Errorf("--loss %v is not a probability from 0 to 1", c.loss)
+	}
+	if c.delay < 0 || c.delay > netem.MaxDelay {
+		return fmt.Errorf("--delay %v is not from 0 to %v", c.delay, netem.MaxDelay)
+	}
 	fwd := netem.Config{Loss: c.loss, Delay: c.delay, Seed: c.seed}
 	rev := fwd
 	rev.Seed = c.seed + 1
