@@ -44,13 +44,13 @@ const (
 // topo is the namespaces of one run; names carry the test process's id so
 // that parallel runs (and leftovers of a killed one) never collide.
 type topo struct {
-	t                 *testing.T
-	a, r, b           string // namespace names
-	vethA, vethRA     string // A's end and R's end of the A-R pair
-	vethRB, vethB     string // R's end and B's end of the R-B pair
-	bin               string
-	dir               string
-	key, keyFile, src string
+	t             *testing.T
+	a, r, b       string // namespace names
+	vethA, vethRA string // A's end and R's end of the A-R pair
+	vethRB, vethB string // R's end and B's end of the R-B pair
+	bin           string
+	dir           string
+	key, keyFile  string
 }
 
 // newTopo builds the namespaces, or skips the test where that is not
