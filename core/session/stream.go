@@ -264,8 +264,10 @@ func (st *Stream) limitA() uint64 { return st.limitPub.Load() }
 // stream's send buffer (bounded by Config.StreamSendBuffer), packing and
 // sealing on the caller's goroutine what the window lets leave; while the
 // buffer is full it parks until bytes leave. It returns early with the
-// abort (*StreamAbortError), ErrWriteClosed after CloseWrite, the session's
-// end, or os.ErrDeadlineExceeded once the write deadline passes.
+// abort (*StreamAbortError; at the session's end one with code
+// StreamCodeSessionDone whose Cause is the session's error), ErrWriteClosed
+// after CloseWrite, or os.ErrDeadlineExceeded once the write deadline
+// passes.
 func (st *Stream) Write(p []byte) (int, error) {
 	return st.write(context.Background(), p)
 }
@@ -333,7 +335,7 @@ func (st *Stream) writeErrLocked() error {
 	case st.err != nil:
 		return st.err
 	case st.s.closed:
-		return st.s.closeErr
+		return st.s.sessionDoneLocked()
 	case st.finWritten:
 		return ErrWriteClosed
 	}
@@ -558,9 +560,17 @@ func (st *Stream) sendFailedLocked() error {
 	case st.err != nil:
 		return st.err
 	case st.s.closed:
-		return st.s.closeErr
+		return st.s.sessionDoneLocked()
 	}
 	return nil
+}
+
+// sessionDoneLocked is the error of a call on a stream of a session that
+// has ended but whose streams end's second step has not aborted yet: the
+// *StreamAbortError that step gives every stream (so a writer woken in
+// between sees the same error as one woken after it). s.mu is held.
+func (s *Session) sessionDoneLocked() error {
+	return &StreamAbortError{Code: StreamCodeSessionDone, Cause: s.closeErr}
 }
 
 // Abort ends both directions at once: nothing more is sent (the stream's
