@@ -16,7 +16,7 @@ DEMOFLAGS          ?=
 MODULES            := . bench cmd
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test race bench bench-quick fuzz lint
+.PHONY: help demo test race bench bench-quick fuzz lint netns
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,3 +54,6 @@ lint: ## gofmt check, go vet, staticcheck (pinned), go mod tidy -diff, in every 
 	@out=$$(gofmt -l . | grep -v '^vendor/' || true); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@set -e; for m in $(MODULES); do echo "== $$m"; \
 		(cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./... && $(GO) mod tidy -diff); done
+
+netns: ## as root: transfers between network namespaces (tbf, the lossy relay, rebinding, SIGTERM, restart); prints RELIABILITY netns
+	cd cmd && $(GO) test -count=1 -run '^TestNetns$$' -v -timeout 5m ./petrel

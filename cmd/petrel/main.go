@@ -49,6 +49,8 @@ var commands = []command{
 		args: "[FILE|-]", maxArgs: 1, help: sendHelp, logLevel: "info", flags: sendFlags},
 	{name: "storm", summary: "test a node you operate with hostile traffic (garbage, replays, forged handshakes from many addresses) for a bounded time; report what was sent",
 		help: stormHelp, flags: stormFlags},
+	{name: "relay", summary: "forward UDP between clients and one target with loss and delay (a lossy WAN between hosts or namespaces)",
+		help: relayHelp, logLevel: "info", flags: relayFlags},
 	{name: "keygen", summary: "write a new static key pair to a file and print its public key",
 		help: keygenHelp, flags: keygenFlags},
 }

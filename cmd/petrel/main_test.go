@@ -144,6 +144,12 @@ func TestBadInvocations(t *testing.T) {
 		{"send log level", []string{"send", "--log-level", "loud"}, 2, "--log-level"},
 		{"send wrong key", []string{"send", "--to", to, "--key", otherKey, "--dial-timeout", "700ms", file}, 1,
 			"no answer from " + to},
+		{"send persistent standard input", []string{"send", "--persistent", "--to", to, "--key", key, "-"}, 1, "--persistent needs a FILE"},
+		{"send persistent reconnect-for", []string{"send", "--persistent", "--reconnect-for", "0s", "--to", to, "--key", key, file}, 1, "--reconnect-for 0s is not positive"},
+		{"relay without target", []string{"relay"}, 1, "--to is required"},
+		{"relay bad target", []string{"relay", "--to", "10.0.0.1"}, 1, "--to \"10.0.0.1\""},
+		{"relay loss", []string{"relay", "--to", "127.0.0.1:9", "--loss", "1.5"}, 1, "--loss 1.5 is not a probability"},
+		{"relay delay", []string{"relay", "--to", "127.0.0.1:9", "--delay", "-1s"}, 1, "--delay -1s"},
 		{"send nobody there", []string{"send", "--to", nobody, "--key", key, "--dial-timeout", "700ms", file}, 1,
 			"nothing listens there, or the node there does not hold the key"},
 	} {
@@ -177,8 +183,9 @@ func TestHelp(t *testing.T) {
 		{"serve", []string{"Usage: petrel serve [flags]", "-listen", "-out", "-count", "-identity", "addr 127.0.0.1:41234",
 			"petrel send --to 127.0.0.1:41234 --key 5c0f3e... ./photo.jpg"}},
 		{"send", []string{"Usage: petrel send [flags] [FILE|-]", "-to", "-key", "$ petrel serve --out /tmp/inbox",
-			"petrel send --to 127.0.0.1:41234"}},
+			"petrel send --to 127.0.0.1:41234", "-persistent", "-reconnect-for"}},
 		{"keygen", []string{"Usage: petrel keygen [flags]", "-out"}},
+		{"relay", []string{"Usage: petrel relay [flags]", "-listen", "-to", "-loss", "-delay", "-seed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(tc.name, "--help")

@@ -45,6 +45,12 @@ type sendConfig struct {
 	to, key     string
 	dialTimeout time.Duration
 	plain       bool
+	// persistent: the receiver is a persistent peer of the sender's node,
+	// whose supervisor reconnects when the connection ends; a transfer
+	// that fails with the connection starts again from the file's first
+	// byte on the next one, for up to reconnectFor.
+	persistent   bool
+	reconnectFor time.Duration
 }
 
 func sendFlags(fs *flag.FlagSet) func(context.Context, io.Writer) error {
@@ -53,6 +59,8 @@ func sendFlags(fs *flag.FlagSet) func(context.Context, io.Writer) error {
 	fs.StringVar(&c.key, "key", "", "the receiver's public key, 64 hex digits: the key line that petrel serve printed. Required")
 	fs.DurationVar(&c.dialTimeout, "dial-timeout", core.DefaultDialTimeout, "give up when the receiver has not answered the handshake within this time")
 	fs.BoolVar(&c.plain, "plain", false, "print a line per second instead of a progress bar, even on a terminal")
+	fs.BoolVar(&c.persistent, "persistent", false, "keep the receiver as a persistent peer: when the connection ends (the receiver restarts,\nthe path fails) the node's supervisor reconnects with backoff and the file is sent again,\nwhole, on the new connection. Needs a FILE (standard input cannot be read twice)")
+	fs.DurationVar(&c.reconnectFor, "reconnect-for", 2*time.Minute, "with --persistent: give up when no connection came up for this long")
 	c.register(fs)
 	return func(ctx context.Context, w io.Writer) error { return runSend(ctx, w, c, fs.Args()) }
 }
@@ -80,12 +88,25 @@ func runSend(ctx context.Context, w io.Writer, c sendConfig, args []string) erro
 	}
 	defer src.close()
 
+	var conns chan *core.Conn
+	if c.persistent {
+		if err := src.rewindable(); err != nil {
+			return err
+		}
+		if c.reconnectFor <= 0 {
+			return fmt.Errorf("--reconnect-for %v is not positive", c.reconnectFor)
+		}
+		conns = watchConns(&cfg)
+	}
 	n, err := core.Listen(bindFor(to.Addr()), cfg)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
 	exportNode(ctx, "send", n)
+	if c.persistent {
+		return sendPersistent(ctx, w, n, conns, to, key, src, c)
+	}
 	conn, err := n.Dial(ctx, to.String(), key)
 	if err != nil {
 		return dialError(ctx, err, c.to, key)
@@ -244,7 +265,7 @@ func transfer(ctx context.Context, w io.Writer, conn *core.Conn, src *source, pl
 		_ = st.Abort(abortReadFailed)
 		return fmt.Errorf("read %s: %w", src.name, in.err)
 	case errors.As(err, &ae) && ae.Remote:
-		return fmt.Errorf("the receiver aborted the stream after %s: %s", size(sent), abortReason(ae.Code))
+		return &receiverAbortError{code: ae.Code, sent: sent}
 	case err != nil:
 		return fmt.Errorf("after %s: %w", size(sent), err)
 	}
@@ -274,4 +295,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.err = err
 	}
 	return n, err
+}
+
+// receiverAbortError is transfer's error when the receiver aborted the
+// stream: code says why (abortShutdown: it is shutting down, and a
+// persistent sender sends again once it is back).
+type receiverAbortError struct {
+	code uint64
+	sent int64
+}
+
+func (e *receiverAbortError) Error() string {
+	return fmt.Sprintf("the receiver aborted the stream after %s: %s", size(e.sent), abortReason(e.code))
 }

@@ -196,12 +196,13 @@ func (s *server) serveConn(c *core.Conn) {
 			slog.Debug("connection ended", "peer", c.RemoteKey(), "reason", err)
 			return
 		}
-		s.wg.Go(func() { s.receive(c.RemoteKey(), st) })
+		s.wg.Go(func() { s.receive(c, st) })
 	}
 }
 
 // receive stores one stream, then answers with its receipt.
-func (s *server) receive(peer core.PeerKey, st *core.Stream) {
+func (s *server) receive(c *core.Conn, st *core.Stream) {
+	peer := c.RemoteKey()
 	log := slog.With("peer", peer, "stream", st.ID())
 	start := time.Now()
 	stopAbort := context.AfterFunc(s.stop, func() { _ = st.Abort(abortShutdown) })
@@ -245,7 +246,8 @@ func (s *server) receive(peer core.PeerKey, st *core.Stream) {
 		return
 	}
 	log.Info("received", "bytes", n, "took", took.Round(time.Millisecond),
-		"MB/s", fmt.Sprintf("%.1f", float64(n)/took.Seconds()/1e6), "file", out.name())
+		"MB/s", fmt.Sprintf("%.1f", float64(n)/took.Seconds()/1e6), "file", out.name(),
+		"addr", c.RemoteAddr()) // the sender's address now: it differs from the connection line's after a rebinding
 	if s.received.Add(1) == s.count {
 		close(s.enough)
 	}

@@ -35,8 +35,8 @@ func (s *syncBuffer) String() string {
 }
 
 // TestServeSend runs serve and send in this process, so that the leak
-// check covers the goroutines of both: an empty file and a small one, one
-// after the other, each stored whole under a name of its own; serve exits
+// check covers the goroutines of both: an empty file and a small one (sent
+// with --persistent), one after the other, each stored whole under a name of its own; serve exits
 // after --count 2 once the senders have closed their connections.
 func TestServeSend(t *testing.T) {
 	defer goleak.VerifyNone(t, leakOpts...)
@@ -68,9 +68,15 @@ func TestServeSend(t *testing.T) {
 	}
 	go io.Copy(io.Discard, pr) // nothing more is printed; this ends when serve does
 
-	for _, file := range []string{empty, small} {
+	for i, file := range []string{empty, small} {
 		var out bytes.Buffer
-		if code := run(ctx, []string{"send", "--to", addr, "--key", key, file}, &out, &logs); code != 0 {
+		args := []string{"send", "--to", addr, "--key", key}
+		if i == 1 {
+			// The supervised path: a persistent peer the node's supervisor
+			// dials (the netns test restarts the receiver under it).
+			args = append(args, "--persistent")
+		}
+		if code := run(ctx, append(args, file), &out, &logs); code != 0 {
 			t.Fatalf("send %s: exit %d\n%s\nlog:\n%s", file, code, out.String(), logs.String())
 		}
 		if n, sum := fileSum(t, file); !strings.Contains(out.String(), fmt.Sprintf("(%d bytes)", n)) || !strings.Contains(out.String(), fmt.Sprintf("%x", sum)) {

@@ -131,7 +131,11 @@ func ListenGnet(addr string, cfg Config, h Handler) (*Gnet, error) {
 	}
 	// The placeholder shares the port with SO_REUSEPORT (even for one loop:
 	// gnet's sockets all set it), so it must be gone before probes fly.
-	ph, err := (&net.ListenConfig{Control: reusePortControl}).ListenPacket(context.Background(), "udp", addr)
+	// The family is the requested address's: Go's "udp" binds 0.0.0.0 as
+	// a dual-stack [::] socket, and gnet's "udp6" sockets are IPV6_V6ONLY,
+	// so taking the family from the placeholder left a node bound to
+	// 0.0.0.0 unable to send to any IPv4 peer (ENETUNREACH).
+	ph, err := (&net.ListenConfig{Control: reusePortControl}).ListenPacket(context.Background(), placeholderNetwork(addr), addr)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +186,19 @@ func ListenGnet(addr string, cfg Config, h Handler) (*Gnet, error) {
 	}
 	g.probing.Store(false)
 	return g, nil
+}
+
+// placeholderNetwork is "udp4" for an address whose host is an IPv4
+// literal (0.0.0.0 included), "udp" otherwise.
+func placeholderNetwork(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "udp"
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is4() {
+		return "udp4"
+	}
+	return "udp"
 }
 
 // probe sends probe datagrams from fresh source ports until every loop has

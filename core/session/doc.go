@@ -76,7 +76,14 @@
 //   - Delivered means delivered (invariant 9): a message is handed to
 //     ReceiveMessage once, whole, in the order sent; the stream's bytes are
 //     reassembled by offset, so duplicates and retransmissions are never
-//     delivered twice.
+//     delivered twice. A reader sees io.EOF only after every byte before a
+//     FIN the writer sent; a stream that ends early (an abort, the
+//     session's end) gives both sides a *StreamAbortError. Nothing is
+//     reported sent that was not acknowledged: a nil Write, CloseWrite or
+//     Close says the bytes are queued, never that they arrived, and
+//     CloseWrite and Close return the early end of a sending direction
+//     that was not acknowledged whole (TestShutdownWithStreamsInFlight in
+//     core).
 //   - Nothing per connection when idle: send chunks, reassembly segments,
 //     the sent-packet log and packet buffers come from pools and go back
 //     once acknowledged or consumed.

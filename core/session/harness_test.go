@@ -49,9 +49,16 @@ type link struct {
 	blackhole atomic.Bool
 	// failSends, while set, makes Send fail as a closed socket does.
 	failSends atomic.Bool
+	// onSend, when set, is called at the start of every Send, on the
+	// sending goroutine (tests of what a caller sees at a given step of
+	// the sender, e.g. between Close's two steps).
+	onSend atomic.Pointer[func()]
 }
 
 func (l *link) Send(_ netip.AddrPort, pkts [][]byte) error {
+	if f := l.onSend.Load(); f != nil {
+		(*f)()
+	}
 	if l.failSends.Load() {
 		return net.ErrClosed
 	}

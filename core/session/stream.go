@@ -264,8 +264,10 @@ func (st *Stream) limitA() uint64 { return st.limitPub.Load() }
 // stream's send buffer (bounded by Config.StreamSendBuffer), packing and
 // sealing on the caller's goroutine what the window lets leave; while the
 // buffer is full it parks until bytes leave. It returns early with the
-// abort (*StreamAbortError), ErrWriteClosed after CloseWrite, the session's
-// end, or os.ErrDeadlineExceeded once the write deadline passes.
+// abort (*StreamAbortError; at the session's end one with code
+// StreamCodeSessionDone whose Cause is the session's error), ErrWriteClosed
+// after CloseWrite, or os.ErrDeadlineExceeded once the write deadline
+// passes.
 func (st *Stream) Write(p []byte) (int, error) {
 	return st.write(context.Background(), p)
 }
@@ -333,7 +335,7 @@ func (st *Stream) writeErrLocked() error {
 	case st.err != nil:
 		return st.err
 	case st.s.closed:
-		return st.s.closeErr
+		return st.s.sessionDoneLocked()
 	case st.finWritten:
 		return ErrWriteClosed
 	}
@@ -498,14 +500,22 @@ const copyBuf = 64 << 10
 var copyBufs = sync.Pool{New: func() any { return new([copyBuf]byte) }}
 
 // CloseWrite ends the sending direction: a FIN follows every byte written,
-// and the peer reads io.EOF after them. It returns at once; Write returns
-// ErrWriteClosed afterwards. Idempotent.
+// and the peer reads io.EOF after them. It returns at once, without waiting
+// for the peer: nil says the FIN is queued, not that the peer has the bytes
+// (no call of a Stream reports delivery; an application that must know
+// waits for the peer's answer, as petrel send waits for its receipt).
+// Write returns ErrWriteClosed afterwards. Once the sending direction
+// ended early, before the peer acknowledged every byte and the FIN (an
+// abort, the session's end), it returns that end (a *StreamAbortError, or
+// the session's error) instead, now and on every later call: it never
+// returns nil for a direction that will not be delivered whole.
 func (st *Stream) CloseWrite() error {
 	s := st.s
 	s.mu.Lock()
 	if st.err != nil || s.closed || st.finWritten {
+		err := st.sendFailedLocked()
 		s.mu.Unlock()
-		return nil
+		return err
 	}
 	st.finWritten = true
 	st.wroteLocked()
@@ -518,10 +528,14 @@ func (st *Stream) CloseWrite() error {
 // Close ends the stream gracefully: CloseWrite, and reading stops (bytes
 // not read are dropped, bytes still arriving are discarded and credited to
 // the peer). Parked readers return ErrReadClosed. The written bytes are
-// still delivered; an early end of the stream (the peer's abort, a
-// timeout) is reported by the peer's side, not here. Idempotent.
+// still delivered unless the stream ends early later (the peer's abort, a
+// timeout, the session's end), which only the peer's side then reports:
+// like CloseWrite, a nil return says the FIN is queued, not delivered. It
+// returns CloseWrite's error: the stream's early end if its sending
+// direction had already ended before every byte was acknowledged.
+// Idempotent.
 func (st *Stream) Close() error {
-	_ = st.CloseWrite()
+	err := st.CloseWrite()
 	s := st.s
 	s.mu.Lock()
 	s.stopReadingLocked(st)
@@ -532,7 +546,31 @@ func (st *Stream) Close() error {
 	}
 	st.rd.stop()
 	st.wr.stop()
+	return err
+}
+
+// sendFailedLocked is why the sending direction ended without being
+// delivered whole: nil while it runs or once the peer acknowledged every
+// byte and the FIN (ackedRangeLocked sets finAcked only before an abort),
+// else the stream's abort or the session's end. s.mu is held.
+func (st *Stream) sendFailedLocked() error {
+	switch {
+	case st.finAcked && st.send.base == st.send.written:
+		return nil
+	case st.err != nil:
+		return st.err
+	case st.s.closed:
+		return st.s.sessionDoneLocked()
+	}
 	return nil
+}
+
+// sessionDoneLocked is the error of a call on a stream of a session that
+// has ended but whose streams end's second step has not aborted yet: the
+// *StreamAbortError that step gives every stream (so a writer woken in
+// between sees the same error as one woken after it). s.mu is held.
+func (s *Session) sessionDoneLocked() error {
+	return &StreamAbortError{Code: StreamCodeSessionDone, Cause: s.closeErr}
 }
 
 // Abort ends both directions at once: nothing more is sent (the stream's

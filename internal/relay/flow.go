@@ -60,11 +60,7 @@ func flowSeed(base uint64, client netip.AddrPort) uint64 {
 
 // newFlow opens client's flow and starts its goroutines; r.mu is held.
 func (r *Relay) newFlow(client netip.AddrPort) (*flow, error) {
-	bind := "127.0.0.1:0"
-	if r.cfg.Target.Addr().Is6() {
-		bind = "[::1]:0"
-	}
-	back, _, err := listen(bind, r.cfg.Batch)
+	back, _, err := listen(backBind(r.cfg.Target.Addr()), r.cfg.Batch)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +80,24 @@ func (r *Relay) newFlow(client netip.AddrPort) (*flow, error) {
 	go f.rev.run(&r.wg, r.done)
 	go r.readBack(f)
 	return f, nil
+}
+
+// backBind is the address a flow's socket towards target binds to: the
+// loopback of target's family for a target on loopback (nothing is exposed),
+// otherwise the unspecified address of its family, so that the kernel picks
+// the source of the route to target (a relay between network namespaces
+// forwards to a target no loopback socket can reach: connect(2) from
+// 127.0.0.1 to another host fails with EINVAL, ip_route_output_key).
+func backBind(target netip.Addr) string {
+	switch {
+	case target.IsLoopback() && target.Is4():
+		return "127.0.0.1:0"
+	case target.IsLoopback():
+		return "[::1]:0"
+	case target.Is4():
+		return "0.0.0.0:0"
+	}
+	return "[::]:0"
 }
 
 func (d *direction) init(c netem.Config, out *batchio.Conn, to netip.AddrPort) error {

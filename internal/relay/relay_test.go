@@ -314,3 +314,20 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("bad listen address accepted")
 	}
 }
+
+// TestBackBind: a flow's socket towards a target on another host binds to
+// the unspecified address (a loopback-bound socket cannot reach it: the
+// relay between network namespaces in cmd/petrel's netns test forwarded
+// nothing before), and stays on loopback for a target on loopback.
+func TestBackBind(t *testing.T) {
+	for _, tc := range []struct{ target, want string }{
+		{"127.0.0.1", "127.0.0.1:0"},
+		{"::1", "[::1]:0"},
+		{"10.2.0.2", "0.0.0.0:0"},
+		{"2001:db8::7", "[::]:0"},
+	} {
+		if got := backBind(netip.MustParseAddr(tc.target)); got != tc.want {
+			t.Errorf("backBind(%s) = %s, want %s", tc.target, got, tc.want)
+		}
+	}
+}
