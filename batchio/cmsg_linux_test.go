@@ -184,7 +184,7 @@ func cmsgSeeds() [][]byte {
 		slices.Concat(gro, pk4[:len(pk4)-4]), // last one cut short
 		putCmsg(slices.Clone(gro), unix.IPPROTO_UDP, unix.UDP_GRO, []byte{7}),
 		all[:len(all)-1],
-		slices.Concat(ovfl, gro[:unix.SizeofCmsghdr]), // a header whose length runs past the buffer
+		slices.Concat(ovfl, gro[:unix.SizeofCmsghdr]),          // a header whose length runs past the buffer
 		slices.Concat(gro, make([]byte, unix.SizeofCmsghdr-1)), // trailing bytes, too few for a header
 	}
 }
