@@ -39,14 +39,14 @@ import (
 
 // Script opcodes (the byte modulo opCount).
 const (
-	opInitiate      = iota // the current dial writes a new initiation (a new dial if it completed)
-	opToResponder          // deliver wire[arg] to the responder from the genuine address
-	opToResponderX         // the same from the attacker's address
-	opToInitiator          // deliver wire[arg] to the dial it names (cookie reply or response)
-	opCorrupt              // log a copy of wire[arg] with one byte changed (the next op byte says which and how)
-	opTick                 // let arg*50 ms pass
-	opConfirm              // the initiator's first packet arrives: confirm the pending handshake whose keys it holds
-	opTimeout              // fail every pending handshake past its deadline
+	opInitiate     = iota // the current dial writes a new initiation (a new dial if it completed)
+	opToResponder         // deliver wire[arg] to the responder from the genuine address
+	opToResponderX        // the same from the attacker's address
+	opToInitiator         // deliver wire[arg] to the dial it names (cookie reply or response)
+	opCorrupt             // log a copy of wire[arg] with one byte changed (the next op byte says which and how)
+	opTick                // let arg*50 ms pass
+	opConfirm             // the initiator's first packet arrives: confirm the pending handshake whose keys it holds
+	opTimeout             // fail every pending handshake past its deadline
 	opCount
 )
 
