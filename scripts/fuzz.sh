@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every Fuzz* function of the library's module for a bounded time each
+# Runs every Fuzz* function of the three modules for a bounded time each
 # and prints a summary: fuzzers run, executions, new corpus entries (kept in
 # the Go build cache, not in testdata), failures. A failing input is written
 # by go test to <pkg>/testdata/fuzz/<FuzzName>/ and listed at the end: commit
@@ -30,11 +30,18 @@ execs_line="" failed=""
 # would build every test binary of the module just to ask).
 pkgs=$(grep -l '^func Fuzz' --include='*_test.go' -r . | xargs -n1 dirname | sort -u)
 for dir in $pkgs; do
-	pkg=$(go list "$dir")
-	for fz in $(go test -list '^Fuzz' "$dir" | grep '^Fuzz' | grep -E "$match" || true); do
+	# The module the package is in (bench/ and cmd/ are modules of their own).
+	mod=.
+	for m in bench cmd; do
+		case $dir in ./$m/*) mod=$m ;; esac
+	done
+	rel=./${dir#./}
+	[ "$mod" = . ] || rel=./${dir#./"$mod"/}
+	pkg=$(cd "$mod" && go list "$rel")
+	for fz in $( (cd "$mod" && go test -list '^Fuzz' "$rel") | grep '^Fuzz' | grep -E "$match" || true); do
 		fuzzers=$((fuzzers + 1))
 		echo "== $pkg $fz ($fuzztime)"
-		if go test -run '^$' -fuzz "^${fz}\$" -fuzztime "$fuzztime" "$dir" >"$log" 2>&1; then
+		if (cd "$mod" && go test -run '^$' -fuzz "^${fz}\$" -fuzztime "$fuzztime" "$rel") >"$log" 2>&1; then
 			result=ok
 		else
 			result=FAIL
