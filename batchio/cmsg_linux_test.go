@@ -3,7 +3,6 @@ package batchio
 import (
 	"bytes"
 	"encoding/binary"
-	"flag"
 	"net"
 	"net/netip"
 	"slices"
@@ -134,7 +133,7 @@ func refParseCmsgs(b []byte) (meta recvMeta, msgs []refCmsg, ok bool) {
 // accept, they find the same messages.
 func FuzzParseRecvCmsgs(f *testing.F) {
 	for _, seed := range cmsgSeeds() {
-		f.Add(seed)
+		addSeed(f, seed)
 	}
 	f.Fuzz(func(t *testing.T, ctrl []byte) {
 		// Copy into an aligned buffer, as the kernel's is.
@@ -168,7 +167,7 @@ func FuzzParseRecvCmsgs(f *testing.F) {
 
 // cmsgSeeds are control buffers as the kernel writes them, alone, together
 // and cut short: the committed corpus of FuzzParseRecvCmsgs
-// (TestWriteCmsgSeeds) and its inline seeds.
+// and its inline seeds (go test -run FuzzParseRecvCmsgs -fuzzseeds writes them).
 func cmsgSeeds() [][]byte {
 	gro := putCmsg(nil, unix.IPPROTO_UDP, unix.UDP_GRO, u32(1200))
 	ovfl := putCmsg(nil, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, u32(3))
@@ -187,17 +186,6 @@ func cmsgSeeds() [][]byte {
 		slices.Concat(ovfl, gro[:unix.SizeofCmsghdr]),          // a header whose length runs past the buffer
 		slices.Concat(gro, make([]byte, unix.SizeofCmsghdr-1)), // trailing bytes, too few for a header
 	}
-}
-
-var writeCmsgSeeds = flag.Bool("batchio.seeds", false, "rewrite the committed fuzz seed corpus under testdata/fuzz")
-
-// TestWriteCmsgSeeds writes cmsgSeeds to testdata/fuzz/FuzzParseRecvCmsgs:
-// go test -run TestWriteCmsgSeeds -batchio.seeds ./batchio
-func TestWriteCmsgSeeds(t *testing.T) {
-	if !*writeCmsgSeeds {
-		t.Skip("run with -batchio.seeds to rewrite testdata/fuzz")
-	}
-	writeSeedFiles(t, "FuzzParseRecvCmsgs", cmsgSeeds())
 }
 
 // TestPktinfoRoundTrip writes the source-address control message for each

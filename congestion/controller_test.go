@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"math"
 	"runtime"
 	"sync"
@@ -220,7 +219,7 @@ func driveController(t testing.TB, cc controllerCase, data []byte) {
 // and finite, nothing turns NaN.
 func FuzzController(f *testing.F) {
 	for _, seed := range controllerSeeds() {
-		f.Add(seed)
+		addSeed(f, seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1500 { // 500 events; longer inputs only slow minimization
@@ -235,7 +234,7 @@ func FuzzController(f *testing.F) {
 // controllerSeeds are event sequences that reach every state: slow start,
 // an ACK with a long RTT, losses, a timeout, idle gaps, and a long run of
 // slow start, a queue building, losses and a timeout. They are the
-// committed corpus (TestWriteControllerSeeds) and the inline seeds.
+// committed corpus (go test -run FuzzController -fuzzseeds writes it) and the inline seeds.
 func controllerSeeds() [][]byte {
 	long := make([]byte, 0, 600)
 	for i := range 200 {
@@ -256,18 +255,6 @@ func controllerSeeds() [][]byte {
 		long,
 		u[:],
 	}
-}
-
-var writeControllerSeeds = flag.Bool("congestion.seeds", false, "rewrite the committed fuzz seed corpus under testdata/fuzz")
-
-// TestWriteControllerSeeds writes controllerSeeds to
-// testdata/fuzz/FuzzController:
-// go test -run TestWriteControllerSeeds ./congestion -congestion.seeds
-func TestWriteControllerSeeds(t *testing.T) {
-	if !*writeControllerSeeds {
-		t.Skip("run with -congestion.seeds to rewrite testdata/fuzz")
-	}
-	writeSeedFiles(t, "FuzzController", controllerSeeds())
 }
 
 // BenchmarkControllerOnAck measures the ACK path of each controller in

@@ -3,7 +3,6 @@ package secure_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -390,7 +389,7 @@ func (m *hsModel) check() {
 // FuzzHandshakeScript runs scripts of handshake operations; see above.
 func FuzzHandshakeScript(f *testing.F) {
 	for _, s := range handshakeScripts() {
-		f.Add(s)
+		addSeed(f, s)
 	}
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) < 1 || len(script) > 1+3*64 {
@@ -459,17 +458,6 @@ func handshakeScripts() [][]byte {
 		// Never: a refusal (extra%4 == 3) delivered to the initiator.
 		s(0, opInitiate, 0, 0, opToResponder, 0, 3, opToInitiator, 1, 0, opInitiate, 0, 0),
 	}
-}
-
-var writeHSSeeds = flag.Bool("secure.seeds", false, "rewrite the committed fuzz seed corpus of FuzzHandshakeScript")
-
-// TestWriteHandshakeScripts writes handshakeScripts as the committed corpus:
-// go test -run TestWriteHandshakeScripts ./core/secure -secure.seeds
-func TestWriteHandshakeScripts(t *testing.T) {
-	if !*writeHSSeeds {
-		t.Skip("run with -secure.seeds to rewrite testdata/fuzz")
-	}
-	writeSeedFiles(t, "FuzzHandshakeScript", handshakeScripts())
 }
 
 // TestHandshakeScripts: the scripts reach what they are meant to, so the
