@@ -65,3 +65,4 @@ fi
 echo "== .: GOARCH=386 go test -exec $qemu $* (${QEMU_PKGS[*]}); $reason"
 GOARCH=386 go test -count=1 -exec "$qemu" "$@" $(go list "${QEMU_PKGS[@]}" | grep -v -e '/core$' -e '/batchio$')
 GOARCH=386 go test -count=1 -exec "$qemu" -skip "$QEMU_SKIP_CORE" "$@" ./core
+echo "386 pass under $qemu: ${SECONDS}s"
