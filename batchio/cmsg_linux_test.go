@@ -1,11 +1,13 @@
 package batchio
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/netip"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,50 +69,123 @@ func TestPutSegmentCmsg(t *testing.T) {
 	}
 }
 
-// FuzzParseRecvCmsgs feeds arbitrary control buffers to the parser: it must
-// never read out of bounds, and whenever x/sys/unix's allocating parser (an
-// independent walk of the same kernel layout) accepts the buffer, both must
-// find the same segment size, drop count and destination address.
+// refCmsg is one control message as refParseCmsgs reads it.
+type refCmsg struct {
+	level, typ int32
+	data       []byte
+}
+
+// refParseCmsgs is the slow, obvious reading of a control buffer, written
+// from the kernel's definitions rather than x/sys's types: struct cmsghdr
+// is a size_t cmsg_len then the ints cmsg_level and cmsg_type
+// (include/linux/socket.h); a message needs its whole header, its cmsg_len
+// counts the header and lies within the buffer, its data follows the
+// header (CMSG_DATA), and the next message starts cmsg_len rounded up to
+// sizeof(long) later (CMSG_ALIGN). Bytes too few for a header end the
+// buffer. ok reports that every message was well formed; the walk stops at
+// the first one that is not, keeping what came before (as the receive path
+// does). meta is what the messages say, the last of each kind winning.
+func refParseCmsgs(b []byte) (meta recvMeta, msgs []refCmsg, ok bool) {
+	word := int(unsafe.Sizeof(uintptr(0))) // size_t and long
+	hdr := word + 4 + 4
+	align := func(n uint64) uint64 { return (n + uint64(word) - 1) / uint64(word) * uint64(word) }
+	off := 0
+	for len(b)-off >= hdr {
+		var l uint64
+		if word == 8 {
+			l = binary.NativeEndian.Uint64(b[off:])
+		} else {
+			l = uint64(binary.NativeEndian.Uint32(b[off:]))
+		}
+		level := int32(binary.NativeEndian.Uint32(b[off+word:]))
+		typ := int32(binary.NativeEndian.Uint32(b[off+word+4:]))
+		if l < uint64(hdr) || l > uint64(len(b)-off) {
+			return meta, msgs, false
+		}
+		data := b[off+int(align(uint64(hdr))) : off+int(l)]
+		msgs = append(msgs, refCmsg{level, typ, data})
+		switch {
+		case level == unix.IPPROTO_UDP && typ == unix.UDP_GRO && len(data) >= 4: // an int
+			meta.seg = int(int32(binary.NativeEndian.Uint32(data)))
+		case level == unix.SOL_SOCKET && typ == unix.SO_RXQ_OVFL && len(data) >= 4: // a __u32
+			meta.drops, meta.dropsOK = binary.NativeEndian.Uint32(data), true
+		case level == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(data) >= 12:
+			// struct in_pktinfo: int ipi_ifindex, in_addr ipi_spec_dst, in_addr ipi_addr
+			meta.local = netip.AddrFrom4([4]byte(data[8:12]))
+		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= 20:
+			// struct in6_pktinfo: in6_addr ipi6_addr, int ipi6_ifindex
+			meta.local = netip.AddrFrom16([16]byte(data[:16])).Unmap()
+		}
+		next := align(l)
+		if next >= uint64(len(b)-off) {
+			break
+		}
+		off += int(next)
+	}
+	return meta, msgs, true
+}
+
+// FuzzParseRecvCmsgs compares the receive path's parser with the slow
+// reference above on every buffer, well formed or not: the same segment
+// size, drop count and destination address. The reference is itself
+// checked against x/sys/unix's allocating parser (an independent walk of
+// the same layout): both accept or both reject each buffer, and when they
+// accept, they find the same messages.
 func FuzzParseRecvCmsgs(f *testing.F) {
-	gro := putCmsg(nil, unix.IPPROTO_UDP, unix.UDP_GRO, u32(1200))
-	ovfl := putCmsg(nil, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, u32(3))
-	pk4 := putCmsg(nil, unix.IPPROTO_IP, unix.IP_PKTINFO, []byte{1, 0, 0, 0, 10, 0, 0, 1, 127, 0, 0, 2})
-	pk6 := putCmsg(nil, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, append(netip.MustParseAddr("2001:db8::9").AsSlice(), 1, 0, 0, 0))
-	f.Add([]byte{})
-	f.Add(ovfl)
-	f.Add(make([]byte, 40))
-	f.Add(append(append(append(slices.Clone(ovfl), gro...), pk6...), pk4...))
-	f.Add(append(slices.Clone(gro), pk4[:len(pk4)-4]...)) // last one cut short
-	f.Add(putCmsg(gro, unix.IPPROTO_UDP, unix.UDP_GRO, []byte{7}))
+	for _, seed := range cmsgSeeds() {
+		addSeed(f, seed)
+	}
 	f.Fuzz(func(t *testing.T, ctrl []byte) {
 		// Copy into an aligned buffer, as the kernel's is.
 		buf := make([]uint64, (len(ctrl)+7)/8)
 		b := unsafeBytes(buf, len(ctrl))
 		copy(b, ctrl)
 		got := parseRecvCmsgs(b)
-
-		msgs, err := unix.ParseSocketControlMessage(b)
-		if err != nil {
-			return
-		}
-		var want recvMeta
-		for _, m := range msgs {
-			h, d := m.Header, m.Data
-			switch {
-			case h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && len(d) >= 4:
-				want.seg = int(int32(binary.NativeEndian.Uint32(d)))
-			case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(d) >= 4:
-				want.drops, want.dropsOK = binary.NativeEndian.Uint32(d), true
-			case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(d) >= 12:
-				want.local = netip.AddrFrom4([4]byte(d[8:12]))
-			case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(d) >= 20:
-				want.local = netip.AddrFrom16([16]byte(d[:16])).Unmap()
-			}
-		}
+		want, refMsgs, refOK := refParseCmsgs(b)
 		if got != want {
 			t.Fatalf("parseRecvCmsgs = %+v, reference %+v", got, want)
 		}
+
+		msgs, err := unix.ParseSocketControlMessage(b)
+		if (err == nil) != refOK {
+			t.Fatalf("x/sys/unix: %v, reference accepts: %v", err, refOK)
+		}
+		if err != nil {
+			return
+		}
+		if len(msgs) != len(refMsgs) {
+			t.Fatalf("x/sys/unix finds %d messages, the reference %d", len(msgs), len(refMsgs))
+		}
+		for i, m := range msgs {
+			r := refMsgs[i]
+			if m.Header.Level != r.level || m.Header.Type != r.typ || !bytes.Equal(m.Data, r.data) {
+				t.Fatalf("message %d: x/sys/unix %+v %x, reference %d/%d %x", i, m.Header, m.Data, r.level, r.typ, r.data)
+			}
+		}
 	})
+}
+
+// cmsgSeeds are control buffers as the kernel writes them, alone, together
+// and cut short: the committed corpus of FuzzParseRecvCmsgs
+// and its inline seeds (go test -run FuzzParseRecvCmsgs -fuzzseeds writes them).
+func cmsgSeeds() [][]byte {
+	gro := putCmsg(nil, unix.IPPROTO_UDP, unix.UDP_GRO, u32(1200))
+	ovfl := putCmsg(nil, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, u32(3))
+	pk4 := putCmsg(nil, unix.IPPROTO_IP, unix.IP_PKTINFO, []byte{1, 0, 0, 0, 10, 0, 0, 1, 127, 0, 0, 2})
+	pk6 := putCmsg(nil, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, append(netip.MustParseAddr("2001:db8::9").AsSlice(), 1, 0, 0, 0))
+	pk6m := putCmsg(nil, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, append(netip.MustParseAddr("::ffff:127.0.0.3").AsSlice(), 1, 0, 0, 0))
+	all := slices.Concat(ovfl, gro, pk6m, pk4)
+	return [][]byte{
+		{},
+		gro, ovfl, pk4, pk6,
+		all,
+		make([]byte, 40),
+		slices.Concat(gro, pk4[:len(pk4)-4]), // last one cut short
+		putCmsg(slices.Clone(gro), unix.IPPROTO_UDP, unix.UDP_GRO, []byte{7}),
+		all[:len(all)-1],
+		slices.Concat(ovfl, gro[:unix.SizeofCmsghdr]),          // a header whose length runs past the buffer
+		slices.Concat(gro, make([]byte, unix.SizeofCmsghdr-1)), // trailing bytes, too few for a header
+	}
 }
 
 // TestPktinfoRoundTrip writes the source-address control message for each

@@ -101,27 +101,51 @@ func TestControllersAllocateNothing(t *testing.T) {
 	}
 }
 
-// checkController asserts the invariants every Controller keeps.
+// checkController asserts the invariants every Controller keeps, on every
+// output: the window within the documented [MinWindow, MaxWindow]
+// (Controller.Window), the pacing rate positive (Controller.PacingRate) and
+// finite (a NaN or an infinity converted to uint64 lands at 0 or at or
+// above 2^63 on every GOARCH; no window over an RTT of at least 1 ns comes
+// near 2^62 bytes/s), and every float of the state neither NaN nor
+// infinite, save ssthresh, which is +Inf until the first congestion event
+// (cubic.go, ledbat.go) and within the window's bounds after it; the
+// windows in floats within the bounds too.
 func checkController(t testing.TB, cc controllerCase, c Controller, step int) {
+	t.Helper()
 	w := c.Window()
 	if w < cc.min || w > cc.max {
 		t.Fatalf("%s step %d: window %d outside [%d, %d]", cc.name, step, w, cc.min, cc.max)
 	}
-	if r := c.PacingRate(); r == 0 || r == math.MaxUint64 {
+	if r := c.PacingRate(); r == 0 || r > 1<<62 {
 		t.Fatalf("%s step %d: pacing rate %d", cc.name, step, r)
 	}
-	var internal []float64
+	type value struct {
+		name     string
+		v        float64
+		posInf   bool // may be +Inf
+		inWindow bool // within [min, max] when finite
+	}
+	var state []value
 	switch c := c.(type) {
 	case *Cubic:
-		internal = []float64{c.cwnd, c.ssthresh, c.wMax, c.k, c.wEst, c.cwndPrior}
+		state = []value{
+			{"cwnd", c.cwnd, false, true}, {"ssthresh", c.ssthresh, true, true},
+			{"wMax", c.wMax, false, false}, {"k", c.k, false, false},
+			{"wEst", c.wEst, false, false}, {"cwndPrior", c.cwndPrior, false, false},
+		}
 	case *LEDBAT:
-		internal = []float64{c.cwnd, c.ssthresh}
+		state = []value{{"cwnd", c.cwnd, false, true}, {"ssthresh", c.ssthresh, true, true}}
 	case *FixedRate:
-		internal = []float64{c.normal, c.pauseWin}
+		state = []value{{"normal", c.normal, false, false}, {"pauseWin", c.pauseWin, false, false}}
+	default:
+		t.Fatalf("%s: controller %T has no state check", cc.name, c)
 	}
-	for i, v := range internal {
-		if math.IsNaN(v) || math.IsInf(v, -1) {
-			t.Fatalf("%s step %d: internal value %d is %v", cc.name, step, i, v)
+	for _, s := range state {
+		switch {
+		case math.IsNaN(s.v), math.IsInf(s.v, -1), math.IsInf(s.v, 1) && !s.posInf:
+			t.Fatalf("%s step %d: %s is %v", cc.name, step, s.name, s.v)
+		case s.inWindow && !math.IsInf(s.v, 1) && (s.v < float64(cc.min) || s.v > float64(cc.max)):
+			t.Fatalf("%s step %d: %s %v outside [%d, %d]", cc.name, step, s.name, s.v, cc.min, cc.max)
 		}
 	}
 }
@@ -194,23 +218,9 @@ func driveController(t testing.TB, cc controllerCase, data []byte) {
 // the window stays within [MinWindow, MaxWindow], the rate stays positive
 // and finite, nothing turns NaN.
 func FuzzController(f *testing.F) {
-	f.Add([]byte{0, 1, 1, 2, 20, 40, 0, 1, 1, 4, 0, 0, 2, 1, 50})
-	f.Add([]byte{1, 0, 255, 1, 0, 255, 5, 0, 0, 2, 255, 255, 4, 0, 0, 4, 0, 0})
-	seed := make([]byte, 0, 600)
-	for i := range 200 { // slow start, a queue building, losses, a timeout
-		op := byte(i % 4)
-		if i%37 == 0 {
-			op = 4
-		}
-		if i == 150 {
-			op = 5
-		}
-		seed = append(seed, op, byte(i%7), byte(20+i/4))
+	for _, seed := range controllerSeeds() {
+		addSeed(f, seed)
 	}
-	f.Add(seed)
-	var u [8]byte
-	binary.LittleEndian.PutUint64(u[:], 0xdeadbeefcafef00d)
-	f.Add(u[:])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1500 { // 500 events; longer inputs only slow minimization
 			return
@@ -219,6 +229,32 @@ func FuzzController(f *testing.F) {
 			driveController(t, cc, data)
 		}
 	})
+}
+
+// controllerSeeds are event sequences that reach every state: slow start,
+// an ACK with a long RTT, losses, a timeout, idle gaps, and a long run of
+// slow start, a queue building, losses and a timeout. They are the
+// committed corpus (go test -run FuzzController -fuzzseeds writes it) and the inline seeds.
+func controllerSeeds() [][]byte {
+	long := make([]byte, 0, 600)
+	for i := range 200 {
+		op := byte(i % 4)
+		if i%37 == 0 {
+			op = 4
+		}
+		if i == 150 {
+			op = 5
+		}
+		long = append(long, op, byte(i%7), byte(20+i/4))
+	}
+	var u [8]byte
+	binary.LittleEndian.PutUint64(u[:], 0xdeadbeefcafef00d)
+	return [][]byte{
+		{0, 1, 1, 2, 20, 40, 0, 1, 1, 4, 0, 0, 2, 1, 50},
+		{1, 0, 255, 1, 0, 255, 5, 0, 0, 2, 255, 255, 4, 0, 0, 4, 0, 0},
+		long,
+		u[:],
+	}
 }
 
 // BenchmarkControllerOnAck measures the ACK path of each controller in

@@ -49,10 +49,10 @@ func refDistance(a, b Location) *big.Int {
 }
 
 func FuzzDistance(f *testing.F) {
-	f.Add(uint64(0), uint64(0), uint64(0))
-	f.Add(uint64(1), ^uint64(0), HalfRing)
-	f.Add(HalfRing, uint64(0), HalfRing+1)
-	f.Add(uint64(1<<62), uint64(3<<62), uint64(1<<61))
+	addSeed(f, uint64(0), uint64(0), uint64(0))
+	addSeed(f, uint64(1), ^uint64(0), HalfRing)
+	addSeed(f, HalfRing, uint64(0), HalfRing+1)
+	addSeed(f, uint64(1<<62), uint64(3<<62), uint64(1<<61))
 	f.Fuzz(func(t *testing.T, a, b, c uint64) {
 		la, lb, lc := Location(a), Location(b), Location(c)
 		ab, ba := Distance(la, lb), Distance(lb, la)

@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -96,5 +97,28 @@ func TestChunkMovesBetweenTrackers(t *testing.T) {
 		t.Fatal("A reached B's packets")
 	}
 	a.checkBooks(t)
+	b.checkBooks(t)
+}
+
+// TestRecycledChunkForgetsItsPackets: tracker A's chunk 0, holding packet 2
+// acknowledged, is recycled as tracker B's chunk 0. At B, packet 2 was
+// never sent: Retransmit of it says ErrNotLost, not A's ErrAcked (FuzzTracker
+// found the stale word answering for B's packet number).
+func TestRecycledChunkForgetsItsPackets(t *testing.T) {
+	privateChunkPool(t)
+	a, b := newRig(t, Config{}), newRig(t, Config{})
+	a.send(t, 2, 1, 100, ms)
+	c0, _ := a.t.pns.lookup(2)
+	a.ack(t, 2*ms, rng(2, 2))
+	b.send(t, 0, 1, 100, 3*ms)
+	if c, _ := b.t.pns.lookup(0); c != c0 {
+		t.Fatal("precondition: A's chunk 0 was not installed as B's chunk 0")
+	}
+	if err := b.retransmit(2, 1, 10, 4*ms); !errors.Is(err, ErrNotLost) {
+		t.Fatalf("Retransmit of a packet B never sent: %v, want ErrNotLost", err)
+	}
+	if ph := b.t.phaseOf(2); ph != phaseEmpty {
+		t.Fatalf("B sees packet 2 in phase %v", ph)
+	}
 	b.checkBooks(t)
 }

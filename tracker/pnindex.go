@@ -229,6 +229,16 @@ func (p *pnIndex) install(k uint64) (*chunk, error) {
 		d = p.growLocked(d, hi-lo+1)
 	}
 	c := getChunk()
+	// A recycled chunk still holds the final state words of its last life,
+	// packet numbers included, and connections reuse packet numbers (each
+	// starts at 0): a word left for packet pn would answer for this
+	// tracker's pn before it is sent (Retransmit of an unsent packet said
+	// ErrAcked, not ErrNotLost; found by FuzzTracker). Clear them while
+	// refs is zero: no pinned holder sees the stores, and an unpinned
+	// reader only loads words and checks their packet number.
+	for i := range c.entries {
+		c.entries[i].state.Store(0)
+	}
 	c.owner.Store(p)
 	c.index.Store(k)
 	c.life.Add(1)

@@ -117,6 +117,13 @@ type Tracker struct {
 	spurious    counter                         // lost by a threshold, acknowledged later
 	lateProbes  counter                         // probed, acknowledged later (pkts only)
 	ptos        atomic.Uint64                   // PTO expirations seen by DueForResend
+
+	// dropWalked, set by tests only (before the tracker is used), is told
+	// how many packet numbers each DropStream examined: the evidence that
+	// a drop visits its stream's packets and not the connection's
+	// (invariant 3). Nil in production: one untaken branch per drop, none
+	// per packet.
+	dropWalked func(stream StreamID, walked int)
 }
 
 // New returns a Tracker of the packets whose bytes are counted in flight,
@@ -383,8 +390,9 @@ func (t *Tracker) DropStream(stream StreamID) uint64 {
 		return 0
 	}
 	var (
-		total uint64
-		buf   [dropBatch]uint64
+		total  uint64
+		walked int
+		buf    [dropBatch]uint64
 	)
 	for i := 0; ; {
 		n := t.streams.nextBatch(stream, r, i, &buf)
@@ -395,8 +403,12 @@ func (t *Tracker) DropStream(stream StreamID) uint64 {
 		for _, pn := range buf[:n] {
 			total += t.resolveAny(pn, phaseDropped)
 		}
+		walked = i
 	}
 	t.streams.endDrop(stream, r)
+	if t.dropWalked != nil {
+		t.dropWalked(stream, walked)
+	}
 	return total
 }
 

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -259,37 +260,92 @@ func (tr *Tracker) listLen(s StreamID) int {
 }
 
 // TestDropStreamWalksOnlyItsList checks invariant 3 by its complexity, not
-// its speed: DropStream walks the stream's own list, and that list stays
-// within a small multiple of the stream's packets in flight however many
-// packets other streams have and however many of its own were acked.
+// its speed: DropStream examines the stream's own packets (its list, kept
+// within a small multiple of its packets in flight however many of its own
+// were acked), and as many at 1x as at 10x the other streams' traffic. The
+// tracker's dropWalked hook reports the packet numbers a drop examined; a
+// drop that scans the connection examines every tracked packet and fails.
 func TestDropStreamWalksOnlyItsList(t *testing.T) {
-	r := newRig(t, Config{})
 	const target = StreamID(7)
-	live := 0
-	for pn := range uint64(60_000) {
-		s := StreamID(1000 + pn%500) // other streams: 60,000 packets
-		if pn%10 == 0 {
-			s = target
-			live++
-		}
-		r.send(t, pn, s, 10, ms)
-		if s == target && pn%30 == 0 && pn > 0 {
-			// Ack the target's older packets as we go: 2 of 3 stay
-			// acked, 1 of 3 stays in flight.
-			r.ack(t, 2*ms, rng(pn-20, pn-20), rng(pn-10, pn-10))
-			live -= 2
-		}
-		if n := r.t.listLen(target); n > 2*live+8 {
-			t.Fatalf("pn %d: list of %d for %d packets in flight", pn, n, live)
-		}
+	walkedAt := map[int]int{}
+	for _, other := range []int{1, 10} {
+		t.Run(fmt.Sprintf("other=%dx", other), func(t *testing.T) {
+			r := newRig(t, Config{})
+			walked, calls := 0, 0
+			r.t.dropWalked = func(s StreamID, n int) {
+				if s == target {
+					walked, calls = n, calls+1
+				}
+			}
+			// The target sends 2,000 packets; after each 3rd, the two
+			// before it are acked, so 1 in 3 stays in flight. Between two
+			// target packets, other streams send `other` packets each.
+			live, pn := 0, uint64(0)
+			var sent []uint64
+			for i := range 2000 {
+				for range other {
+					r.send(t, pn, StreamID(1000+pn%500), 10, ms)
+					pn++
+				}
+				r.send(t, pn, target, 10, ms)
+				sent = append(sent, pn)
+				live++
+				pn++
+				if i%3 == 2 {
+					r.ack(t, 2*ms, rng(sent[i-2], sent[i-2]), rng(sent[i-1], sent[i-1]))
+					live -= 2
+				}
+				if n := r.t.listLen(target); n > 2*live+8 {
+					t.Fatalf("after %d packets: list of %d for %d packets in flight", i+1, n, live)
+				}
+			}
+			list := r.t.listLen(target)
+			if got, want := r.t.DropStream(target), uint64(live)*10; got != want {
+				t.Fatalf("DropStream = %d, want %d", got, want)
+			}
+			if st := r.t.Stats(); st.Dropped != uint64(live) {
+				t.Fatalf("dropped %d packets, want %d", st.Dropped, live)
+			}
+			if calls != 1 || walked != list || walked < live || walked > 2*live+8 {
+				t.Fatalf("the drop examined %d packet numbers (%d reports) for a list of %d and %d packets in flight; the tracker holds %d",
+					walked, calls, list, live, pn)
+			}
+			walkedAt[other] = walked
+			r.checkBooks(t)
+		})
 	}
-	if got, want := r.t.DropStream(target), uint64(live)*10; got != want {
-		t.Fatalf("DropStream = %d, want %d", got, want)
+	if walkedAt[1] != walkedAt[10] {
+		t.Fatalf("the drop examined %d packet numbers at 1x the other traffic, %d at 10x", walkedAt[1], walkedAt[10])
 	}
-	if st := r.t.Stats(); st.Dropped != uint64(live) {
-		t.Fatalf("dropped %d packets, want %d", st.Dropped, live)
+}
+
+// TestDropStreamWalksExactlyItsPackets: with nothing acked, a drop examines
+// exactly the stream's packets, at 1x and at 10x the other traffic.
+func TestDropStreamWalksExactlyItsPackets(t *testing.T) {
+	const target, packets = StreamID(3), 500
+	for _, other := range []int{1, 10} {
+		t.Run(fmt.Sprintf("other=%dx", other), func(t *testing.T) {
+			r := newRig(t, Config{})
+			walked := -1
+			r.t.dropWalked = func(s StreamID, n int) { walked = n }
+			pn := uint64(0)
+			for range packets {
+				for range other {
+					r.send(t, pn, StreamID(100+pn%50), 10, ms)
+					pn++
+				}
+				r.send(t, pn, target, 10, ms)
+				pn++
+			}
+			if got := r.t.DropStream(target); got != packets*10 {
+				t.Fatalf("DropStream = %d, want %d", got, packets*10)
+			}
+			if walked != packets {
+				t.Fatalf("the drop examined %d packet numbers for the stream's %d packets (the tracker holds %d)", walked, packets, pn)
+			}
+			r.checkBooks(t)
+		})
 	}
-	r.checkBooks(t)
 }
 
 // TestOnSentTakesReservation: OnSent empties the reservation it is given

@@ -333,15 +333,15 @@ func TestAgainstReference(t *testing.T) {
 // FuzzWheel is TestAgainstReference with the decisions taken from the
 // fuzzer's input.
 func FuzzWheel(f *testing.F) {
-	f.Add([]byte{0})
-	f.Add([]byte("\x01\x00\x00\x00\x00\x07\x00\x09\x00\x00\x03\x00\x01\x00\x09\x00\x01\x00"))
+	addSeed(f, []byte{0})
+	addSeed(f, []byte("\x01\x00\x00\x00\x00\x07\x00\x09\x00\x00\x03\x00\x01\x00\x09\x00\x01\x00"))
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 4 {
 		seed := make([]byte, 600)
 		for i := range seed {
 			seed[i] = byte(r.Uint32())
 		}
-		f.Add(seed)
+		addSeed(f, seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := &byteSource{data: data}
