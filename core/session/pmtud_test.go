@@ -1,0 +1,197 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/petrel-transport/petrel/core/session"
+	"github.com/petrel-transport/petrel/internal/netem"
+)
+
+// pmtudPair is a stream pair whose sides both announce 1452-byte datagrams
+// (the default ceiling, 1500 minus IPv6 and UDP headers), so path MTU
+// discovery searches between 1200 and 1452, over links of the given IP MTU.
+func pmtudPair(t *testing.T, ab, ba netem.Config, mtu int64, tune func(a, b *session.Config)) *pair {
+	t.Helper()
+	p := streamPair(t, ab, ba, func(a, b *session.Config) {
+		for _, c := range []*session.Config{a, b} {
+			c.Local.MaxDatagramSize, c.Peer.MaxDatagramSize = 1452, 1452
+		}
+		if tune != nil {
+			tune(a, b)
+		}
+	})
+	p.ab.mtu.Store(mtu)
+	p.ba.mtu.Store(mtu)
+	return p
+}
+
+// transfer moves n bytes from A to B on one stream and checks them.
+func transfer(t *testing.T, p *pair, seed uint64, n int, during func(sent func() uint64)) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := p.a.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := streamData(seed, 0, n)
+	done := writeAndClose(st, data)
+	rb := acceptID(t, p.b, st.ID())
+	if during != nil {
+		go during(st.SentOffset)
+	}
+	got, err := io.ReadAll(rb)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("received %d of %d bytes (intact: %v), %v\nA: %s", len(got), n, bytes.Equal(got, data[:min(len(got), n)]), err, p.a.DebugState())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPMTUDConverges: the search settles on the largest size the link
+// carries within searchDone (20) bytes, never above it: 1452 (the ceiling)
+// under a 1500-byte MTU, within [1302, 1322] under 1350 (1350 - 28).
+func TestPMTUDConverges(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		mtu      int64
+		lo, hi   int
+		localMTU bool // the link refuses with EMSGSIZE instead of dropping
+	}{
+		{"mtu 1500", 1500, 1452, 1452, false},
+		{"mtu 1350", 1350, 1322 - 20, 1322, false},
+		{"mtu 1350 EMSGSIZE", 1350, 1322 - 20, 1322, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				d := netem.Config{Delay: 10 * time.Millisecond}
+				p := pmtudPair(t, d, d, tt.mtu, nil)
+				defer p.stop()
+				if tt.localMTU {
+					p.ab.mtu.Store(0)
+					p.ab.localMTU.Store(tt.mtu)
+				}
+				transfer(t, p, 3, 2<<20, nil)
+				quiesce(t, p)
+				st := p.a.Stats()
+				if st.DatagramSize < tt.lo || st.DatagramSize > tt.hi {
+					t.Errorf("settled on %d bytes, want [%d, %d]", st.DatagramSize, tt.lo, tt.hi)
+				}
+				if st.BlackHoles != 0 {
+					t.Errorf("%d black holes on a steady path", st.BlackHoles)
+				}
+				if tt.localMTU && st.SendErrors == 0 {
+					t.Error("no send was refused: the EMSGSIZE path did not run")
+				}
+				t.Logf("size %d: %d probes sent, %d lost; %d dropped as too big; %d send errors; cwnd %d",
+					st.DatagramSize, st.MTUProbesSent, st.MTUProbesLost, p.ab.tooBig.Load(), st.SendErrors, st.Cwnd)
+			})
+		})
+	}
+}
+
+// TestPMTUDDisabled: with the search off (or nothing to search: both sides
+// at 1200) every datagram stays at 1200 bytes.
+func TestPMTUDDisabled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := netem.Config{Delay: 10 * time.Millisecond}
+		p := pmtudPair(t, d, d, 1500, func(a, b *session.Config) {
+			a.DisablePathMTUDiscovery, b.DisablePathMTUDiscovery = true, true
+		})
+		defer p.stop()
+		transfer(t, p, 4, 256<<10, nil)
+		quiesce(t, p)
+		if st := p.a.Stats(); st.DatagramSize != 1200 || st.MTUProbesSent != 0 {
+			t.Errorf("size %d, %d probes: want 1200 and none", st.DatagramSize, st.MTUProbesSent)
+		}
+	})
+}
+
+// TestPMTUDProbesHoldNoFlight: a probe is tracked (its ACK confirms the
+// size) but counted in no bytes in flight (RFC 9000 section 14.4): on an
+// idle session, while the probe is on the path, the FlightSize is 0.
+func TestPMTUDProbesHoldNoFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := netem.Config{Delay: 10 * time.Millisecond}
+		p := pmtudPair(t, d, d, 1500, nil)
+		defer p.stop()
+		var seen, bad, tracked int
+		p.ab.intercept = func(pkt []byte) bool {
+			if len(pkt) > 1200 { // only probes are larger on an idle session
+				seen++
+				if p.a.FlightSize().Load() != 0 {
+					bad++
+				}
+				if p.a.Tracker().Stats().InFlightPackets > 0 {
+					tracked++
+				}
+			}
+			return true
+		}
+		p.a.Flush(p.clk.now()) // the initiator's PING: its ACK starts the search
+		time.Sleep(time.Second)
+		if seen == 0 || tracked == 0 {
+			t.Fatalf("%d probes seen, %d tracked in flight: the test proves nothing", seen, tracked)
+		}
+		if bad != 0 {
+			t.Errorf("%d of %d probes counted in the FlightSize", bad, seen)
+		}
+		if st := p.a.Stats(); st.DatagramSize != 1452 {
+			t.Errorf("settled on %d, want 1452", st.DatagramSize)
+		}
+		quiesce(t, p)
+	})
+}
+
+// TestPMTUDBlackHole: the path's MTU drops from 1500 to 1280 in the middle
+// of a transfer. Every packet of the size in use is lost from then on; the
+// sender falls back to 1200 bytes (RFC 8899 section 4.3), re-sends the
+// lost ranges cut to fit (one lost packet becoming two), searches again
+// below the size that failed, and the transfer completes intact, with the
+// flight back at 0 at quiescence. With loss and reordering on top.
+func TestPMTUDBlackHole(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		imp  netem.Config
+	}{
+		{"clean", netem.Config{Delay: 10 * time.Millisecond}},
+		{"lossy", netem.Config{Delay: 10 * time.Millisecond, Loss: 0.01, Reorder: 0.01, Seed: 7}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				imp2 := tt.imp
+				imp2.Seed++
+				p := pmtudPair(t, tt.imp, imp2, 1500, nil)
+				defer p.stop()
+				transfer(t, p, 5, 8<<20, func(sent func() uint64) {
+					for sent() < 2<<20 {
+						time.Sleep(time.Millisecond)
+					}
+					p.ab.mtu.Store(1280)
+					p.ba.mtu.Store(1280)
+				})
+				quiesce(t, p)
+				st := p.a.Stats()
+				if st.BlackHoles == 0 {
+					t.Errorf("no fallback after the MTU dropped")
+				}
+				if st.DatagramSize < 1200 || st.DatagramSize > 1280-28 {
+					t.Errorf("settled on %d bytes, want [1200, %d]", st.DatagramSize, 1280-28)
+				}
+				if p.ab.tooBig.Load() == 0 {
+					t.Errorf("no datagram was too big: the test proves nothing")
+				}
+				if n, _ := p.a.LoggedPackets(); n != 0 {
+					t.Errorf("at quiescence the sent log holds %d records", n)
+				}
+				t.Logf("size %d, %d black holes, %d probes (%d lost), %d too big, %d retransmits, %d PTOs",
+					st.DatagramSize, st.BlackHoles, st.MTUProbesSent, st.MTUProbesLost, p.ab.tooBig.Load(), st.Retransmits, st.PTOs)
+			})
+		})
+	}
+}
