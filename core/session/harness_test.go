@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"os"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 

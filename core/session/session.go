@@ -27,12 +27,12 @@ const messageStream = 0
 // across Sender.Send, a callback or a wheel Advance; the seal of a packet
 // happens outside mu.
 type Session struct {
-	cfg      Config
-	prot     *secure.Protector
-	tr       *tracker.Tracker
-	flight   *congestion.FlightSize
-	cc       congestion.Controller
-	bigBufs  bool // packets may outgrow the small buffer pool
+	cfg     Config
+	prot    *secure.Protector
+	tr      *tracker.Tracker
+	flight  *congestion.FlightSize
+	cc      congestion.Controller
+	bigBufs bool // packets may outgrow the small buffer pool
 
 	alive atomic.Bool
 	stats counters
