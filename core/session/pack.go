@@ -392,6 +392,12 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 
 	if c.retx {
 		it := s.retx[0]
+		if it.claimed && (it.st.err != nil || it.st.removed) {
+			// Defence in depth: an ended stream's items leave the queue
+			// with it (dropRetxLocked), and nothing of it may be sent.
+			s.popRetx()
+			return false, blockedNothing, nil
+		}
 		if (it.n == 0 || it.st.send.isAcked(it.off, it.n)) && (!it.fin || it.st.finAcked) {
 			// Acknowledged since it was declared lost (a late ACK of the
 			// original): nothing to send; resolve the lost packet (a
