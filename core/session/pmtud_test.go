@@ -195,3 +195,48 @@ func TestPMTUDBlackHole(t *testing.T) {
 		})
 	}
 }
+
+// TestSimGoodput measures, in virtual time, one stream's goodput over a
+// 20 ms RTT path with 1% loss each way (the loss cell the benchmarks
+// compare against quic-go), with datagrams fixed at 1200 bytes or found by
+// path MTU discovery (1452), and an initial window of 10 (RFC 9002) or 32
+// (quic-go) datagrams. It asserts only that every transfer arrives intact;
+// the figures are for the record (go test -run SimGoodput -v).
+func TestSimGoodput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement")
+	}
+	const size = 8 << 20
+	for _, tt := range []struct {
+		name string
+		pmtu bool
+		iw   int
+	}{
+		{"1200 IW10", false, 0},
+		{"1200 IW32", false, 32},
+		{"pmtud IW10", true, 0},
+		{"pmtud IW32", true, 32},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var seeds []float64
+			for seed := uint64(1); seed <= 3; seed++ {
+				synctest.Test(t, func(t *testing.T) {
+					imp := netem.Config{Delay: 10 * time.Millisecond, Loss: 0.01, Seed: seed}
+					imp2 := imp
+					imp2.Seed += 100
+					p := pmtudPair(t, imp, imp2, 1500, func(a, b *session.Config) {
+						a.DisablePathMTUDiscovery, b.DisablePathMTUDiscovery = !tt.pmtu, !tt.pmtu
+						a.InitialWindowPackets = tt.iw
+					})
+					defer p.stop()
+					start := time.Now()
+					transfer(t, p, seed, size, nil)
+					el := time.Since(start)
+					seeds = append(seeds, float64(size)/el.Seconds()/1e6)
+					quiesce(t, p)
+				})
+			}
+			t.Logf("%s: %.2f %.2f %.2f MB/s (3 seeds)", tt.name, seeds[0], seeds[1], seeds[2])
+		})
+	}
+}
