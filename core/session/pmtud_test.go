@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -120,26 +121,26 @@ func TestPMTUDProbesHoldNoFlight(t *testing.T) {
 		d := netem.Config{Delay: 10 * time.Millisecond}
 		p := pmtudPair(t, d, d, 1500, nil)
 		defer p.stop()
-		var seen, bad, tracked int
+		var seen, bad, tracked atomic.Int64 // written on the link's goroutine
 		p.ab.intercept = func(pkt []byte) bool {
 			if len(pkt) > 1200 { // only probes are larger on an idle session
-				seen++
+				seen.Add(1)
 				if p.a.FlightSize().Load() != 0 {
-					bad++
+					bad.Add(1)
 				}
 				if p.a.Tracker().Stats().InFlightPackets > 0 {
-					tracked++
+					tracked.Add(1)
 				}
 			}
 			return true
 		}
 		p.a.Flush(p.clk.now()) // the initiator's PING: its ACK starts the search
 		time.Sleep(time.Second)
-		if seen == 0 || tracked == 0 {
-			t.Fatalf("%d probes seen, %d tracked in flight: the test proves nothing", seen, tracked)
+		if seen.Load() == 0 || tracked.Load() == 0 {
+			t.Fatalf("%d probes seen, %d tracked in flight: the test proves nothing", seen.Load(), tracked.Load())
 		}
-		if bad != 0 {
-			t.Errorf("%d of %d probes counted in the FlightSize", bad, seen)
+		if bad.Load() != 0 {
+			t.Errorf("%d of %d probes counted in the FlightSize", bad.Load(), seen.Load())
 		}
 		if st := p.a.Stats(); st.DatagramSize != 1452 {
 			t.Errorf("settled on %d, want 1452", st.DatagramSize)
