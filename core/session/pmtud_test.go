@@ -177,6 +177,12 @@ func TestPMTUDBlackHole(t *testing.T) {
 					p.ba.mtu.Store(1280)
 				})
 				quiesce(t, p)
+				for range 100 { // a probe holds no flight: wait for the search's last one
+					if n, _ := p.a.LoggedPackets(); n == 0 {
+						break
+					}
+					time.Sleep(100 * time.Millisecond) // virtual
+				}
 				st := p.a.Stats()
 				if st.BlackHoles == 0 {
 					t.Errorf("no fallback after the MTU dropped")
