@@ -85,7 +85,7 @@ type pmtud struct {
 	probesSent, probesLost, blackHoles uint64
 }
 
-// initPMTUD sets the search up; it starts on the first ACK (the path works
+// init sets the search up; it starts on the first ACK (the path works
 // at the base size).
 func (p *pmtud) init(ceiling int, enabled bool) {
 	p.cur = baseDatagram
