@@ -247,3 +247,71 @@ func TestSimGoodput(t *testing.T) {
 		})
 	}
 }
+
+// TestPMTUDBlackHoleAborts: four streams fill the window with 1452-byte
+// packets when the path's MTU drops to 1280, under 1% loss; two of them
+// are aborted while their lost ranges wait to be re-sent in pieces. The
+// other two arrive intact, the aborted ones hold nothing in flight and
+// the books balance at quiescence (DESIGN.md invariants 1, 2 and 9 on the
+// split path).
+func TestPMTUDBlackHoleAborts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		imp := netem.Config{Delay: 10 * time.Millisecond, Loss: 0.01, Seed: 21}
+		imp2 := imp
+		imp2.Seed++
+		p := pmtudPair(t, imp, imp2, 1500, nil)
+		defer p.stop()
+		ctx := context.Background()
+		const n, size = 4, 2 << 20
+		sts := make([]*session.Stream, n)
+		dones := make([]<-chan error, n)
+		for i := range sts {
+			st, err := p.a.OpenStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sts[i] = st
+			dones[i] = writeAndClose(st, streamData(9, i, size))
+		}
+		got := make([][]byte, n)
+		errs := make([]error, n)
+		read := make(chan struct{}, n)
+		for i, st := range sts {
+			rb := acceptID(t, p.b, st.ID())
+			go func() {
+				got[i], errs[i] = io.ReadAll(rb)
+				read <- struct{}{}
+			}()
+		}
+		for p.a.Stats().DatagramSize != 1452 || sts[0].SentOffset() < 256<<10 {
+			time.Sleep(time.Millisecond) // virtual
+		}
+		p.ab.mtu.Store(1280)
+		p.ba.mtu.Store(1280)
+		for p.a.Stats().BlackHoles == 0 {
+			time.Sleep(time.Millisecond) // virtual: the fallback, two PTOs on
+		}
+		sts[1].Abort(1)
+		sts[3].Abort(3)
+		for range n {
+			<-read
+		}
+		for i := range n {
+			aborted := i == 1 || i == 3
+			switch {
+			case aborted:
+				<-dones[i] // the writer learns of the abort
+				checkBooks(t, p.a, sts[i], "aborted stream")
+			case errs[i] != nil || !bytes.Equal(got[i], streamData(9, i, size)):
+				t.Fatalf("stream %d: %d bytes, intact %v, %v", i, len(got[i]), bytes.Equal(got[i], streamData(9, i, size)), errs[i])
+			default:
+				if err := <-dones[i]; err != nil {
+					t.Fatalf("stream %d writer: %v", i, err)
+				}
+			}
+		}
+		quiesce(t, p)
+		st := p.a.Stats()
+		t.Logf("size %d, %d black holes, %d too big, %d retransmits, %d aborted", st.DatagramSize, st.BlackHoles, p.ab.tooBig.Load(), st.Retransmits, st.StreamsAborted)
+	})
+}
