@@ -210,8 +210,8 @@ func TestPMTUDBlackHole(t *testing.T) {
 // (quic-go) datagrams. It asserts only that every transfer arrives intact;
 // the figures are for the record (go test -run SimGoodput -v).
 func TestSimGoodput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a measurement")
+	if testing.Short() || raceEnabled {
+		t.Skip("a measurement: not under -short or -race")
 	}
 	const size = 8 << 20
 	for _, tt := range []struct {
