@@ -19,6 +19,8 @@ func TestZeroAllocs(t *testing.T) {
 		{"gso", Config{DisableGRO: true}, false},
 		{"gsogro", Config{}, false},
 		{"fd/gsogro", Config{}, true},
+		{"nommsg", Config{DisableMmsg: true}, false},
+		{"fd/nommsg", Config{DisableMmsg: true}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,10 +46,28 @@ type Config struct {
 	DisableGSO bool
 	// DisableGRO turns UDP GRO off even where the kernel offers it.
 	DisableGRO bool
+
+	// DisableMmsg moves one datagram per system call, as the portable
+	// fallback does off Linux: recvmsg and sendmsg of one datagram instead
+	// of recvmmsg and sendmmsg of a batch, and with them neither GSO nor
+	// GRO (each is many datagrams in one call). BatchSize must then be 0
+	// or 1. It is a measurement and compatibility knob: it shows what
+	// batching the system calls is worth (bench/transfer's
+	// BenchmarkAblation/no-mmsg), and it serves a kernel or sandbox
+	// (seccomp filter) that refuses the mmsg calls. Everything else (raw
+	// sends, packet info, drop counters) stays as with batches.
+	DisableMmsg bool
 }
 
 // withDefaults validates c and fills in its defaults.
 func (c Config) withDefaults() (Config, error) {
+	if c.DisableMmsg {
+		if c.BatchSize > 1 {
+			return c, fmt.Errorf("batchio: BatchSize %d with DisableMmsg (one datagram per system call)", c.BatchSize)
+		}
+		c.BatchSize = 1
+		c.DisableGSO, c.DisableGRO = true, true
+	}
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
 	}

@@ -14,8 +14,8 @@ import (
 // Conn moves batches of UDP datagrams over one socket with recvmmsg and
 // sendmmsg, UDP GSO and UDP GRO where the kernel has them.
 //
-// Guard map: sys, uc, family, batch, slotSize, gro, meminfo, rxq, local,
-// rcvbuf, sndbuf, rawBudget are immutable after construction. gso and
+// Guard map: sys, uc, family, batch, slotSize, gro, mmsg, meminfo, rxq,
+// local, rcvbuf, sndbuf, rawBudget are immutable after construction. gso and
 // closed are atomic. rmu guards r (the reader's headers, arena and
 // cursor); wmu guards w (the writer's headers, iovecs, plan and send-cost
 // estimate); smu serializes Stats' reads of the kernel's drop counter. No
@@ -32,6 +32,7 @@ type Conn struct {
 	batch    int
 	slotSize int
 	gro      bool
+	mmsg     bool // calls move batches (recvmmsg/sendmmsg); false with Config.DisableMmsg
 	meminfo  bool // KernelDrops is read with SO_MEMINFO by Stats
 	rxq      bool // KernelDrops comes with received datagrams (SO_RXQ_OVFL)
 	// local is the specific address the socket is bound to, every received
@@ -82,7 +83,7 @@ func New(c *net.UDPConn, cfg Config) (*Conn, error) {
 	if serr != nil {
 		return nil, serr
 	}
-	return newConn(newRawConnSys(rc), c, setup, cfg)
+	return newConn(newRawConnSys(rc, cfg.DisableMmsg), c, setup, cfg)
 }
 
 // NewFD returns a Conn over a non-blocking UDP socket owned by the caller,
@@ -105,7 +106,7 @@ func NewFD(fd uintptr, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newConn(fdSys{fd: fd}, nil, setup, cfg)
+	return newConn(fdSys{fd: fd, single: cfg.DisableMmsg}, nil, setup, cfg)
 }
 
 // newConn allocates everything the Conn will ever use; cfg has its
@@ -118,6 +119,7 @@ func newConn(sys sysLayer, uc *net.UDPConn, s sockSetup, cfg Config) (*Conn, err
 		batch:    cfg.BatchSize,
 		slotSize: cfg.MaxDatagramSize,
 		gro:      s.gro,
+		mmsg:     !cfg.DisableMmsg,
 		meminfo:  s.meminfo,
 		rxq:      s.rxq,
 		local:    s.local,
@@ -144,7 +146,7 @@ func (c *Conn) BatchSize() int { return c.batch }
 // granted. GSO may turn false after a write (see GSODisabledError).
 func (c *Conn) Capabilities() Capabilities {
 	return Capabilities{
-		MMsg:         true,
+		MMsg:         c.mmsg,
 		GSO:          c.gso.Load(),
 		GRO:          c.gro,
 		RxqOverflow:  c.meminfo || c.rxq,

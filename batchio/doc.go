@@ -9,7 +9,9 @@
 // sendmmsg(2); consecutive datagrams of equal size to the same destination
 // leave as one UDP GSO send (a UDP_SEGMENT control message), and coalesced
 // UDP GRO receives are cut back into datagrams without copying. Elsewhere the
-// same API moves one datagram per system call.
+// same API moves one datagram per system call; Config.DisableMmsg makes a
+// Linux Conn do the same (recvmsg/sendmsg, no GSO or GRO), to measure what
+// the batches are worth or to run where the mmsg calls are refused.
 //
 // A Conn runs in one of two modes, chosen by its constructor:
 //   - [New] wraps a *net.UDPConn and drives it through syscall.RawConn, so

@@ -39,17 +39,27 @@ type sysLayer interface {
 	drops() (uint32, error)
 }
 
-// recvmmsgFD is one recvmmsg(2) on a non-blocking fd, retried on EINTR.
-func recvmmsgFD(fd uintptr, h []mmsghdr) (int, syscall.Errno) {
+// recvmmsgFD is one recvmmsg(2) on a non-blocking fd, retried on EINTR;
+// with single, one recvmsg(2) of h[0] (Config.DisableMmsg).
+func recvmmsgFD(fd uintptr, h []mmsghdr, single bool) (int, syscall.Errno) {
+	if single {
+		return msgFD(unix.SYS_RECVMSG, fd, h, false)
+	}
 	return mmsgFD(unix.SYS_RECVMMSG, fd, h, false)
 }
 
 // sendmmsgFD is one sendmmsg(2) on a non-blocking fd, retried on EINTR,
 // made raw (unix.RawSyscall6, without entering the scheduler) when raw is
-// set, and timed.
-func sendmmsgFD(fd uintptr, h []mmsghdr, raw bool) (int, time.Duration, syscall.Errno) {
+// set, and timed; with single, one sendmsg(2) of h[0] (Config.DisableMmsg).
+func sendmmsgFD(fd uintptr, h []mmsghdr, raw, single bool) (int, time.Duration, syscall.Errno) {
 	start := time.Now()
-	n, e := mmsgFD(unix.SYS_SENDMMSG, fd, h, raw)
+	var n int
+	var e syscall.Errno
+	if single {
+		n, e = msgFD(unix.SYS_SENDMSG, fd, h, raw)
+	} else {
+		n, e = mmsgFD(unix.SYS_SENDMMSG, fd, h, raw)
+	}
 	return n, time.Since(start), e
 }
 
@@ -83,16 +93,42 @@ func mmsgFD(trap, fd uintptr, h []mmsghdr, raw bool) (int, syscall.Errno) {
 	}
 }
 
+// msgFD is mmsgFD with one datagram per call: one recvmsg(2) or
+// sendmsg(2) (trap) of h[0].hdr with MSG_DONTWAIT, retried on EINTR. It
+// stores the byte count in h[0].len, where recvmmsg and sendmmsg put it,
+// and returns 1 header done. The pointer is converted in the call
+// expression for the reason mmsgFD gives.
+func msgFD(trap, fd uintptr, h []mmsghdr, raw bool) (int, syscall.Errno) {
+	for {
+		var n uintptr
+		var e syscall.Errno
+		if raw {
+			n, _, e = unix.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&h[0].hdr)), unix.MSG_DONTWAIT)
+		} else {
+			n, _, e = unix.Syscall(trap, fd, uintptr(unsafe.Pointer(&h[0].hdr)), unix.MSG_DONTWAIT)
+		}
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, e
+		}
+		h[0].len = uint32(n)
+		return 1, 0
+	}
+}
+
 // rawConnSys drives a *net.UDPConn's socket through syscall.RawConn, so a
 // call that would block parks in Go's poller.
 //
-// Guard map: rc, readFn, peekFn, writeFn and dropsFn are immutable after
+// Guard map: rc, single, readFn, peekFn, writeFn and dropsFn are immutable after
 // newRawConnSys (the callbacks are method values bound once, so no closure
 // is allocated per call). rh, rn, rerr are the reader's and are touched
 // only under the Conn's read mutex; wh, wn, werr likewise under its write
 // mutex; dn, derr under its stats mutex.
 type rawConnSys struct {
 	rc      syscall.RawConn
+	single  bool // one datagram per call: recvmsg/sendmsg (Config.DisableMmsg)
 	readFn  func(fd uintptr) bool
 	peekFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
@@ -112,8 +148,8 @@ type rawConnSys struct {
 	werr  syscall.Errno
 }
 
-func newRawConnSys(rc syscall.RawConn) *rawConnSys {
-	s := &rawConnSys{rc: rc}
+func newRawConnSys(rc syscall.RawConn, single bool) *rawConnSys {
+	s := &rawConnSys{rc: rc, single: single}
 	s.readFn = s.doRead
 	s.peekFn = s.doPeek
 	s.writeFn = s.doWrite
@@ -131,18 +167,18 @@ func (s *rawConnSys) drops() (uint32, error) {
 }
 
 func (s *rawConnSys) doRead(fd uintptr) bool {
-	s.rn, s.rerr = recvmmsgFD(fd, s.rh)
+	s.rn, s.rerr = recvmmsgFD(fd, s.rh, s.single)
 	return s.rerr != unix.EAGAIN
 }
 
 // doPeek is doRead without waiting: EAGAIN ends the callback too.
 func (s *rawConnSys) doPeek(fd uintptr) bool {
-	s.rn, s.rerr = recvmmsgFD(fd, s.rh)
+	s.rn, s.rerr = recvmmsgFD(fd, s.rh, s.single)
 	return true
 }
 
 func (s *rawConnSys) doWrite(fd uintptr) bool {
-	s.wn, s.wtook, s.werr = sendmmsgFD(fd, s.wh, s.wraw)
+	s.wn, s.wtook, s.werr = sendmmsgFD(fd, s.wh, s.wraw, s.single)
 	return s.werr != unix.EAGAIN
 }
 
@@ -180,13 +216,15 @@ func (s *rawConnSys) sendmmsg(h []mmsghdr, raw bool) (int, time.Duration, error)
 }
 
 // fdSys drives a non-blocking socket owned by someone else (an event loop).
-// It never blocks: EAGAIN becomes ErrWouldBlock. It is immutable.
+// It never blocks: EAGAIN becomes ErrWouldBlock. It is immutable. single
+// makes each call move one datagram (recvmsg/sendmsg, Config.DisableMmsg).
 type fdSys struct {
-	fd uintptr
+	fd     uintptr
+	single bool
 }
 
 func (s fdSys) recvmmsg(h []mmsghdr, _ bool) (int, error) {
-	n, e := recvmmsgFD(s.fd, h)
+	n, e := recvmmsgFD(s.fd, h, s.single)
 	switch e {
 	case 0:
 		return n, nil
@@ -197,7 +235,7 @@ func (s fdSys) recvmmsg(h []mmsghdr, _ bool) (int, error) {
 }
 
 func (s fdSys) sendmmsg(h []mmsghdr, raw bool) (int, time.Duration, error) {
-	n, took, e := sendmmsgFD(s.fd, h, raw)
+	n, took, e := sendmmsgFD(s.fd, h, raw, s.single)
 	switch e {
 	case 0:
 		return n, took, nil

@@ -19,13 +19,14 @@ import (
 //
 // Concurrency: every method is safe for concurrent use.
 //
-// Guard map: n, key, incoming, s, cid are immutable after newConn; peer is
-// atomic (set when the registry installs it). mu guards ended, endErr and
-// watchFn. pending is owned by the confirmation path (confirmed flips once).
+// Guard map: n, key, incoming, suite, s, cid are immutable after newConn;
+// peer is atomic (set when the registry installs it). mu guards ended,
+// endErr and watchFn. pending is owned by the confirmation path (confirmed flips once).
 type Conn struct {
 	n        *Node
 	key      PeerKey
 	incoming bool
+	suite    secure.Suite
 	s        *session.Session
 	cid      wire.ConnID
 	peer     atomic.Pointer[Peer]
@@ -82,6 +83,11 @@ func (c *Conn) AcceptStream(ctx context.Context) (*Stream, error) {
 
 // RemoteKey is the peer's static public key, proven by the handshake.
 func (c *Conn) RemoteKey() PeerKey { return c.key }
+
+// Suite is the handshake and packet-protection suite the connection
+// negotiated (the initiator's Transport.Suite): its AEAD seals and opens
+// every packet.
+func (c *Conn) Suite() secure.Suite { return c.suite }
 
 // RemoteAddr is the peer's current address (it follows a NAT rebinding).
 func (c *Conn) RemoteAddr() netip.AddrPort { return c.s.Remote() }
@@ -151,8 +157,8 @@ func (c *Conn) onClose(reason error) {
 	}
 	c.n.eng.retire(c)
 	c.n.wheel.Cancel(&c.deadline)
-	if c.pending != nil && !c.confirmed.Load() {
-		c.pending.Fail()
+	if c.pending != nil && !c.confirmed.Load() && c.pending.Fail() {
+		c.n.eng.drops.Unconfirmed.Add(1)
 	}
 	c.mu.Lock()
 	c.ended, c.endErr = true, reason

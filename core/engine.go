@@ -84,6 +84,7 @@ type dropCounters struct {
 	OverBudget     atomic.Uint64 // initiations refused for the handshake budget or the backlog
 	CookieRequired atomic.Uint64 // initiations answered with a retry cookie
 	StrayReply     atomic.Uint64 // responses and cookie replies matching no dial
+	Unconfirmed    atomic.Uint64 // answered initiations never confirmed
 }
 
 func newEngine(n *Node, cfg TransportConfig) (*engine, error) {
@@ -102,6 +103,7 @@ func newEngine(n *Node, cfg TransportConfig) (*engine, error) {
 		Static:     &e.kp,
 		CookieMode: cfg.CookieMode,
 		Admission:  e.admit,
+		Replay:     &peerStamps{e: e, lru: secure.NewTimestampTable(replayTableLimit)},
 	})
 	if err != nil {
 		return nil, err
@@ -226,7 +228,7 @@ func (e *engine) newConn(key PeerKey, keys *secure.Keys, local, remote wire.Conn
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{n: e.n, key: key, incoming: responder, cid: local, pending: pending}
+	c := &Conn{n: e.n, key: key, incoming: responder, suite: keys.Suite, cid: local, pending: pending}
 	c.deadline.Init(e.n.wheel, c.onDeadline)
 	c.s, err = session.New(session.Config{
 		Protector:               prot,

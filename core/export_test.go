@@ -19,3 +19,17 @@ func SetTestHookDialFailedArmed(f func(*Peer)) (restore func()) {
 
 // TouchGranularity exports touchGranularity to the benchmarks.
 const TouchGranularity = touchGranularity
+
+// NodeDriver returns the driver a Node opened by Listen moves its
+// datagrams with (a *loop.Gnet or a *loop.Poller), so tests can read its
+// Stats. Test-only export.
+func NodeDriver(n *Node) Driver { return n.eng.drv }
+
+// SetReplayTableLimit sets the capacity of the responder's timestamp LRU
+// for nodes opened from now on, and returns a function that restores it.
+// Tests that use it must not run in parallel.
+func SetReplayTableLimit(n int) (restore func()) {
+	old := replayTableLimit
+	replayTableLimit = n
+	return func() { replayTableLimit = old }
+}

@@ -234,6 +234,7 @@ func (e *engine) onInitiation(ls *loopScratch, d []byte, from netip.AddrPort) {
 		refuse(secure.RefuseNotAllowed) // the node is closing
 		return
 	}
+	e.n.table.recordStamp(p, in.Timestamp)
 	if !e.n.reserve(p, now) {
 		e.drops.OverBudget.Add(1)
 		refuse(secure.RefuseBusy)
@@ -254,7 +255,9 @@ func (e *engine) onInitiation(ls *loopScratch, d []byte, from netip.AddrPort) {
 	ls.reply = resp[:0]
 	c, err := e.newConn(key, keys, cid, wire.ConnID(in.ConnID), from, ours, theirs, true, pending)
 	if err != nil {
-		pending.Fail()
+		if pending.Fail() {
+			e.drops.Unconfirmed.Add(1)
+		}
 		e.n.settleSlot(p)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/petrel-transport/petrel/core/secure"
 	"github.com/petrel-transport/petrel/ring"
 )
 
@@ -33,6 +34,9 @@ type link struct {
 	rtt           atomic.Int64  // time.Duration
 	cwnd          atomic.Uint64 // bytes
 	lastConnected atomic.Int64  // monotime.Time the last session ended (or the record was added)
+	// stamp is the newest handshake initiation timestamp accepted from the
+	// peer (replay.go), kept for as long as the record.
+	stamp atomic.Pointer[secure.Timestamp]
 
 	timers peerTimers
 	// forgetting says what the liveness timer is armed for: true for the

@@ -59,11 +59,16 @@ type TransportConfig struct {
 	// Loops is the number of event loops (SO_REUSEPORT sockets). Zero: 1.
 	Loops int
 	// Batch configures the sockets' batching (batchio). Zero: batchio's
-	// defaults (GSO and GRO where the kernel has them).
+	// defaults (recvmmsg/sendmmsg, GSO and GRO where the kernel has them).
+	// DisableGSO, DisableGRO and DisableMmsg turn each mechanism off, to
+	// measure its share (bench/transfer BenchmarkAblation) or to run where
+	// the kernel refuses it.
 	Batch batchio.Config
 
 	// Suite is the handshake and packet-protection suite of dials. Zero:
 	// secure.DefaultSuite() (AES-GCM where the CPU has AES instructions).
+	// A node accepts either suite from a dialler; Conn.Suite reports the
+	// one a connection uses.
 	Suite secure.Suite
 	// CookieMode says when to answer an initiation with a retry cookie.
 	// Zero: secure.CookieUnderLoad.

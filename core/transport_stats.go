@@ -3,6 +3,7 @@ package core
 import (
 	"sync"
 
+	"github.com/petrel-transport/petrel/core/loop"
 	"github.com/petrel-transport/petrel/core/session"
 	"github.com/petrel-transport/petrel/core/wire"
 )
@@ -23,7 +24,11 @@ type TransportStats struct {
 	StreamsOpened          uint64 // byte streams opened, by either side
 	StreamsAborted         uint64 // byte streams that ended early (Abort, the peer's abort, a timeout, an upstream error, the connection's end)
 	AbortReleasedBytes     uint64 // flight bytes those aborts released at once
-	Drops                  DropCounts
+	// PendingHandshakes is the handshakes answered and not yet confirmed
+	// by their initiator: the state a flood of initiations can pin, bounded
+	// by TransportConfig.HandshakeBudget.
+	PendingHandshakes int
+	Drops             DropCounts
 }
 
 // DropCounts are datagrams and packets dropped, by reason.
@@ -33,11 +38,23 @@ type DropCounts struct {
 	AEAD           uint64 // packets that failed authentication
 	Replay         uint64 // packet numbers seen before, or below the replay window
 	BadFrame       uint64 // authenticated packets with a malformed frame (they end the connection)
+	Protocol       uint64 // authenticated packets that broke the protocol: a stream over MaxIncomingStreams, data beyond a window (they end the connection)
 	Handshake      uint64 // initiations refused: MAC, decryption, replayed timestamp, malformed
 	OverBudget     uint64 // initiations refused for the handshake budget or the accept backlog
 	CookieRequired uint64 // initiations answered with a retry cookie instead of a session
 	StrayReply     uint64 // handshake responses and cookie replies that match no dial
+	Unconfirmed    uint64 // answered initiations whose initiator never proved its keys (timed out, or refused later)
+	// Truncated and KernelQueue are counted by the driver, before the node
+	// sees a datagram (zero under a driver that does not report them, such
+	// as core/simnet's): datagrams larger than a receive slot (MSG_TRUNC),
+	// and datagrams the kernel dropped for a full socket receive queue
+	// (sk_drops).
+	Truncated   uint64
+	KernelQueue uint64
 }
+
+// driverStats is what a driver of core/loop reports; core reads its drops.
+type driverStats interface{ Stats() loop.Stats }
 
 // retired sums the counters of ended connections. mu orders a connection's
 // move from the live map to the sum against Stats, so no count is seen
@@ -65,6 +82,7 @@ func (st *TransportStats) add(s session.Stats) {
 	st.Drops.AEAD += s.DropsAEAD
 	st.Drops.Replay += s.DropsReplay
 	st.Drops.BadFrame += s.DropsBadFrame
+	st.Drops.Protocol += s.DropsProtocol
 }
 
 // retire moves c's counts from the live map to the ended sum.
@@ -93,5 +111,12 @@ func (e *engine) stats() TransportStats {
 	d.OverBudget += e.drops.OverBudget.Load()
 	d.CookieRequired += e.drops.CookieRequired.Load()
 	d.StrayReply += e.drops.StrayReply.Load()
+	d.Unconfirmed += e.drops.Unconfirmed.Load()
+	if ds, ok := e.drv.(driverStats); ok {
+		io := ds.Stats().IO
+		d.Truncated += io.Truncated
+		d.KernelQueue += io.KernelDrops
+	}
+	st.PendingHandshakes = e.resp.Pending()
 	return st
 }

@@ -1,8 +1,9 @@
 // Package messages measures request–response messaging end to end on
 // loopback (127.0.0.1 only): petrel over each of its I/O drivers against
-// quic-go (one bidirectional stream) and TCP, the last two with 4-byte
-// big-endian length-prefixed messages. Its one benchmark,
-// BenchmarkMessages/{64B,1KB,64KB}/{petrel-gnet,petrel-poller,quic-go,tcp},
+// quic-go (one bidirectional stream), kcp-go (one session) and TCP, the
+// last three with 4-byte big-endian length-prefixed messages. Its one
+// benchmark,
+// BenchmarkMessages/{64B,1KB,64KB}/{petrel-gnet,petrel-poller,quic-go,kcp-go,tcp},
 // has fixed names: bench/report's claims compare its lines (petrel against
 // quic-go at 1 KB and 64 B) by name.
 //

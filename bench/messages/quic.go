@@ -18,14 +18,19 @@ var (
 	_ listener  = quicListener{}
 )
 
-type quicListener struct{ ln *quic.Listener }
+// quicListener is a listener of transports.ListenQUIC and what closes it,
+// its transport and its socket.
+type quicListener struct {
+	ln       *quic.Listener
+	closeAll func() error
+}
 
 func (quicTransport) listen(context.Context) (listener, error) {
-	ln, err := transports.ListenQUIC(transports.QUICConfig())
+	ln, closeAll, err := transports.ListenQUIC(transports.QUICConfig())
 	if err != nil {
 		return nil, err
 	}
-	return quicListener{ln}, nil
+	return quicListener{ln, closeAll}, nil
 }
 
 // dial opens a connection to the listener (on a socket of its own) and its
@@ -60,4 +65,4 @@ func (l quicListener) accept(ctx context.Context) (msgConn, error) {
 
 // Close stops listening and closes the socket, which ends every connection
 // it accepted.
-func (l quicListener) Close() error { return l.ln.Close() }
+func (l quicListener) Close() error { return l.closeAll() }

@@ -4,13 +4,14 @@ import "github.com/petrel-transport/petrel/core"
 
 // names are the transports in benchmark order: the sub-benchmark names
 // bench/report's claims look up.
-var names = []string{"petrel-gnet", "petrel-poller", "quic-go", "tcp"}
+var names = []string{"petrel-gnet", "petrel-poller", "quic-go", "kcp-go", "tcp"}
 
 // byName holds every transport of names, by name.
 var byName = map[string]transport{
 	"petrel-gnet":   petrelTransport{core.DriverGnet},
 	"petrel-poller": petrelTransport{core.DriverPoller},
 	"quic-go":       quicTransport{},
+	"kcp-go":        kcpTransport{},
 	"tcp":           tcpTransport{},
 }
 

@@ -8,179 +8,266 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"time"
 )
 
+// options are the command's flags.
+type options struct {
+	modules          []string
+	pkgs, tags       string
+	bench            string
+	count            int    // rounds of every package; 0: the plan's
+	benchtime        string // -benchtime of every package; "": the plan's
+	quick            bool
+	out              string
+	plotDir, profDir string
+}
+
 func main() {
-	benchtime := flag.String("benchtime", "1s", "go test -benchtime for every benchmark")
-	count := flag.Int("count", 9, "rounds: runs of each benchmark, interleaved; claims use the median")
-	bench := flag.String("bench", ".", "go test -bench regexp")
-	pkgs := flag.String("pkg", "./...", "packages to benchmark, a pattern resolved in each module")
+	var o options
 	modules := flag.String("modules", ".", "comma-separated module directories whose packages are benchmarked")
-	tags := flag.String("tags", "", "build tags for the test binaries (go test -tags)")
-	out := flag.String("o", "BENCHMARKS.md", "report file to write")
+	flag.StringVar(&o.pkgs, "pkg", "./...", "packages to benchmark, a pattern resolved in each module")
+	flag.StringVar(&o.tags, "tags", "", "build tags for the test binaries (go test -tags)")
+	flag.StringVar(&o.bench, "bench", ".", "go test -bench regexp")
+	flag.IntVar(&o.count, "count", 0, "rounds of every package (0: the plan table's, plan.go)")
+	flag.StringVar(&o.benchtime, "benchtime", "", "go test -benchtime of every package (empty: the plan table's)")
+	flag.BoolVar(&o.quick, "quick", false, "smoke run: one round at the plan's quick benchtimes; fails only if a benchmark fails to run")
+	flag.StringVar(&o.out, "o", "BENCHMARKS.md", "report file to write")
+	flag.StringVar(&o.plotDir, "plots", "plots", "directory the SVG plots are written to (linked from the report)")
+	flag.StringVar(&o.profDir, "profiles", "profiles", "directory of the profiling pass's CPU profiles and latency CSVs")
 	flag.Parse()
-	if err := run(strings.Split(*modules, ","), *pkgs, *tags, *bench, *benchtime, *count, *out); err != nil {
+	o.modules = strings.Split(*modules, ",")
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(modules []string, pkgPattern, tags, bench, benchtime string, count int, outPath string) error {
+// run builds every package's test binary once, runs the rounds, then the
+// profiling pass, and writes the report, plots included. It fails if a
+// package failed to build or a benchmark failed to run, never because a
+// target was missed.
+func run(o options) error {
 	tmp, err := os.MkdirTemp("", "petrel-bench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	started := time.Now().UTC()
+	started := time.Now()
+	meta := machine(started)
 	// Build every package's test binary once, then run them in rounds:
 	// round r runs every benchmark once, so each baseline and the line it
 	// is compared with are measured minutes apart at most, and a change in
 	// the machine's load during the run falls on both.
 	var pkgs []benchPkg
 	var failed []string
-	for _, mod := range modules {
-		built, fails, err := build(mod, pkgPattern, tags, tmp, len(pkgs))
+	for _, mod := range o.modules {
+		built, fails, err := build(mod, o.pkgs, o.tags, tmp, len(pkgs))
 		if err != nil {
 			return err
 		}
 		pkgs = append(pkgs, built...)
 		failed = append(failed, fails...)
 	}
+	maxRounds := 0
+	for i := range pkgs {
+		p := &pkgs[i]
+		p.plan = planFor(p.pkg)
+		switch {
+		case o.quick:
+			p.plan.Rounds, p.plan.Benchtime = 1, p.plan.Quick
+		case o.count > 0:
+			p.plan.Rounds = o.count
+		}
+		if o.benchtime != "" {
+			p.plan.Benchtime = o.benchtime
+		}
+		maxRounds = max(maxRounds, p.plan.Rounds)
+	}
+	built := time.Since(started)
+	fmt.Fprintf(os.Stderr, "== built %d test binaries in %s\n", len(pkgs), built.Round(time.Second))
 	var all []result
-	for round := range count {
+	for round := range maxRounds {
 		for i := range pkgs {
 			p := &pkgs[i]
-			fmt.Fprintf(os.Stderr, "== round %d/%d %s\n", round+1, count, p.pkg)
-			var buf bytes.Buffer
-			cmd := exec.Command(p.bin, "-test.run", "^$", "-test.bench", bench, "-test.benchmem",
-				"-test.benchtime", benchtime, "-test.count", "1", "-test.timeout", "30m")
-			cmd.Dir = p.dir // as go test runs it
-			cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
-			cmd.Stderr = io.MultiWriter(&buf, os.Stderr)
-			if err := cmd.Run(); err != nil {
-				failed = append(failed, fmt.Sprintf("%s (round %d): %v", p.pkg, round+1, err))
+			if round >= p.plan.Rounds {
+				continue
 			}
-			p.raw.WriteString(keepBenchLines(buf.String()))
-			for _, r := range parse(p.pkg, &buf) {
+			fmt.Fprintf(os.Stderr, "== round %d/%d %s (-benchtime %s)\n", round+1, p.plan.Rounds, p.pkg, p.plan.Benchtime)
+			out, took, err := p.runBench(o.bench, p.plan.Benchtime)
+			p.took = append(p.took, took)
+			fmt.Fprintf(os.Stderr, "== round %d/%d %s took %s\n", round+1, p.plan.Rounds, p.pkg, took.Round(time.Millisecond))
+			if fail := benchFailure(out, err); fail != "" {
+				failed = append(failed, fmt.Sprintf("%s (round %d): %s", p.pkg, round+1, fail))
+			}
+			p.raw.WriteString(keepBenchLines(out))
+			for _, r := range parse(p.pkg, strings.NewReader(out)) {
 				r.Round = round
 				all = append(all, r)
 			}
 		}
+		if round == 0 {
+			fmt.Fprintf(os.Stderr, "== %s\n", estimate(pkgs, built))
+		}
 	}
-	var raw strings.Builder
-	for _, p := range pkgs {
-		fmt.Fprintf(&raw, "### %s\n\n```\n%s```\n\n", p.pkg, p.raw.String())
+	// The profiling pass: profiles perturb what they measure, so its lines
+	// are not figures of the report; they give the profiles and the
+	// latency distributions only.
+	profs, profMissing, profHow, profFails := profilePass(pkgs, o)
+	failed = append(failed, profFails...)
+	d := runData{all}
+	plots, err := writePlots(o.plotDir, d, o.profDir)
+	if err != nil {
+		failed = append(failed, err.Error())
 	}
+	meta.took = time.Since(started)
 	var doc bytes.Buffer
-	how := fmt.Sprintf("%s, %d rounds (each round runs every benchmark once; a ratio claim is the median of its %d per-round ratios, any other claim the median of its %d values)", benchtime, count, count, count)
-	writeReport(&doc, started, time.Since(started), how, evaluate(claims, all), raw.String(), failed)
-	if err := os.WriteFile(outPath, doc.Bytes(), 0o644); err != nil {
+	writeReport(&doc, report{
+		meta: meta, pkgs: pkgs, quick: o.quick, data: d, plots: plots, plotLink: linkDir(o.out, o.plotDir),
+		profiles: profs, profMissing: profMissing, profHow: profHow, failed: failed,
+	})
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %s (%d benchmark lines)\n", outPath, len(all))
+	if err := os.WriteFile(o.out, doc.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s (%d benchmark lines) in %s\n", o.out, len(all), meta.took.Round(time.Second))
 	if len(failed) > 0 {
-		return fmt.Errorf("benchmarks failed in %d package(s): %s", len(failed), strings.Join(failed, "; "))
+		return fmt.Errorf("%d failure(s): %s", len(failed), strings.Join(failed, "; "))
 	}
 	return nil
 }
 
-// build compiles the test binary of every package of the module in dir
-// matching pattern that has benchmarks, into tmp (named from n on). Every go
-// command runs in dir: a package resolves, and its test builds, with its own
-// module's go.mod (bench/ is a module of its own, with dependencies the
-// library's module does not have).
-func build(dir, pattern, tags, tmp string, n int) ([]benchPkg, []string, error) {
-	gocmd := func(args ...string) *exec.Cmd {
-		if tags != "" && (args[0] == "test" || args[0] == "list") {
-			args = append([]string{args[0], "-tags", tags}, args[1:]...)
+// runBench runs the package's benchmarks matching pattern once, as go test
+// runs them (in the package's directory), echoing the output to stderr.
+func (p *benchPkg) runBench(pattern, benchtime string, extra ...string) (string, time.Duration, error) {
+	var buf bytes.Buffer
+	args := append([]string{"-test.run", "^$", "-test.bench", pattern, "-test.benchmem",
+		"-test.benchtime", benchtime, "-test.count", "1", "-test.timeout", "30m"}, extra...)
+	cmd := exec.Command(p.bin, args...)
+	cmd.Dir = p.dir
+	cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
+	cmd.Stderr = cmd.Stdout
+	t0 := time.Now()
+	err := cmd.Run()
+	return buf.String(), time.Since(t0), err
+}
+
+// benchFailure is why a run failed ("" if it did not): the binary's exit
+// status, or a benchmark's --- FAIL line.
+func benchFailure(out string, err error) string {
+	var fails []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "--- FAIL") {
+			fails = append(fails, strings.TrimSpace(l))
 		}
-		cmd := exec.Command("go", args...)
-		cmd.Dir = dir
-		return cmd
 	}
-	list, err := gocmd("list", pattern).Output()
 	if err != nil {
-		return nil, nil, fmt.Errorf("go list %s in %s: %w", pattern, dir, err)
+		fails = append(fails, err.Error())
 	}
-	var pkgs []benchPkg
-	var failed []string
-	for _, pkg := range strings.Fields(string(list)) {
-		names, _ := gocmd("test", "-list", "^Benchmark", pkg).Output()
-		if !strings.Contains(string(names), "Benchmark") {
+	return strings.Join(fails, ", ")
+}
+
+// estimate projects the run's total from round 1: each package's first
+// round times its rounds, plus a profiling pass of the end-to-end packages
+// (bounded by one more round of them).
+func estimate(pkgs []benchPkg, built time.Duration) string {
+	var rounds, prof time.Duration
+	for _, p := range pkgs {
+		if len(p.took) == 0 {
 			continue
 		}
-		pdir, err := gocmd("list", "-f", "{{.Dir}}", pkg).Output()
-		if err != nil {
-			return nil, nil, fmt.Errorf("go list %s in %s: %w", pkg, dir, err)
+		rounds += p.took[0] * time.Duration(p.plan.Rounds)
+		if isE2E(p.pkg) {
+			prof += p.took[0]
 		}
-		bin := filepath.Join(tmp, strconv.Itoa(n+len(pkgs))+".test")
-		if out, err := gocmd("test", "-c", "-o", bin, pkg).CombinedOutput(); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: build: %v: %s", pkg, err, out))
+	}
+	return fmt.Sprintf("estimate after round 1: %s in all (build %s, rounds %s, profiling pass at most %s)",
+		(built + rounds + prof).Round(time.Second), built.Round(time.Second), rounds.Round(time.Second), prof.Round(time.Second))
+}
+
+// profilePass runs the end-to-end packages' profiled benchmarks once more
+// with -petrel.cpuprofile and -petrel.latency into o.profDir, and
+// summarises the profiles. A binary that does not accept the flags (its
+// package does not import bench/internal/transports) is skipped.
+func profilePass(pkgs []benchPkg, o options) (ps []profileSummary, missing []string, how string, failed []string) {
+	dir, err := filepath.Abs(o.profDir)
+	if err == nil {
+		err = cleanDir(dir)
+	}
+	if err != nil {
+		return nil, profiled, "", []string{"profiles: " + err.Error()}
+	}
+	var ran []string
+	for i := range pkgs {
+		p := &pkgs[i]
+		if !isE2E(p.pkg) {
 			continue
 		}
-		pkgs = append(pkgs, benchPkg{pkg: pkg, dir: strings.TrimSpace(string(pdir)), bin: bin})
+		if !p.acceptsProfileFlags() {
+			fmt.Fprintf(os.Stderr, "== profiling pass: %s does not accept -petrel.cpuprofile; skipped\n", p.pkg)
+			continue
+		}
+		for _, pat := range profilePatterns {
+			out, took, err := p.runBench(pat, p.plan.Benchtime, "-petrel.cpuprofile="+dir, "-petrel.latency="+dir)
+			fmt.Fprintf(os.Stderr, "== profiling pass %s %s took %s\n", p.pkg, pat, took.Round(time.Millisecond))
+			if fail := benchFailure(out, err); fail != "" {
+				failed = append(failed, fmt.Sprintf("%s (profiling pass, %s): %s", p.pkg, pat, fail))
+			}
+		}
+		ran = append(ran, strings.TrimPrefix(p.pkg, modulePath+"/"))
 	}
-	return pkgs, failed, nil
+	ps, missing = summarizeProfiles(dir)
+	how = fmt.Sprintf("From one extra pass after the rounds (not part of any figure above: profiling perturbs what it measures) of %s, "+
+		"each profiled benchmark run with `-petrel.cpuprofile=DIR -petrel.latency=DIR`; flat CPU time (the leaf function after inlining, as `go tool pprof -top` counts it), "+
+		"in both endpoints of the one process. The profiles are not committed (bench/profiles/ is ignored); `make bench` writes them there, and "+
+		"`go tool pprof -top bench/profiles/<name>.pprof` reads one.", orNone(ran))
+	return ps, missing, how, failed
 }
 
-// benchPkg is one package's compiled test binary and its published lines.
-type benchPkg struct {
-	pkg, dir, bin string
-	raw           strings.Builder
+func orNone(ss []string) string {
+	if len(ss) == 0 {
+		return "no package (no end-to-end package accepted the flags)"
+	}
+	return strings.Join(ss, ", ")
 }
 
-// keepBenchLines keeps the lines worth publishing: results and the goos/cpu
-// header, dropping PASS/ok noise.
-func keepBenchLines(s string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") || strings.HasPrefix(l, "--- FAIL") || strings.HasPrefix(l, "panic") {
-			b.WriteString(l)
-			b.WriteByte('\n')
+// acceptsProfileFlags reports whether the test binary registers
+// -petrel.cpuprofile (the flag package lists it in -h's usage).
+func (p *benchPkg) acceptsProfileFlags() bool {
+	out, _ := exec.Command(p.bin, "-h").CombinedOutput()
+	return bytes.Contains(out, []byte("petrel.cpuprofile"))
+}
+
+// cleanDir makes dir exist and removes the profiles and CSVs of an earlier
+// run from it, so a benchmark absent from this run leaves no stale file.
+func cleanDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, pat := range []string{"*.pprof", "*.csv"} {
+		old, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				return err
+			}
 		}
 	}
-	return b.String()
+	return nil
 }
 
-func writeReport(w io.Writer, started time.Time, took time.Duration, benchtime string, vs []verdict, raw string, failed []string) {
-	fmt.Fprintf(w, "# petrel benchmarks\n\n")
-	fmt.Fprintf(w, "Generated by `make bench` (`go run ./report` in bench/, over the library's module and bench's) from one run; do not edit by hand.\n")
-	fmt.Fprintf(w, "Every ratio compares two lines of this same run (a baseline built into the same test binary, run back to back in the same round).\n\n")
-	fmt.Fprintf(w, "- Date: %s (took %s)\n", started.Format(time.RFC3339), took.Round(time.Second))
-	fmt.Fprintf(w, "- Go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "- Machine: %s, %d logical CPUs, kernel %s\n", cpuModel(), runtime.NumCPU(), kernel())
-	fmt.Fprintf(w, "- benchtime: %s\n\n", benchtime)
-	if len(failed) > 0 {
-		fmt.Fprintf(w, "**Failed packages:** %s\n\n", strings.Join(failed, "; "))
+// linkDir is dir as a link from the report's directory.
+func linkDir(out, dir string) string {
+	ao, err1 := filepath.Abs(out)
+	ad, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return dir
 	}
-	fmt.Fprintf(w, "## Contract targets\n\nissue | claim | measured | target | verdict\n--- | --- | --- | --- | ---\n")
-	for _, v := range vs {
-		fmt.Fprintln(w, v.String())
-	}
-	fmt.Fprintf(w, "\n## Raw results\n\n%s", raw)
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
+	rel, err := filepath.Rel(filepath.Dir(ao), ad)
 	if err != nil {
-		return "unknown CPU"
+		return ad
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-func kernel() string {
-	out, err := exec.Command("uname", "-sr").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
+	return filepath.ToSlash(rel)
 }

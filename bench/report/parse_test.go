@@ -56,3 +56,47 @@ func TestParseSkipsNoise(t *testing.T) {
 		t.Fatalf("got %+v", rs)
 	}
 }
+
+// TestParseMicros: the contract's "p99-µs" and the older "p99-us" are one
+// metric.
+func TestParseMicros(t *testing.T) {
+	r, ok := parseLine("p", "BenchmarkMessages/64B/kcp-go-2 100 5 ns/op 90.3 p50-µs 393 p99-us 800 p99.9-µs")
+	if !ok || r.Metrics["p50-us"] != 90.3 || r.Metrics["p99-us"] != 393 || r.Metrics["p99.9-us"] != 800 {
+		t.Fatalf("got %+v", r.Metrics)
+	}
+}
+
+// TestProfileName is the bench contract's rule: every byte outside
+// [A-Za-z0-9._%=-] becomes '_' (a two-byte µ gives two).
+func TestProfileName(t *testing.T) {
+	for in, want := range map[string]string{
+		"BenchmarkTransfer/petrel-gnet":                  "BenchmarkTransfer_petrel-gnet",
+		"BenchmarkLossMatrix/loss1%-rtt20ms/petrel-gnet": "BenchmarkLossMatrix_loss1%-rtt20ms_petrel-gnet",
+		"BenchmarkLossMatrix/loss0.1%-rtt100ms/quic-go":  "BenchmarkLossMatrix_loss0.1%-rtt100ms_quic-go",
+		"BenchmarkX/a=b c:d#µ":                           "BenchmarkX_a=b_c_d___",
+		"p50-µs":                                         "p50-__s",
+	} {
+		if got := profileName(in); got != want {
+			t.Errorf("profileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestParseSplitLine: a benchmark that logs has its name and its figures
+// on separate lines, its log lines between them.
+func TestParseSplitLine(t *testing.T) {
+	out := "BenchmarkTransfer/quic-go-2         \n    transfer_test.go:99: relay carried 10 datagrams\n" +
+		"      12\t  95000000 ns/op\t 176.6 MB/s\t 40.1 cpu-s/GiB\nBenchmarkNext-2 5 3 ns/op\n"
+	rs := parse("p", strings.NewReader(out))
+	if len(rs) != 2 || rs[0].Name != "BenchmarkTransfer/quic-go" || rs[0].Iters != 12 || rs[0].Metrics["MB/s"] != 176.6 || rs[1].Name != "BenchmarkNext" {
+		t.Fatalf("got %+v", rs)
+	}
+}
+
+func TestKeepBenchLines(t *testing.T) {
+	out := "goos: linux\ncpu: AMD EPYC\nBenchmarkA-2 \n    a_test.go:1: log\n      12\t  95000000 ns/op\t 1 MB/s\nPASS\nok  p 1s\n--- FAIL: BenchmarkB\n"
+	want := "cpu: AMD EPYC\nBenchmarkA-2 \n      12\t  95000000 ns/op\t 1 MB/s\n--- FAIL: BenchmarkB\n"
+	if got := keepBenchLines(out); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

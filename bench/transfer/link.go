@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/petrel-transport/petrel/internal/netem"
 	"github.com/petrel-transport/petrel/internal/relay"
 )
 
@@ -32,6 +31,7 @@ type link struct {
 	open   func(ctx context.Context) (stream, error)
 	accept func(ctx context.Context) (stream, error)
 	relay  *relay.Relay // between the two endpoints, if impaired; closed by Close
+	cell   *cell        // the impairment route gives the relay; nil: defaultCell
 
 	closeOnce sync.Once
 	closeErr  error
@@ -58,28 +58,26 @@ func (l *link) Close() error {
 
 // route returns the address the sending side dials to reach target:
 // target itself, or with impaired a relay in front of it, started here
-// and closed by Close. The relay carries both directions (the dialler
-// sends to it, and target's replies go back through the socket it opened
-// towards target), so loss and delay fall on data and on ACKs alike.
+// and closed by Close, impairing both directions with l.cell (the
+// loss1%-rtt20ms cell when l.cell is nil). The relay carries both
+// directions (the dialler sends to it, and target's replies go back
+// through the socket it opened towards target), so loss and delay fall on
+// data and on ACKs alike.
 func (l *link) route(target netip.AddrPort, impaired bool) (netip.AddrPort, error) {
 	if !impaired {
 		return target, nil
 	}
-	r, err := relay.New(relay.Config{Target: target, Forward: impairment(1), Reverse: impairment(2)})
+	c := l.cell
+	if c == nil {
+		c = defaultCell
+	}
+	r, err := relay.New(relay.Config{Target: target, Forward: c.direction(1), Reverse: c.direction(2)})
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
 	l.relay = r
 	l.onClose(r.Close)
 	return r.Addr(), nil
-}
-
-// impairment is one direction of the impaired path, the WAN of the
-// demo's lossy phase (cmd/petrel): 1% random loss and 10 ms one-way delay,
-// so a 20 ms round trip, with no rate limit; seed makes each direction's
-// drops reproducible.
-func impairment(seed uint64) netem.Config {
-	return netem.Config{Loss: 0.01, Delay: 10 * time.Millisecond, Seed: seed}
 }
 
 // asStream converts a transport's (stream, error) result, keeping a
@@ -96,9 +94,11 @@ func asStream[S stream](s S, err error) (stream, error) {
 // accept; everything it opened it registers with onClose, even on error.
 type setup func(ctx context.Context, l *link, impaired bool) error
 
-// dial opens a link with s; on error everything s opened is closed.
-func dial(ctx context.Context, s setup, impaired bool) (*link, error) {
-	l := &link{}
+// dial opens a link with s, through a relay impairing it as c when c is
+// not nil; on error everything s opened is closed.
+func dial(ctx context.Context, s setup, c *cell) (*link, error) {
+	l := &link{cell: c}
+	impaired := c != nil
 	if err := s(ctx, l, impaired); err != nil {
 		_ = l.Close()
 		return nil, err

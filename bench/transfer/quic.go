@@ -21,11 +21,11 @@ func quicConfig() *quic.Config {
 // used one way.
 func quicSetup(ctx context.Context, l *link, impaired bool) error {
 	cfg := quicConfig()
-	ln, err := transports.ListenQUIC(cfg)
+	ln, closeServer, err := transports.ListenQUIC(cfg)
 	if err != nil {
 		return err
 	}
-	l.onClose(ln.Close)
+	l.onClose(closeServer)
 	addr, err := l.route(transports.AddrOf(ln), impaired)
 	if err != nil {
 		return err

@@ -8,8 +8,8 @@ import (
 	"github.com/petrel-transport/petrel/bench/internal/transports"
 )
 
-// errOneStream is returned by a TCP link asked for a second stream.
-var errOneStream = errors.New("transfer: a TCP link carries one stream")
+// errOneStream is returned by a TCP or KCP link asked for a second stream.
+var errOneStream = errors.New("transfer: a TCP or KCP link carries one stream")
 
 // tcpSetup: one TCP connection on loopback, which is the link's one
 // stream; there is no impaired TCP path (internal/relay relays UDP).

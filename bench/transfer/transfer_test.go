@@ -11,31 +11,20 @@ import (
 )
 
 // names are the transports of BenchmarkTransfer in order, the
-// sub-benchmark names bench/report's claims look up; the impaired path
-// runs the first three (internal/relay relays UDP only).
+// sub-benchmark names bench/report's claims look up (udp-blast, last, is
+// not a link: benchBlast); the loss matrix runs the UDP transports with
+// reliability (internal/relay relays UDP only, so not TCP; and a blast
+// without reliability has no goodput to speak of under loss).
 var (
-	names    = []string{"petrel-gnet", "petrel-poller", "quic-go", "tcp"}
-	impaired = names[:3]
+	names    = []string{"petrel-gnet", "petrel-poller", "quic-go", "kcp-go", "tcp", "udp-blast"}
+	impaired = names[:4]
 	setups   = map[string]setup{
 		"petrel-gnet":   petrelSetup(core.DriverGnet),
 		"petrel-poller": petrelSetup(core.DriverPoller),
 		"quic-go":       quicSetup,
+		"kcp-go":        kcpSetup,
 		"tcp":           tcpSetup,
 	}
-)
-
-// Bytes per op. A clean op moves 16 MiB: tens of milliseconds at the
-// rates measured on loopback, so setup and the ramp of the congestion
-// window are not what one op measures. An impaired op moves 2 MiB: a
-// loss-based controller at 1% loss and 20 ms RTT moves about a MB/s (the
-// Mathis bound, MSS x 1.22 / (RTT x sqrt(p)), is 0.7 MB/s for 1200-byte
-// datagrams), so one op takes two or three seconds; 1 MiB ops varied by
-// half from one op to the next with the loss pattern (0.8 to 1.4 MB/s
-// over 4 MiB transfers with different seeds), too much for a median of a
-// few rounds to settle.
-const (
-	block         = 16 << 20
-	impairedBlock = 2 << 20
 )
 
 // streamCounts are BenchmarkStreams' numbers of concurrent streams on one
@@ -58,13 +47,30 @@ func TestMain(m *testing.M) {
 // pipeline spans them), hence b.N and not b.Loop.
 func BenchmarkTransfer(b *testing.B) {
 	for _, name := range names {
+		if name == "udp-blast" {
+			b.Run(name, benchBlast)
+			continue
+		}
 		b.Run(name, func(b *testing.B) { benchmark(b, setups[name], false, 1, block) })
 	}
-	b.Run("impaired", func(b *testing.B) {
-		for _, name := range impaired {
-			b.Run(name, func(b *testing.B) { benchmark(b, setups[name], true, 1, impairedBlock) })
-		}
-	})
+}
+
+// BenchmarkLossMatrix: BenchmarkTransfer's one stream through
+// internal/relay, each direction impaired as the cell says (cells), for
+// every transport but TCP (the relay carries UDP) and udp-blast. MB/s and
+// cpu-s/GiB as in BenchmarkTransfer (the relay's CPU is in the latter).
+// An op moves the cell's perOp bytes, after a warm-up of a quarter of
+// that (the congestion controller leaves slow start in it); b.N is 1 at
+// any -benchtime up to a second, so a round of the matrix costs about
+// 28 sub-benchmarks x (setup + 1.25 ops), a minute or two.
+func BenchmarkLossMatrix(b *testing.B) {
+	for _, c := range cells {
+		b.Run(c.name, func(b *testing.B) {
+			for _, name := range impaired {
+				b.Run(name, func(b *testing.B) { run(b, setups[name], c, 1, c.perOp, c.perOp/4) })
+			}
+		})
+	}
 }
 
 // BenchmarkStreams: block per op split over 1, 16 or 256 concurrent
@@ -79,16 +85,30 @@ func BenchmarkStreams(b *testing.B) {
 	}
 }
 
-// benchmark sets up a link with s and k streams on it, moves one op of
+// benchmark sets up a link with s and k streams on it, through the
+// default impaired path (defaultCell) if impaired, moves one op of
 // warm-up, then times b.N ops of perOp bytes, split evenly over the
-// streams, and reports goodput and CPU per GiB. Everything it opened is
-// closed, and every goroutine it started has ended, when it returns.
+// streams, and reports goodput and CPU per GiB (run).
 func benchmark(b *testing.B, s setup, impaired bool, k int, perOp int64) {
-	defer goleak.VerifyNone(b, goleak.IgnoreCurrent())
+	var c *cell
+	if impaired {
+		c = defaultCell
+	}
+	run(b, s, c, k, perOp, perOp)
+}
+
+// run sets up a link with s and k streams on it, through a relay
+// impairing it as c says if c is not nil, moves warm bytes of warm-up
+// split evenly over the streams, then times b.N ops of perOp bytes, split
+// the same way, and reports goodput and CPU per GiB; with
+// -petrel.cpuprofile it profiles the timed part. Everything it opened is
+// closed, and every goroutine it started has ended, when it returns.
+func run(b *testing.B, s setup, c *cell, k int, perOp, warm int64) {
+	defer goleak.VerifyNone(b, transports.Baseline()...)
 	b.ReportAllocs()
 	ctx, cancel := context.WithTimeout(b.Context(), bound)
 	defer cancel()
-	l, err := dial(ctx, s, impaired)
+	l, err := dial(ctx, s, c)
 	if err != nil {
 		b.Fatalf("set up: %v", err)
 	}
@@ -98,15 +118,17 @@ func benchmark(b *testing.B, s setup, impaired bool, k int, perOp int64) {
 		b.Fatalf("open streams (%d): %v", k, err)
 	}
 	share := perOp / int64(k)
-	if err := move(l, f, share); err != nil {
+	if err := move(l, f, warm/int64(k)); err != nil {
 		b.Fatalf("warm-up: %v", err)
 	}
 	b.SetBytes(perOp)
+	stop := transports.StartCPUProfile(b)
 	b.ResetTimer()
 	cpu0, cpuOK := cpuTime()
 	err = move(l, f, int64(b.N)*share)
 	cpu1, _ := cpuTime()
 	b.StopTimer()
+	stop()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -114,7 +136,7 @@ func benchmark(b *testing.B, s setup, impaired bool, k int, perOp int64) {
 		gib := float64(b.N) * float64(perOp) / (1 << 30)
 		b.ReportMetric((cpu1-cpu0).Seconds()/gib, "cpu-s/GiB")
 	}
-	if impaired {
+	if c != nil {
 		fwd, rev := l.relay.Stats()
 		if fwd.Received == 0 || rev.Received == 0 {
 			b.Fatalf("the relay carried %d datagrams forward and %d back: both directions must cross it", fwd.Received, rev.Received)

@@ -47,6 +47,8 @@ var commands = []command{
 		help: serveHelp, logLevel: "info", flags: serveFlags},
 	{name: "send", summary: "send a file (or standard input) to a `petrel serve` node on one stream; the receiver confirms its size and SHA-256",
 		args: "[FILE|-]", maxArgs: 1, help: sendHelp, logLevel: "info", flags: sendFlags},
+	{name: "storm", summary: "test a node you operate with hostile traffic (garbage, replays, forged handshakes from many addresses) for a bounded time; report what was sent",
+		help: stormHelp, flags: stormFlags},
 	{name: "keygen", summary: "write a new static key pair to a file and print its public key",
 		help: keygenHelp, flags: keygenFlags},
 }

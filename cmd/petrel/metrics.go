@@ -23,6 +23,7 @@ type nodeCollector struct {
 	packets, bytes, retransmits, lost, ptos, messages *prometheus.Desc
 	streams, abortReleased                            *prometheus.Desc
 	drops, conns, peers, transient, established       *prometheus.Desc
+	pendingHandshakes                                 *prometheus.Desc
 }
 
 func newNodeCollector() *nodeCollector {
@@ -30,20 +31,21 @@ func newNodeCollector() *nodeCollector {
 		return prometheus.NewDesc("petrel_"+name, help, append([]string{"node"}, labels...), nil)
 	}
 	return &nodeCollector{
-		nodes:         map[string]*core.Node{},
-		packets:       d("packets_total", "Packets sent and received by the node's connections (authenticated ones, for received).", "direction"),
-		bytes:         d("bytes_total", "Bytes of those packets.", "direction"),
-		retransmits:   d("retransmits_total", "Stream ranges sent again under a new packet number."),
-		lost:          d("lost_packets_total", "Packets declared lost."),
-		ptos:          d("probe_timeouts_total", "Probe timeouts."),
-		messages:      d("messages_total", "Messages sent and received.", "direction"),
-		streams:       d("streams_total", "Byte streams opened, and those that ended early (aborted).", "event"),
-		abortReleased: d("abort_released_bytes_total", "Flight bytes released at once by stream aborts."),
-		drops:         d("drops_total", "Datagrams and packets dropped, by reason.", "reason"),
-		conns:         d("connections", "Live connections, handshaking ones included."),
-		peers:         d("peers", "Peer records in the node's table."),
-		transient:     d("transient_connections", "Connections holding a transient reservation."),
-		established:   d("established_peers", "Peers in the established set."),
+		nodes:             map[string]*core.Node{},
+		packets:           d("packets_total", "Packets sent and received by the node's connections (authenticated ones, for received).", "direction"),
+		bytes:             d("bytes_total", "Bytes of those packets.", "direction"),
+		retransmits:       d("retransmits_total", "Stream ranges sent again under a new packet number."),
+		lost:              d("lost_packets_total", "Packets declared lost."),
+		ptos:              d("probe_timeouts_total", "Probe timeouts."),
+		messages:          d("messages_total", "Messages sent and received.", "direction"),
+		streams:           d("streams_total", "Byte streams opened, and those that ended early (aborted).", "event"),
+		abortReleased:     d("abort_released_bytes_total", "Flight bytes released at once by stream aborts."),
+		drops:             d("drops_total", "Datagrams and packets dropped, by reason.", "reason"),
+		conns:             d("connections", "Live connections, handshaking ones included."),
+		peers:             d("peers", "Peer records in the node's table."),
+		transient:         d("transient_connections", "Connections holding a transient reservation."),
+		established:       d("established_peers", "Peers in the established set."),
+		pendingHandshakes: d("pending_handshakes", "Handshakes answered and not yet confirmed by their initiator."),
 	}
 }
 
@@ -54,7 +56,7 @@ func (c *nodeCollector) add(label string, n *core.Node) {
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.retransmits, c.lost, c.ptos, c.messages, c.streams, c.abortReleased, c.drops, c.conns, c.peers, c.transient, c.established} {
+	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.retransmits, c.lost, c.ptos, c.messages, c.streams, c.abortReleased, c.drops, c.conns, c.peers, c.transient, c.established, c.pendingHandshakes} {
 		ch <- d
 	}
 }
@@ -91,6 +93,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			{"bad_header", dr.BadHeader}, {"unknown_connection_id", dr.UnknownConnID}, {"aead", dr.AEAD},
 			{"replay", dr.Replay}, {"bad_frame", dr.BadFrame}, {"handshake", dr.Handshake},
 			{"over_budget", dr.OverBudget}, {"cookie_required", dr.CookieRequired}, {"stray_reply", dr.StrayReply},
+			{"protocol", dr.Protocol}, {"unconfirmed", dr.Unconfirmed}, {"truncated", dr.Truncated}, {"kernel_queue", dr.KernelQueue},
 		} {
 			counter(c.drops, r.v, r.reason)
 		}
@@ -98,6 +101,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.peers, st.Peers)
 		gauge(c.transient, st.Ring.Transient.Count)
 		gauge(c.established, st.Ring.Established)
+		gauge(c.pendingHandshakes, t.PendingHandshakes)
 	}
 }
 

@@ -91,8 +91,9 @@ const DefaultTimestampLimit = 16384
 // decrypt under the responder's static key: a replay can make the responder
 // open a session the attacker cannot use (it lacks the initiator's
 // ephemeral key) and that replaces the real one. Keep limit above the
-// number of peers a node talks to; core avoids the bound altogether by
-// storing timestamps in its peer entries. Safe for concurrent use.
+// number of peers a node talks to; core also keeps each timestamp in the
+// peer's record (core/replay.go), so eviction cannot reopen a known peer's
+// initiations to replay. Safe for concurrent use.
 type TimestampTable struct {
 	limit int
 

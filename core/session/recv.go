@@ -40,6 +40,9 @@ func (s *Session) HandlePacket(pkt []byte, from netip.AddrPort, now monotime.Tim
 		s.cfg.OnRemoteChange(moved)
 	}
 	if err != nil {
+		if code == CodeProtocol {
+			s.stats.protocol.Add(1)
+		}
 		s.fail(err, code)
 	}
 }

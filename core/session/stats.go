@@ -15,6 +15,7 @@ type counters struct {
 	msgsSent, msgsRecv                      atomic.Uint64
 	dropHeader, dropAEAD, dropReplay        atomic.Uint64
 	dropFrame, sendErrors, retxSkippedAcked atomic.Uint64
+	protocol                                atomic.Uint64
 	streamsOpened, streamsAborted           atomic.Uint64
 	abortReleased                           atomic.Uint64
 }
@@ -33,14 +34,19 @@ type Stats struct {
 	DropsAEAD              uint64 // packets that failed authentication
 	DropsReplay            uint64 // packet numbers seen before or below the replay window
 	DropsBadFrame          uint64 // authenticated packets with a malformed frame
-	SendErrors             uint64 // Sender.Send failures (their packets are recovered as lost)
-	StreamsOpened          uint64 // byte streams opened, by either side
-	StreamsAborted         uint64 // byte streams that ended early (every cause)
-	AbortReleasedBytes     uint64 // flight bytes the aborts released at once (tracker.DropStream)
-	RTT, MinRTT, RTTVar    time.Duration
-	Cwnd, InFlight         uint64
-	PacingRate             uint64 // bytes per second
-	KeyUpdates             uint64
+	// DropsProtocol counts authenticated packets whose frames broke the
+	// protocol (a stream beyond the advertised limit, data beyond a flow
+	// control window, a final size changed, an ACK of a packet never
+	// sent): the packet that ended the session (0 or 1).
+	DropsProtocol       uint64
+	SendErrors          uint64 // Sender.Send failures (their packets are recovered as lost)
+	StreamsOpened       uint64 // byte streams opened, by either side
+	StreamsAborted      uint64 // byte streams that ended early (every cause)
+	AbortReleasedBytes  uint64 // flight bytes the aborts released at once (tracker.DropStream)
+	RTT, MinRTT, RTTVar time.Duration
+	Cwnd, InFlight      uint64
+	PacingRate          uint64 // bytes per second
+	KeyUpdates          uint64
 	// Path MTU discovery (pmtud.go): the datagram size in use, probes
 	// sent and lost, black holes (fallbacks to the base size).
 	DatagramSize                             int
@@ -57,7 +63,7 @@ func (s *Session) Stats() Stats {
 		Retransmits: c.retransmits.Load(), Lost: c.lostPackets.Load(), PTOs: c.ptos.Load(),
 		MessagesSent: c.msgsSent.Load(), MessagesRecv: c.msgsRecv.Load(),
 		DropsBadHeader: c.dropHeader.Load(), DropsAEAD: c.dropAEAD.Load(), DropsReplay: c.dropReplay.Load(),
-		DropsBadFrame: c.dropFrame.Load(), SendErrors: c.sendErrors.Load(),
+		DropsBadFrame: c.dropFrame.Load(), DropsProtocol: c.protocol.Load(), SendErrors: c.sendErrors.Load(),
 		StreamsOpened: c.streamsOpened.Load(), StreamsAborted: c.streamsAborted.Load(), AbortReleasedBytes: c.abortReleased.Load(),
 		Cwnd: s.cc.Window(), InFlight: s.flight.Load(), PacingRate: s.cc.PacingRate(),
 		KeyUpdates: s.prot.KeyUpdates(),

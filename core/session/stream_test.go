@@ -410,7 +410,7 @@ func TestSlowReader(t *testing.T) {
 		bx := acceptID(t, p.b, x.ID())
 		var got []byte
 		buf := make([]byte, 16<<10)
-		maxHeld := uint64(0)
+		maxHeld, maxRecvHeld := uint64(0), uint64(0)
 		for {
 			n, err := bx.Read(buf)
 			got = append(got, buf[:n]...)
@@ -423,6 +423,10 @@ func TestSlowReader(t *testing.T) {
 			if h := x.Buffered(); h > maxHeld {
 				maxHeld = h
 			}
+			// The receiver's side: bytes received and not yet read.
+			if recvd, consumed := p.b.ConnFlow(); recvd-consumed > maxRecvHeld {
+				maxRecvHeld = recvd - consumed
+			}
 			time.Sleep(10 * time.Millisecond) // virtual: 1.6 MB/s reader
 		}
 		if !bytes.Equal(got, data) {
@@ -434,7 +438,11 @@ func TestSlowReader(t *testing.T) {
 		if limit := uint64(128<<10 + window); maxHeld > limit {
 			t.Errorf("sender held up to %d bytes, above send buffer + window = %d", maxHeld, limit)
 		}
-		t.Logf("sender held at most %d bytes", maxHeld)
+		if maxRecvHeld > window {
+			t.Errorf("receiver held up to %d unread bytes, above its stream window %d", maxRecvHeld, window)
+		}
+		t.Logf("RELIABILITY slow_reader bytes=%d send_buffer=%d window=%d sender_held_max=%d receiver_unread_max=%d",
+			len(data), 128<<10, window, maxHeld, maxRecvHeld)
 	})
 }
 

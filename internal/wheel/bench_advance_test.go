@@ -142,4 +142,9 @@ func BenchmarkWheelAdvance(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/timer")
 	})
+
+	// cascade: timers 1-24 h out, filed on the upper levels and cascaded
+	// down through every level before they fire, against reused runtime
+	// timers firing the same deadlines (bench_cascade_test.go).
+	b.Run("cascade", benchCascade)
 }
