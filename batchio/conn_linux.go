@@ -41,6 +41,7 @@ type Conn struct {
 	local  netip.Addr
 	rcvbuf int
 	sndbuf int
+	df     bool
 	// rawBudget bounds the predicted length of a send made without the
 	// scheduler (sendcost.go); 0 makes every send through it.
 	rawBudget time.Duration
@@ -124,6 +125,7 @@ func newConn(sys sysLayer, uc *net.UDPConn, s sockSetup, cfg Config) (*Conn, err
 		local:    s.local,
 		rcvbuf:   s.rcvbuf,
 		sndbuf:   s.sndbuf,
+		df:       s.df,
 
 		rawBudget: rawSendBudget,
 	}
@@ -144,12 +146,13 @@ func (c *Conn) BatchSize() int { return c.batch }
 // granted. GSO may turn false after a write (see GSODisabledError).
 func (c *Conn) Capabilities() Capabilities {
 	return Capabilities{
-		MMsg:        c.mmsg,
-		GSO:         c.gso.Load(),
-		GRO:         c.gro,
-		RxqOverflow: c.meminfo || c.rxq,
-		RecvBuffer:  c.rcvbuf,
-		SendBuffer:  c.sndbuf,
+		MMsg:         c.mmsg,
+		GSO:          c.gso.Load(),
+		GRO:          c.gro,
+		RxqOverflow:  c.meminfo || c.rxq,
+		RecvBuffer:   c.rcvbuf,
+		SendBuffer:   c.sndbuf,
+		DontFragment: c.df,
 	}
 }
 

@@ -59,4 +59,11 @@ type Capabilities struct {
 	// reports them after configuration (Linux reports twice the usable
 	// payload, see socket(7)); 0 when the platform cannot say.
 	RecvBuffer, SendBuffer int
+	// DontFragment is true when the kernel sends the socket's datagrams
+	// with DF set and never fragments them (Linux IP_MTU_DISCOVER /
+	// IPV6_MTU_DISCOVER = *_PMTUDISC_PROBE): a datagram too large for the
+	// interface is refused with EMSGSIZE, one too large for the path is
+	// dropped on the way, which path MTU discovery relies on (RFC 9000
+	// section 14, RFC 8899 section 3).
+	DontFragment bool
 }

@@ -52,6 +52,11 @@ func TestPlanRuns(t *testing.T) {
 		{"64 segments at most", batch(repeat(70, 10, addrA)...), true, []run{{0, 64, 10}, {64, 6, 10}}},
 		{"64 KB at most", batch(repeat(60, 1200, addrA)...), true, []run{{0, maxGSOBytes / 1200, 1200}, {maxGSOBytes / 1200, 60 - maxGSOBytes/1200, 1200}}},
 		{"empty datagrams never coalesce", batch(0, addrA, 0, addrA, 10, addrA, 0, addrA), true, []run{{0, 1, 0}, {1, 1, 0}, {2, 1, 10}, {3, 1, 0}}},
+		// Path MTU discovery (core/session/pmtud.go): a session that falls
+		// back from 1452 to 1200 bytes mid-batch, then a larger probe.
+		{"size falls mid-batch, probe last", batch(1452, addrA, 1452, addrA, 1200, addrA, 1200, addrA, 1200, addrA, 1500, addrA), true,
+			[]run{{0, 3, 1452}, {3, 2, 1200}, {5, 1, 1500}}},
+		{"size rises mid-batch", batch(1200, addrA, 1200, addrA, 1452, addrA, 1452, addrA), true, []run{{0, 2, 1200}, {2, 2, 1452}}},
 		{"oversized single stays alone", batch(70000, addrA, 10, addrA), true, []run{{0, 1, 70000}, {1, 1, 10}}},
 	}
 	for _, tt := range tests {

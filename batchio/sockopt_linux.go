@@ -18,6 +18,7 @@ type sockSetup struct {
 	rxq      bool       // else: reported per datagram with SO_RXQ_OVFL
 	pktinfo  bool       // destination addresses come per datagram (IP_PKTINFO/IPV6_RECVPKTINFO)
 	local    netip.Addr // the specific address the socket is bound to; zero when pktinfo
+	df       bool       // DF set, no fragmentation (IP_PMTUDISC_PROBE)
 	rcvbuf   int        // SO_RCVBUF as granted
 	sndbuf   int        // SO_SNDBUF as granted
 }
@@ -77,6 +78,7 @@ func setupSocket(fd int, cfg Config) (sockSetup, error) {
 	if s.local = boundAddr(fd, s.family); !s.local.IsValid() {
 		s.pktinfo = enablePktinfo(fd, s.family)
 	}
+	s.df = setDontFragment(fd, s.family)
 	return s, nil
 }
 
@@ -107,6 +109,23 @@ func boundAddr(fd, family int) netip.Addr {
 		return netip.Addr{}
 	}
 	return a
+}
+
+// setDontFragment sets DF on every datagram and turns fragmentation off
+// (RFC 9000 section 14: UDP datagrams of QUIC MUST NOT be fragmented), and
+// reports whether the kernel agreed. IP_PMTUDISC_PROBE (ip(7)) sets DF but
+// ignores the path MTU the kernel cached from ICMP: a path MTU probe larger
+// than a stale cached value still leaves, and the session's search, not
+// ICMP, decides (RFC 8899 section 4.6.1 treats ICMP as a hint); a datagram
+// above the interface's MTU is refused with EMSGSIZE. quic-go sets the same
+// options (sys_conn_df_linux.go). A dual-stack IPv6 socket needs both, for
+// its IPv4 peers.
+func setDontFragment(fd, family int) bool {
+	ok := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE) == nil
+	if family == unix.AF_INET6 {
+		ok = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE) == nil
+	}
+	return ok
 }
 
 // enablePktinfo asks for the destination address of every received

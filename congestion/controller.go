@@ -69,6 +69,15 @@ type Controller interface {
 	// window collapses to MinWindow, and ssthresh is reduced once per loss
 	// episode, not again by this call.
 	OnRetransmissionTimeout(now monotime.Time)
+
+	// SetMaxDatagramSize changes the datagram size (SMSS) the windows are
+	// counted in, when path MTU discovery confirms a larger size or falls
+	// back to a smaller one (RFC 9000 section 14.3, RFC 8899). Windows stay
+	// in bytes; the bounds derived from the size follow it (MinWindow
+	// 2*size and MaxWindow 10000*size unless configured, RFC 9002 section
+	// 7.2), and so does a window still at its initial value or at the
+	// minimum. A size of 0 or above 65536 is ignored.
+	SetMaxDatagramSize(size uint64)
 }
 
 // RateSource is what a Pacer reads its rate from; every Controller is one.
@@ -103,6 +112,10 @@ var ErrInvalidConfig = errors.New("congestion: invalid config")
 // windowLimits are the validated window bounds shared by every controller.
 type windowLimits struct {
 	mss, initial, min, max uint64
+	// Which bounds were defaults derived from mss (they follow setMSS),
+	// and the initial window in datagrams when it was given that way.
+	autoMin, autoMax, autoInit bool
+	initPackets                uint64
 }
 
 // newWindowLimits applies the zero-value defaults and validates: mss
@@ -138,6 +151,69 @@ func newWindowLimits(mss, initial, minW, maxW uint64) (windowLimits, error) {
 		return windowLimits{}, fmt.Errorf("%w: InitialWindow %d outside [%d, %d]", ErrInvalidConfig, initial, minW, maxW)
 	}
 	return windowLimits{mss: mss, initial: initial, min: minW, max: maxW}, nil
+}
+
+// newWindowLimitsAuto is newWindowLimits that also remembers which bounds
+// were defaults (zero) so that setMSS can rescale them, and takes the
+// initial window in datagrams (initPackets, 0: not given that way).
+func newWindowLimitsAuto(mss, initial, initPackets, minW, maxW uint64) (windowLimits, error) {
+	if mss == 0 {
+		mss = DefaultMaxDatagramSize
+	}
+	if initPackets > 0 && initial == 0 {
+		initial = initPackets * mss
+	}
+	l, err := newWindowLimits(mss, initial, minW, maxW)
+	if err != nil {
+		return l, err
+	}
+	l.autoMin, l.autoMax = minW == 0, maxW == 0
+	l.autoInit = initial == 0 || initPackets > 0
+	l.initPackets = initPackets
+	return l, nil
+}
+
+// setMSS counts the limits in datagrams of mss bytes from now on: the
+// bounds that were defaults are derived again from it (RFC 9002 section
+// 7.2: kMinimumWindow = 2*max_datagram_size, kInitialWindow =
+// min(10*max_datagram_size, max(14720, 2*max_datagram_size)), or
+// initPackets datagrams); explicit ones stay, the minimum raised to hold
+// one datagram. It reports whether mss was valid and new.
+func (l *windowLimits) setMSS(mss uint64) bool {
+	if mss == 0 || mss > 1<<16 || mss == l.mss {
+		return false
+	}
+	l.mss = mss
+	if l.autoMin {
+		l.min = minWindowPackets * mss
+	}
+	l.min = max(l.min, mss)
+	if l.autoMax {
+		l.max = defaultMaxWindowPackets * mss
+	}
+	l.max = max(l.max, l.min)
+	if l.autoInit {
+		if l.initPackets > 0 {
+			l.initial = l.initPackets * mss
+		} else {
+			l.initial = min(10*mss, max(14720, 2*mss))
+		}
+	}
+	l.initial = min(max(l.initial, l.min), l.max)
+	return true
+}
+
+// rescale returns window w (bytes) under limits changed by setMSS from
+// old: a window at the old initial value (nothing acknowledged grew it
+// yet) or at the old minimum moves to the new one, any other is clamped.
+func (l *windowLimits) rescale(old windowLimits, w float64) float64 {
+	switch w {
+	case float64(old.initial):
+		return float64(l.initial)
+	case float64(old.min):
+		return float64(l.min)
+	}
+	return l.clamp(w)
 }
 
 // clamp bounds w to [min, max]; NaN becomes min.

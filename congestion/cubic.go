@@ -34,6 +34,10 @@ type CubicConfig struct {
 	// max(14720, 2*MaxDatagramSize)) (RFC 9002 section 7.2), brought
 	// within [MinWindow, MaxWindow].
 	InitialWindow uint64
+	// InitialWindowPackets, when InitialWindow is zero, sets the initial
+	// window to this many datagrams, and keeps it so when the datagram
+	// size changes (SetMaxDatagramSize). Zero: the RFC 9002 formula above.
+	InitialWindowPackets uint64
 	// MinWindow in bytes, the floor after any reduction.
 	// Zero: 2*MaxDatagramSize (RFC 9002 section 7.2).
 	MinWindow uint64
@@ -53,8 +57,9 @@ type CubicConfig struct {
 // Concurrency: see Controller. Window and PacingRate are safe for
 // concurrent use; the On* methods belong to the connection's event loop.
 //
-// Guard map: published is atomic; limits and the Disable* switches are
-// immutable after NewCubic; everything else is owned by the event loop.
+// Guard map: published is atomic; the Disable* switches are immutable after
+// NewCubic; everything else (limits included: SetMaxDatagramSize) is owned
+// by the event loop.
 type Cubic struct {
 	published
 
@@ -90,7 +95,7 @@ var _ Controller = (*Cubic)(nil)
 
 // NewCubic returns a CUBIC controller in slow start at the initial window.
 func NewCubic(cfg CubicConfig) (*Cubic, error) {
-	l, err := newWindowLimits(cfg.MaxDatagramSize, cfg.InitialWindow, cfg.MinWindow, cfg.MaxWindow)
+	l, err := newWindowLimitsAuto(cfg.MaxDatagramSize, cfg.InitialWindow, cfg.InitialWindowPackets, cfg.MinWindow, cfg.MaxWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -303,5 +308,28 @@ func (c *Cubic) OnRetransmissionTimeout(now monotime.Time) {
 	c.wMax = 0
 	c.epochStart = 0
 	c.recovery.begin(now)
+	c.publish(c.cwnd, c.srtt)
+}
+
+// SetMaxDatagramSize implements Controller. CUBIC's constants are in
+// datagrams (C in datagrams/s^3, α per RTT in datagrams, RFC 9438 section
+// 4), so the curve's growth in bytes follows the size; W_max, the
+// Reno-friendly estimate and the window itself stay in bytes (quic-go's
+// cubicSender.SetMaxDatagramSize likewise keeps the window, raising only a
+// window at the minimum). A window still at its initial value (nothing
+// acknowledged yet) becomes the new initial window.
+func (c *Cubic) SetMaxDatagramSize(size uint64) {
+	old := c.limits
+	if !c.limits.setMSS(size) {
+		return
+	}
+	c.cwnd = c.limits.rescale(old, c.cwnd)
+	if !math.IsInf(c.ssthresh, 1) {
+		c.ssthresh = c.limits.clamp(c.ssthresh)
+	}
+	if !c.epochStart.IsZero() && c.wMax > c.cwnd {
+		// K is in seconds for a distance counted in datagrams.
+		c.k = cubicK(c.wMax, c.cwnd, float64(c.limits.mss))
+	}
 	c.publish(c.cwnd, c.srtt)
 }

@@ -44,7 +44,8 @@ type FixedRateConfig struct {
 // Concurrency: see Controller. Window and PacingRate are safe for
 // concurrent use; the On* methods belong to the connection's event loop.
 //
-// Guard map: published is atomic; limits, pace, fixedWindow and margin are
+// Guard map: published is atomic; limits (SetMaxDatagramSize changes them)
+// belong to the event loop; pace, fixedWindow and margin are
 // immutable after NewFixedRate; everything else is owned by the event loop.
 type FixedRate struct {
 	published
@@ -84,7 +85,7 @@ func NewFixedRate(cfg FixedRateConfig) (*FixedRate, error) {
 		}
 		maxW = max(cfg.Window, defaultMaxWindowPackets*mss)
 	}
-	l, err := newWindowLimits(cfg.MaxDatagramSize, 0, cfg.MinWindow, maxW)
+	l, err := newWindowLimitsAuto(cfg.MaxDatagramSize, 0, 0, cfg.MinWindow, maxW)
 	if err != nil {
 		return nil, err
 	}
@@ -172,5 +173,18 @@ func (c *FixedRate) OnRetransmissionTimeout(now monotime.Time) {
 func (c *FixedRate) pause(w float64) {
 	c.paused = true
 	c.pauseWin = c.limits.clamp(w)
+	c.publishFixed()
+}
+
+// SetMaxDatagramSize implements Controller: the rate is fixed; the window
+// bounds derived from the size follow it.
+func (c *FixedRate) SetMaxDatagramSize(size uint64) {
+	if !c.limits.setMSS(size) {
+		return
+	}
+	if c.fixedWindow == 0 {
+		c.normal = c.limits.clamp(c.normal)
+	}
+	c.pauseWin = c.limits.clamp(c.pauseWin)
 	c.publishFixed()
 }

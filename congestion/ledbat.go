@@ -137,7 +137,7 @@ func NewLEDBAT(cfg LEDBATConfig) (*LEDBAT, error) {
 	if cfg.Target < time.Millisecond || cfg.Target > time.Minute {
 		return nil, fmt.Errorf("%w: LEDBAT Target %v outside [1ms, 1m]", ErrInvalidConfig, cfg.Target)
 	}
-	l, err := newWindowLimits(cfg.MaxDatagramSize, cfg.InitialWindow, cfg.MinWindow, cfg.MaxWindow)
+	l, err := newWindowLimitsAuto(cfg.MaxDatagramSize, cfg.InitialWindow, 0, cfg.MinWindow, cfg.MaxWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -368,4 +368,18 @@ func minOf(s []time.Duration) time.Duration {
 		m = min(m, v)
 	}
 	return m
+}
+
+// SetMaxDatagramSize implements Controller: the window stays in bytes, the
+// bounds derived from the size follow it.
+func (c *LEDBAT) SetMaxDatagramSize(size uint64) {
+	old := c.limits
+	if !c.limits.setMSS(size) {
+		return
+	}
+	c.cwnd = c.limits.rescale(old, c.cwnd)
+	if !math.IsInf(c.ssthresh, 1) {
+		c.ssthresh = c.limits.clamp(c.ssthresh)
+	}
+	c.publish(c.cwnd, c.srtt)
 }

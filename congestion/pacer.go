@@ -46,8 +46,8 @@ type PacerConfig struct {
 // path (the event loop, or whoever holds the connection's send lock). The
 // RateSource it reads is safe for concurrent use. It never allocates.
 //
-// Guard map: src, mss, burstPackets, granularity immutable after NewPacer;
-// tokens and last owned by the send path.
+// Guard map: src, burstPackets, granularity immutable after NewPacer; mss
+// (SetMaxDatagramSize), tokens and last owned by the send path.
 type Pacer struct {
 	src          RateSource
 	mss          uint64
@@ -86,6 +86,17 @@ func NewPacer(src RateSource, cfg PacerConfig) (*Pacer, error) {
 		burstPackets: cfg.BurstPackets,
 		granularity:  cfg.TimerGranularity,
 	}, nil
+}
+
+// SetMaxDatagramSize changes the datagram size the burst is counted in
+// (path MTU discovery), as the controller's SetMaxDatagramSize does for
+// the windows, so the bucket still holds BurstPackets full datagrams. A
+// size of 0 or above 65536 is ignored.
+func (p *Pacer) SetMaxDatagramSize(size uint64) {
+	if size == 0 || size > 1<<16 {
+		return
+	}
+	p.mss = size
 }
 
 // MaxBurst returns the bucket size in bytes at rate (bytes/s):

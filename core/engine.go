@@ -242,6 +242,8 @@ func (e *engine) newConn(key PeerKey, keys *secure.Keys, local, remote wire.Conn
 		Peer:                    theirs,
 		Congestion:              e.cfg.Congestion,
 		FixedRate:               e.cfg.FixedRate,
+		DisablePathMTUDiscovery: e.cfg.DisablePathMTUDiscovery,
+		InitialWindowPackets:    e.cfg.InitialWindowPackets,
 		MaxMessageSize:          e.cfg.MaxMessageSize,
 		SendBacklog:             sendBacklog,
 		StreamSendBuffer:        e.cfg.StreamSendBuffer,

@@ -40,6 +40,10 @@ const (
 	// 30 s idle, a keepalive after 10 s of silence).
 	DefaultTransportIdleTimeout = session.DefaultIdleTimeout
 	DefaultTransportKeepalive   = session.DefaultKeepaliveInterval
+	// DefaultMaxDatagramSize is the ceiling of path MTU discovery: 1452
+	// bytes, an Ethernet MTU (1500) less the IPv6 (40) and UDP (8)
+	// headers, which IPv4's 28 leave room for; quic-go's default too.
+	DefaultMaxDatagramSize = 1452
 )
 
 // TransportConfig is the part of Config that a Node opened by Listen uses
@@ -81,10 +85,25 @@ type TransportConfig struct {
 
 	// MaxMessageSize bounds one message. Zero: session.DefaultMaxMessageSize.
 	MaxMessageSize int
-	// MaxDatagramSize is the largest datagram this node receives (announced
-	// to peers). Zero: wire.DefaultMaxDatagramSize (1200, no IP
-	// fragmentation on any path that carries IPv6's minimum MTU).
+	// MaxDatagramSize is the largest datagram this node sends or receives:
+	// announced to peers (max_udp_payload_size, RFC 9000 section 18.2),
+	// and the ceiling of path MTU discovery, which starts every connection
+	// at 1200 bytes (no IP fragmentation on any path that carries IPv6's
+	// minimum MTU; sockets send with DF) and raises the size as the path
+	// proves it carries more (DPLPMTUD, RFC 8899), falling back to 1200
+	// if the path stops carrying it. Zero: DefaultMaxDatagramSize (1452,
+	// an Ethernet MTU of 1500 less IPv6 and UDP headers; quic-go's
+	// default). 1200 turns path MTU discovery off.
 	MaxDatagramSize int
+	// DisablePathMTUDiscovery keeps every datagram at 1200 bytes. Zero
+	// (false): path MTU discovery up to MaxDatagramSize (the smaller of
+	// this node's and the peer's).
+	DisablePathMTUDiscovery bool
+	// InitialWindowPackets is the CUBIC congestion controller's initial
+	// window in datagrams of the current size. Zero: RFC 9002 section
+	// 7.2's 10 datagrams (min(10*size, max(14720, 2*size)) bytes).
+	// quic-go starts at 32.
+	InitialWindowPackets int
 	// ReceiveWindow is each stream's initial flow-control window (and the
 	// message stream's). Zero: session.DefaultWindow, or twice
 	// MaxMessageSize if that is larger.
@@ -147,6 +166,7 @@ func (c Config) withTransportDefaults() (Config, error) {
 		{"AcceptBacklog", t.AcceptBacklog < 0},
 		{"MaxMessageSize", t.MaxMessageSize < 0},
 		{"MaxDatagramSize", t.MaxDatagramSize < 0},
+		{"InitialWindowPackets", t.InitialWindowPackets < 0},
 		{"ReceiveWindow", t.ReceiveWindow < 0},
 		{"ConnectionWindow", t.ConnectionWindow < 0},
 		{"MaxReceiveWindow", t.MaxReceiveWindow < 0},
@@ -177,7 +197,10 @@ func (c Config) withTransportDefaults() (Config, error) {
 		t.HandshakeBudget = secure.DefaultHandshakeBudget
 	}
 	if t.MaxDatagramSize == 0 {
-		t.MaxDatagramSize = wire.DefaultMaxDatagramSize
+		t.MaxDatagramSize = DefaultMaxDatagramSize
+	}
+	if t.InitialWindowPackets > 1000 {
+		return c, fmt.Errorf("core: Transport.InitialWindowPackets %d above 1000", t.InitialWindowPackets)
 	}
 	if t.MaxDatagramSize < wire.DefaultMaxDatagramSize || t.MaxDatagramSize > wire.MaxPacketSize {
 		return c, fmt.Errorf("core: Transport.MaxDatagramSize %d outside [%d, %d]", t.MaxDatagramSize, wire.DefaultMaxDatagramSize, wire.MaxPacketSize)

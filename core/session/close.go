@@ -77,6 +77,7 @@ func (s *Session) end(reason error, code uint64, sendClose bool) {
 	w.Cancel(&s.ackTimer)
 	w.Cancel(&s.paceTimer)
 	w.Cancel(&s.liveTimer)
+	w.Cancel(&s.mtuTimer)
 
 	s.rxMu.Lock()
 	s.prot.Close()

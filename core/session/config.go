@@ -85,6 +85,17 @@ type Config struct {
 	// controller (required with it, ignored otherwise).
 	FixedRate uint64
 
+	// DisablePathMTUDiscovery keeps every datagram at the base size, 1200
+	// bytes. Zero (false): the session starts at 1200 and searches up to
+	// the smaller of Local.MaxDatagramSize and Peer.MaxDatagramSize
+	// (DPLPMTUD, RFC 8899; pmtud.go); with both at 1200 there is nothing
+	// to search.
+	DisablePathMTUDiscovery bool
+	// InitialWindowPackets is CUBIC's initial window in datagrams (it
+	// follows the datagram size). Zero: RFC 9002 section 7.2's
+	// min(10*size, max(14720, 2*size)) bytes.
+	InitialWindowPackets int
+
 	// MaxMessageSize bounds one message. Zero: DefaultMaxMessageSize. The
 	// receive window (Local.InitialMaxData) must hold one whole message.
 	MaxMessageSize int
@@ -275,6 +286,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxRetransmits == 0 {
 		c.MaxRetransmits = DefaultMaxRetransmits
 	}
+	if c.InitialWindowPackets < 0 || c.InitialWindowPackets > 1000 {
+		return bad("InitialWindowPackets %d outside [0, 1000]", c.InitialWindowPackets)
+	}
 	if c.SendBacklog < 0 {
 		return bad("SendBacklog %d is negative", c.SendBacklog)
 	}
@@ -293,8 +307,10 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// maxDatagram is the largest datagram this side sends: what the peer
-// receives, within what the codec can express.
+// maxDatagram is the largest datagram path MTU discovery may settle on:
+// what the peer receives (its max_udp_payload_size, RFC 9000 section
+// 18.2), what this side announced it receives (one knob bounds both
+// directions), within what the codec can express.
 func (c *Config) maxDatagram() int {
-	return int(min(c.Peer.MaxDatagramSize, uint64(wire.MaxPacketSize)))
+	return int(min(c.Peer.MaxDatagramSize, c.Local.MaxDatagramSize, uint64(wire.MaxPacketSize)))
 }

@@ -66,6 +66,18 @@
 // and its frames regenerated (an ACK is always rebuilt from the current
 // state; MAX_DATA is re-sent at its current value).
 //
+// # Path MTU discovery
+//
+// Packets start at 1200 bytes and grow to what the path carries, up to the
+// smaller of the two sides' max_udp_payload_size (pmtud.go: DPLPMTUD, RFC
+// 8899): padded PING probes outside the window and the flight confirm a
+// size, a bisecting search finds the largest, the controller's and the
+// pacer's datagram size follow it, and a path that stops carrying it (a
+// black hole: big packets lost across two probe timeouts) sends the
+// session back to 1200 bytes, its lost ranges re-sent in pieces that fit
+// (pack.go, splitRetxLocked: the first piece's Retransmit claims the lost
+// packet for all of them).
+//
 // # Invariants
 //
 //   - Exactly-once release (DESIGN.md invariant 1): every ack-eliciting

@@ -39,6 +39,10 @@ func (st *Stream) SentOffset() uint64 {
 func (s *Session) FlightBooks(st *Stream) (flight, mine, others uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.flightBooksLocked(st)
+}
+
+func (s *Session) flightBooksLocked(st *Stream) (flight, mine, others uint64) {
 	lo, hi := s.log.bounds()
 	mask := uint64(len(s.log.recs) - 1)
 	for pn := lo; pn < hi; pn++ {

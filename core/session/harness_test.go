@@ -3,8 +3,10 @@ package session_test
 import (
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,7 +55,21 @@ type link struct {
 	// sending goroutine (tests of what a caller sees at a given step of
 	// the sender, e.g. between Close's two steps).
 	onSend atomic.Pointer[func()]
+	// mtu, when set, is the path's IP MTU: a datagram whose IPv4 packet
+	// (payload + 28 bytes of IP and UDP headers) exceeds it is dropped, as
+	// a router drops a packet with DF set (the ICMP it would send is not
+	// relied on, RFC 8899 section 1).
+	mtu atomic.Int64
+	// localMTU, when set, makes Send refuse a batch holding a datagram
+	// above it with EMSGSIZE, as the kernel does for a socket with DF set
+	// whose interface MTU is too small (the datagrams before it leave).
+	localMTU atomic.Int64
+	// tooBig counts the datagrams mtu dropped.
+	tooBig atomic.Int64
 }
+
+// ipUDPOverhead is the IPv4 and UDP header bytes around a datagram.
+const ipUDPOverhead = 28
 
 func (l *link) Send(_ netip.AddrPort, pkts [][]byte) error {
 	if f := l.onSend.Load(); f != nil {
@@ -63,8 +79,22 @@ func (l *link) Send(_ netip.AddrPort, pkts [][]byte) error {
 		return net.ErrClosed
 	}
 	now := l.clk.now()
+	var err error
+	if m := l.localMTU.Load(); m > 0 {
+		for i, p := range pkts {
+			if int64(len(p)+ipUDPOverhead) > m {
+				pkts, err = pkts[:i], os.NewSyscallError("sendmmsg", syscall.EMSGSIZE)
+				break
+			}
+		}
+	}
+	mtu := l.mtu.Load()
 	l.mu.Lock()
 	for _, p := range pkts {
+		if mtu > 0 && int64(len(p)+ipUDPOverhead) > mtu {
+			l.tooBig.Add(1)
+			continue
+		}
 		l.pipe.Send(now, p)
 	}
 	l.mu.Unlock()
@@ -72,7 +102,7 @@ func (l *link) Send(_ netip.AddrPort, pkts [][]byte) error {
 	case l.wake <- struct{}{}:
 	default:
 	}
-	return nil
+	return err
 }
 
 func (l *link) run(wg *sync.WaitGroup) {

@@ -48,7 +48,20 @@ func (s *Session) detectLossLocked(now monotime.Time) {
 	s.resends = rs[:0]
 	if res.Lost > 0 {
 		s.stats.lostPackets.Add(uint64(res.Lost))
-		s.cc.OnCongestionEvent(now, res.LargestLostSent, res.LostBytes, prior)
+		// A lost path MTU probe is no congestion signal (RFC 9000 section
+		// 14.4, RFC 8899 section 4.1): only other losses reach the
+		// controller. (LargestLostSent may then be the probe's send time,
+		// at most one probe later than the latest other loss: the
+		// recovery-period check can only err toward one more reduction.)
+		lost := res.Lost
+		for i := range rs {
+			if !rs[i].Probe && s.log.isMTUProbe(rs[i].PN) {
+				lost--
+			}
+		}
+		if lost > 0 {
+			s.cc.OnCongestionEvent(now, res.LargestLostSent, res.LostBytes, prior)
+		}
 	}
 	if res.PTO {
 		s.stats.ptos.Add(1)
@@ -69,6 +82,15 @@ func (s *Session) detectLossLocked(now monotime.Time) {
 			s.tr.Abandon(r.PN)
 			continue
 		}
+		if rec.mtuProbe {
+			s.tr.Abandon(r.PN) // never retransmitted (RFC 9000 section 14.4)
+			s.onMTUProbeLostLocked(r.PN, int(rec.n), now)
+			rs[i] = tracker.Resend{}
+			continue
+		}
+		if int(rec.size) > baseDatagram {
+			s.pm.bigLost++
+		}
 		s.regenerateLocked(&rec)
 		if rec.st != nil && rec.st.err == nil && !rec.st.removed {
 			s.retx = append(s.retx, retxItem{lost: r.PN, st: rec.st, off: rec.off, n: rec.n, fin: rec.fin})
@@ -77,6 +99,11 @@ func (s *Session) detectLossLocked(now monotime.Time) {
 			s.tr.Abandon(r.PN) // control frames are rebuilt, not resent
 		}
 		rs[i] = tracker.Resend{}
+	}
+	if res.PTO && s.pm.bigLost > 0 && s.rtt.PTOCount() >= blackHolePTOs {
+		// Packets above the base size lost, none acknowledged since, over
+		// two probe timeouts in a row: a black hole (pmtud.go).
+		s.blackHoleLocked(now)
 	}
 	if res.PTO && !streamProbe && len(s.retx) == 0 {
 		s.pingDue = true // nothing to probe with: a PING (RFC 9002 section 6.2.4)

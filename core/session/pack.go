@@ -54,6 +54,10 @@ type batch struct {
 	seq  uint64 // emission order, taken with the packet numbers under mu
 	out  [maxBatch][]byte
 	res  congestion.Reservation
+	// mtuProbe is the size of the path MTU probe that ends the batch (0:
+	// none), mtuProbePN its packet number.
+	mtuProbe   int
+	mtuProbePN uint64
 }
 
 var batches = sync.Pool{New: func() any { return new(batch) }}
@@ -68,7 +72,7 @@ var (
 )
 
 func (s *Session) getBuf() *[]byte {
-	if s.maxDgram+secure.SealOverhead <= smallBuf {
+	if !s.bigBufs {
 		return smallBufs.Get().(*[]byte)
 	}
 	return largeBufs.Get().(*[]byte)
@@ -182,6 +186,7 @@ func (s *Session) transmit(b *batch) {
 	err := s.cfg.Out.Send(s.Remote(), b.out[:b.n])
 	if err != nil {
 		s.stats.sendErrors.Add(1)
+		s.onSendError(err, b, s.cfg.Clock())
 	}
 	s.stats.packetsSent.Add(uint64(b.n))
 	s.stats.bytesSent.Add(bytes)
@@ -190,7 +195,7 @@ func (s *Session) transmit(b *batch) {
 		b.pkts[i] = outPacket{}
 		b.out[i] = nil
 	}
-	b.n = 0
+	b.n, b.mtuProbe, b.mtuProbePN = 0, 0, 0
 	batches.Put(b)
 	if errors.Is(err, net.ErrClosed) {
 		// The socket is gone, not a packet: nothing will leave again. The
@@ -211,6 +216,7 @@ type content struct {
 	ctl        *Stream // its MAX_STREAM_DATA and STREAM_ABORT frames, those due
 	ping       bool    // a PING frame (nothing else ack-eliciting)
 	probe      bool    // leaves whatever the window and the pacer
+	split      bool    // a retransmission cut to fit: the rest of s.retx[0] stays queued
 }
 
 func (c *content) eliciting() bool {
@@ -234,6 +240,13 @@ func (s *Session) packLocked(b *batch, now monotime.Time) (blocked, error) {
 	}
 	if !s.confirmed {
 		return blockedNothing, nil // a responder waits for the peer's first packet
+	}
+	if s.pm.due && !s.pm.inFlight && s.hasAcked {
+		// A path MTU probe leaves in a batch of its own (see pmtud.go).
+		if err := s.packMTUProbeLocked(b, now); err != nil {
+			return blockedNothing, err
+		}
+		return blockedFull, nil
 	}
 	why := blockedNothing
 	for b.n < maxBatch {
@@ -379,10 +392,19 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 
 	if c.retx {
 		it := s.retx[0]
+		if it.claimed && (it.st.err != nil || it.st.removed) {
+			// Defence in depth: an ended stream's items leave the queue
+			// with it (dropRetxLocked), and nothing of it may be sent.
+			s.popRetx()
+			return false, blockedNothing, nil
+		}
 		if (it.n == 0 || it.st.send.isAcked(it.off, it.n)) && (!it.fin || it.st.finAcked) {
 			// Acknowledged since it was declared lost (a late ACK of the
-			// original): nothing to send; resolve the lost packet.
-			s.tr.Abandon(it.lost)
+			// original): nothing to send; resolve the lost packet (a
+			// claimed rest's was resolved by the Retransmit that claimed it).
+			if !it.claimed {
+				s.tr.Abandon(it.lost)
+			}
 			s.popRetx()
 			s.stats.retxSkippedAcked.Add(1)
 			return false, blockedNothing, nil
@@ -403,6 +425,14 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 				// they wait for the next packet.
 				c.maxData, c.maxStreams, c.ctl = false, false, nil
 				ctrl = s.appendControlLocked(ctl[:0], c)
+			}
+			if streamLen > dataRoom {
+				// Cut for a larger datagram than the path now carries (a
+				// black-hole fallback, pmtud.go): this packet takes what
+				// fits, the rest stays queued (splitRetxLocked).
+				c.n = wire.StreamDataRoom(id, c.off, dataRoom, false)
+				c.fin, c.split = false, true
+				streamLen = wire.StreamFrameHeaderLen(id, c.off, c.n, false) + c.n
 			}
 		} else {
 			c.n = min(c.n, wire.StreamDataRoom(id, c.off, dataRoom-len(ctrl), false))
@@ -456,7 +486,15 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 	if c.st != nil {
 		stream = tracker.StreamID(c.st.id)
 	}
-	if c.retx {
+	if c.retx && s.retx[0].claimed {
+		// The rest of a split range: the Retransmit that sent its first
+		// piece already claimed the lost packet (splitRetxLocked).
+		if err := s.tr.OnSent(pn, stream, res, now); err != nil {
+			return false, blockedNothing, err
+		}
+		s.splitRetxLocked(c)
+		s.stats.retransmits.Add(1)
+	} else if c.retx {
 		it := s.retx[0]
 		if err := s.tr.Retransmit(it.lost, pn, res, now); err != nil {
 			s.popRetx()
@@ -476,7 +514,7 @@ func (s *Session) packElicitingLocked(b *batch, c *content, now monotime.Time) (
 			// loudly rather than stall it.
 			return false, blockedNothing, fmt.Errorf("session: retransmission of packet %d refused: %w", it.lost, err)
 		}
-		s.popRetx()
+		s.splitRetxLocked(c)
 		s.stats.retransmits.Add(1)
 	} else if err := s.tr.OnSent(pn, stream, res, now); err != nil {
 		return false, blockedNothing, err
@@ -597,6 +635,40 @@ func (s *Session) sentNewLocked(st *Stream, n int, fin bool, now monotime.Time) 
 	if n > 0 {
 		st.wakeWriter()
 	}
+}
+
+// splitRetxLocked retires the head of the retransmission queue, which the
+// packet with content c just sent: all of it, or, for a range cut to fit
+// (c.split), its first c.n bytes, the rest staying at the head as a
+// claimed item.
+//
+// One lost packet becoming several new ones keeps invariant 2 (no
+// resurrection) without a second compare-and-swap: the first piece's
+// Retransmit is the one compare-and-swap from Lost, deciding for the whole
+// range (it fails once the data was acknowledged or the stream dropped,
+// and then nothing is sent); what can make the rest needless afterwards is
+// seen here under mu before each piece leaves:
+//   - a DropStream of the stream runs only in abortStreamLocked and
+//     maybeRemoveLocked, both under mu, and the former forgets the
+//     stream's queued retransmissions (dropRetxLocked), claimed ones too;
+//     maybeRemoveLocked runs once every byte was acknowledged;
+//   - a late ACK of the lost packet retires the item by its packet number
+//     (retireAckedRetxLocked), the claimed rest with it;
+//   - any other ACK of the bytes (an earlier transmission's) shows in the
+//     stream's acknowledged ranges, checked before packing.
+//
+// Each piece is registered as a new packet of the stream (OnSent), so the
+// tracker's generation count restarts for the pieces: the abandon limit
+// then counts from the fallback.
+func (s *Session) splitRetxLocked(c *content) {
+	if !c.split {
+		s.popRetx()
+		return
+	}
+	it := &s.retx[0]
+	it.off += uint64(c.n)
+	it.n -= uint32(c.n)
+	it.claimed = true
 }
 
 func (s *Session) popRetx() {

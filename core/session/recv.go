@@ -223,8 +223,13 @@ func (s *Session) onAckLocked(f *wire.AckFrame, now monotime.Time) error {
 	if err != nil {
 		return ErrProtocol
 	}
+	first := !s.hasAcked
 	if !s.hasAcked || res.LargestAcked > s.largestAcked {
 		s.largestAcked, s.hasAcked = res.LargestAcked, true
+	}
+	if first {
+		// The path carries the base size: search above it (pmtud.go).
+		s.startPMTUDLocked(s.pm.ceiling+1, now)
 	}
 	if res.RTTValid {
 		s.rtt.Update(res.LatestRTT, res.AckDelay)
@@ -243,7 +248,15 @@ func (s *Session) onAckLocked(f *wire.AckFrame, now monotime.Time) error {
 	for _, r := range s.ackRanges {
 		a, b := max(r.Smallest, lo), min(r.Largest+1, hi)
 		for pn := a; pn < b; pn++ {
-			if rec, ok := s.log.take(pn); ok {
+			rec, ok := s.log.take(pn)
+			switch {
+			case !ok:
+			case rec.mtuProbe:
+				s.onMTUProbeAckedLocked(pn, int(rec.n), now)
+			default:
+				if int(rec.size) > baseDatagram {
+					s.onBigAckedLocked()
+				}
 				s.ackedRecordLocked(&rec, now)
 			}
 		}
@@ -347,7 +360,7 @@ func (s *Session) Flush(now monotime.Time) {
 		return
 	}
 	work := s.pingDue || (s.acks.now && s.acks.pending) || len(s.retx) > 0 || s.probes > 0 ||
-		s.connGrantDue || s.maxStreamsDue || s.ctlq.len() > 0
+		s.connGrantDue || s.maxStreamsDue || s.ctlq.len() > 0 || (s.pm.due && !s.pm.inFlight)
 	if !work && s.sendq.len() > 0 {
 		// Queued data the ACKs may let leave: a parked writer sends it
 		// (sealing on its own goroutine), else this goroutine does.

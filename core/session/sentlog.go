@@ -12,6 +12,7 @@ type sentRecord struct {
 	maxStreams bool    // a MAX_STREAMS frame
 	ctlGrant   bool    // ctl's MAX_STREAM_DATA
 	ctlAbort   bool    // ctl's STREAM_ABORT
+	mtuProbe   bool    // a path MTU probe (pmtud.go): n is its size, size 0 (it holds no flight)
 	n          uint32  // stream bytes
 	size       uint32  // the packet's bytes (what it holds in flight)
 	off        uint64  // stream offset
@@ -61,6 +62,15 @@ func (l *sentLog) grow() {
 		recs[pn&uint64(n-1)] = l.recs[pn&uint64(len(l.recs)-1)]
 	}
 	l.recs = recs
+}
+
+// isMTUProbe reports whether pn's record is a path MTU probe's.
+func (l *sentLog) isMTUProbe(pn uint64) bool {
+	if l.count == 0 || pn < l.base || pn >= l.end {
+		return false
+	}
+	r := &l.recs[pn&uint64(len(l.recs)-1)]
+	return r.used && r.mtuProbe
 }
 
 // take removes and returns pn's record.

@@ -18,7 +18,7 @@ const messageStream = 0
 
 // Session is one connection after its handshake.
 //
-// Guard map: cfg, prot, tr, flight, cc and maxDgram are immutable after New.
+// Guard map: cfg, prot, tr, flight, cc and bigBufs are immutable after New.
 // alive and the counters in stats are atomic. flushers counts the sender
 // goroutines (at most one runs); it is Added under mu, never once closed is
 // set. rxMu serialises the receive path's own state (replay window, frame
@@ -27,12 +27,12 @@ const messageStream = 0
 // across Sender.Send, a callback or a wheel Advance; the seal of a packet
 // happens outside mu.
 type Session struct {
-	cfg      Config
-	prot     *secure.Protector
-	tr       *tracker.Tracker
-	flight   *congestion.FlightSize
-	cc       congestion.Controller
-	maxDgram int
+	cfg     Config
+	prot    *secure.Protector
+	tr      *tracker.Tracker
+	flight  *congestion.FlightSize
+	cc      congestion.Controller
+	bigBufs bool // packets may outgrow the small buffer pool
 
 	alive atomic.Bool
 	stats counters
@@ -75,6 +75,8 @@ type Session struct {
 	retx           []retxItem       // lost stream ranges to send again, oldest first
 	resends        []tracker.Resend // scratch for DueForResend
 	probes         int              // packets that may leave whatever the window (PTO probes)
+	maxDgram       int              // the size packets are built for: path MTU discovery moves it (pmtud.go)
+	pm             pmtud
 	pingDue        bool
 
 	// Streams (streams.go).
@@ -112,7 +114,7 @@ type Session struct {
 	handoffs     uint64 // writes left to the sender goroutine; it stops once a round saw none
 	confirmed    bool   // the peer proved it holds the keys (always true for the initiator)
 
-	lossTimer, ackTimer, paceTimer, liveTimer wheel.Timer
+	lossTimer, ackTimer, paceTimer, liveTimer, mtuTimer wheel.Timer
 }
 
 // retxItem is a lost packet's stream range waiting to be sent again under a
@@ -123,6 +125,10 @@ type retxItem struct {
 	off  uint64
 	n    uint32
 	fin  bool
+	// claimed: the rest of a range cut to fit smaller datagrams, whose
+	// first piece's Retransmit already resolved lost (pack.go,
+	// splitRetxLocked); it is sent as new packets of the stream.
+	claimed bool
 }
 
 // New returns a running session. From here on the session owns
@@ -139,7 +145,8 @@ func New(cfg Config) (*Session, error) {
 		cfg:             cfg,
 		prot:            cfg.Protector,
 		flight:          new(congestion.FlightSize),
-		maxDgram:        cfg.maxDatagram(),
+		maxDgram:        baseDatagram,
+		bigBufs:         cfg.maxDatagram()+secure.SealOverhead > smallBuf,
 		rxLargest:       wire.NoPacketReceived,
 		remote:          cfg.Remote,
 		rtt:             congestion.NewRTT(cfg.Peer.MaxAckDelay),
@@ -159,6 +166,7 @@ func New(cfg Config) (*Session, error) {
 		cfg.Protector.Close()
 		return nil, err
 	}
+	s.pm.init(cfg.maxDatagram(), !cfg.DisablePathMTUDiscovery)
 	mss := uint64(s.maxDgram)
 	switch cfg.Congestion {
 	case LEDBAT:
@@ -166,7 +174,7 @@ func New(cfg Config) (*Session, error) {
 	case FixedRate:
 		s.cc, err = congestion.NewFixedRate(congestion.FixedRateConfig{Rate: cfg.FixedRate, MaxDatagramSize: mss})
 	default:
-		s.cc, err = congestion.NewCubic(congestion.CubicConfig{MaxDatagramSize: mss})
+		s.cc, err = congestion.NewCubic(congestion.CubicConfig{MaxDatagramSize: mss, InitialWindowPackets: uint64(cfg.InitialWindowPackets)})
 	}
 	if err == nil {
 		s.pacer, err = congestion.NewPacer(s.cc, congestion.PacerConfig{MaxDatagramSize: mss, TimerGranularity: cfg.Wheel.Tick()})
@@ -184,6 +192,7 @@ func New(cfg Config) (*Session, error) {
 	s.ackTimer.Init(cfg.Wheel, s.onAckTimer)
 	s.paceTimer.Init(cfg.Wheel, s.onPaceTimer)
 	s.liveTimer.Init(cfg.Wheel, s.onLiveTimer)
+	s.mtuTimer.Init(cfg.Wheel, s.onMTUTimer)
 	s.alive.Store(true)
 	s.armLiveLocked()
 	return s, nil

@@ -47,7 +47,11 @@ type Stats struct {
 	Cwnd, InFlight      uint64
 	PacingRate          uint64 // bytes per second
 	KeyUpdates          uint64
-	Tracker             tracker.Stats
+	// Path MTU discovery (pmtud.go): the datagram size in use, probes
+	// sent and lost, black holes (fallbacks to the base size).
+	DatagramSize                             int
+	MTUProbesSent, MTUProbesLost, BlackHoles uint64
+	Tracker                                  tracker.Stats
 }
 
 // Stats returns a snapshot of the session's counters and estimates.
@@ -67,6 +71,8 @@ func (s *Session) Stats() Stats {
 	}
 	s.mu.Lock()
 	st.RTT, st.MinRTT, st.RTTVar = s.rtt.SmoothedRTT(), s.rtt.MinRTT(), s.rtt.RTTVar()
+	st.DatagramSize = s.maxDgram
+	st.MTUProbesSent, st.MTUProbesLost, st.BlackHoles = s.pm.probesSent, s.pm.probesLost, s.pm.blackHoles
 	s.mu.Unlock()
 	return st
 }
