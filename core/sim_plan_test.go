@@ -73,7 +73,7 @@ func newSimPlan(seed uint64) simPlan {
 			Duplicate:      float64(r.IntN(11)) / 1000,
 			Corrupt:        float64(r.IntN(11)) / 1000,
 		},
-		chaos: 20 * time.Second,
+		chaos: 30 * time.Second,
 	}
 	var id uint64
 	span := func(tail time.Duration) time.Duration { return time.Duration(r.Int64N(int64(p.chaos - tail))) }
@@ -83,16 +83,16 @@ func newSimPlan(seed uint64) simPlan {
 		return a, b
 	}
 
-	// Workload: 48 operations over the chaos window.
-	for range 48 {
+	// Workload: 96 operations over the chaos window.
+	for range 96 {
 		id++
 		a, b := pair()
 		e := simEvent{at: span(2 * time.Second), a: a, b: b, id: id, abortAt: -1}
 		if r.IntN(5) < 3 {
 			e.kind = evStream
-			// Sizes spread over 1 KiB..192 KiB, most small.
-			e.size = 1024 + int(r.ExpFloat64()*32*1024)
-			e.size = min(e.size, 192*1024)
+			// Sizes spread over 1 KiB..1 MiB, most small.
+			e.size = 1024 + int(r.ExpFloat64()*64*1024)
+			e.size = min(e.size, 1<<20)
 			e.chunk = 512 + r.IntN(16*1024)
 			if r.IntN(5) == 0 {
 				e.abortAt = r.IntN(e.size)
@@ -117,12 +117,12 @@ func newSimPlan(seed uint64) simPlan {
 		busy[n] = append(busy[n], [2]time.Duration{from, to})
 		return true
 	}
-	for range 5 {
+	for range 8 {
 		a, b := pair()
 		p.events = append(p.events, simEvent{kind: evPartition, at: span(3 * time.Second), a: a, b: b,
 			dur: time.Duration(500+r.IntN(7500)) * time.Millisecond})
 	}
-	for range 5 {
+	for range 8 {
 		a, b := pair()
 		p.events = append(p.events, simEvent{kind: evImpair, at: span(3 * time.Second), a: a, b: b,
 			dur: time.Duration(1000+r.IntN(5000)) * time.Millisecond,
@@ -133,7 +133,7 @@ func newSimPlan(seed uint64) simPlan {
 				Corrupt:   float64(r.IntN(31)) / 1000,
 			}})
 	}
-	for range 3 {
+	for range 5 {
 		a := r.IntN(simNodes)
 		e := simEvent{kind: evCrash, at: span(6 * time.Second), a: a, abrupt: r.IntN(2) == 0,
 			dur: time.Duration(500+r.IntN(4500)) * time.Millisecond}
@@ -141,7 +141,7 @@ func newSimPlan(seed uint64) simPlan {
 			p.events = append(p.events, e)
 		}
 	}
-	for range 4 {
+	for range 6 {
 		a := r.IntN(simNodes)
 		e := simEvent{kind: evRebind, at: span(time.Second), a: a}
 		if free(a, e.at, e.at) {
