@@ -119,6 +119,10 @@ func runSim(t *testing.T, seed uint64, verbose bool) simResult {
 	return res
 }
 
+// simIdle is the nodes' idle timeout: partitions of the plan last up to 8 s,
+// so some outlive it and end their sessions.
+const simIdle = 8 * time.Second
+
 // simSlot is one node's slot: its identity and listen address stay, the
 // Node is replaced at each restart. mu guards node, ep and pub.
 type simSlot struct {
@@ -274,7 +278,7 @@ func (w *simWorld) run() simResult {
 	// idle timeout so the sessions of crashed peers end too.
 	w.perfectLinks()
 	w.ops.Wait()
-	time.Sleep(20 * time.Second)
+	time.Sleep(simIdle + 2*time.Second)
 	close(stop)
 	mon.Wait()
 	w.checkQuiescent()
@@ -317,8 +321,9 @@ func (w *simWorld) start(i int) {
 	ns.mu.Unlock()
 	cfg := core.Config{
 		Clock:             bubbleClock{},
-		IdleTimeout:       15 * time.Second,
-		KeepaliveInterval: 5 * time.Second,
+		Tick:              w.plan.tick,
+		IdleTimeout:       simIdle,
+		KeepaliveInterval: simIdle / 3,
 		Rand:              rand.New(rand.NewPCG(w.plan.seed, uint64(i)<<32|gen)),
 		Transport:         core.TransportConfig{Identity: &kp},
 	}
@@ -438,9 +443,9 @@ func (w *simWorld) perfectLinks() {
 }
 
 // monitor checks the invariants that must hold at every instant, every
-// 100 ms of virtual time, until stop.
+// 250 ms of virtual time, until stop.
 func (w *simWorld) monitor(stop <-chan struct{}) {
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	reported := map[*core.Conn]bool{}
 	for {
