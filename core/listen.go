@@ -87,7 +87,8 @@ func (e *engine) close() error {
 }
 
 // Dial connects to the peer with static key key at addr ("host:port") and
-// returns the connection, or the one already established with it. The dial
+// returns the connection, or the one already established with it. Dials of
+// one peer made at once share one dial and its connection. The dial
 // is bounded by ctx, Config.DialTimeout and Close. A wrong key fails with a
 // timeout (the peer cannot answer an initiation sealed to a key it does not
 // hold, and says nothing: an answer would reveal it); a refusal (busy, not
@@ -100,11 +101,32 @@ func (n *Node) Dial(ctx context.Context, addr string, key PeerKey) (*Conn, error
 	if err != nil {
 		return nil, err
 	}
-	if p, ok := n.table.Load(key); ok {
-		if c, ok := p.Session().(*Conn); ok && c.IsAlive() {
-			return c, nil
+	for {
+		if p, ok := n.table.Load(key); ok {
+			if c, ok := p.Session().(*Conn); ok && c.IsAlive() {
+				return c, nil
+			}
+		}
+		// One Dial per peer at a time: the others wait for it and take its
+		// connection (Connect would refuse them with ErrDialInProgress).
+		done, first := n.eng.joinDial(key)
+		if first {
+			c, err := n.dialOnce(ctx, ap, key)
+			n.eng.dialEnded(key, done)
+			return c, err
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-n.ctx.Done():
+			return nil, ErrClosed
 		}
 	}
+}
+
+// dialOnce is Dial's dial, made by one caller per peer at a time.
+func (n *Node) dialOnce(ctx context.Context, ap netip.AddrPort, key PeerKey) (*Conn, error) {
 	p, err := n.AddPeer(key, ap, false)
 	if err != nil {
 		return nil, err

@@ -53,10 +53,13 @@ type simEvent struct {
 // simPlan is one run.
 type simPlan struct {
 	seed   uint64
-	def    netem.Config // every link's impairment, outside impair events
+	def    netem.Config  // every link's impairment, outside impair events
 	tick   time.Duration // the nodes' timer wheel resolution (Config.Tick)
 	chaos  time.Duration
 	events []simEvent // by at
+	// probes are message runs sent once the faults healed and the network
+	// settled: each must arrive whole (the nodes recover from every fault).
+	probes []simEvent
 }
 
 // newSimPlan draws the plan of seed.
@@ -66,7 +69,7 @@ func newSimPlan(seed uint64) simPlan {
 	p := simPlan{
 		seed: seed,
 		def: netem.Config{
-			Loss:           float64(r.IntN(21)) / 1000, // 0-2%
+			Loss:           float64(r.IntN(21)) / 1000 * float64(1+3*r.IntN(2)), // 0-2%, or 0-6%
 			Delay:          delay,
 			Jitter:         time.Duration(r.Int64N(int64(delay / 2))),
 			JitterReorders: true,
@@ -105,8 +108,21 @@ func newSimPlan(seed uint64) simPlan {
 			e.kind = evMessages
 			e.count = 5 + r.IntN(40)
 			e.maxSize = 16 + r.IntN(3000)
+			if r.IntN(4) == 0 {
+				// Both ends dial each other at once: the double-connection
+				// rule must leave them one connection.
+				id++
+				m := e
+				m.id, m.a, m.b = id, e.b, e.a
+				p.events = append(p.events, m)
+			}
 		}
 		p.events = append(p.events, e)
+	}
+	for range 16 {
+		id++
+		a, b := pair()
+		p.probes = append(p.probes, simEvent{kind: evMessages, a: a, b: b, id: id, abortAt: -1, count: 3, maxSize: 2000})
 	}
 
 	// Faults. busy keeps a node's crashes and rebindings apart, so a
@@ -140,7 +156,7 @@ func newSimPlan(seed uint64) simPlan {
 	for range 5 {
 		a := r.IntN(simNodes)
 		e := simEvent{kind: evCrash, at: span(6 * time.Second), a: a, abrupt: r.IntN(2) == 0,
-			dur: time.Duration(500+r.IntN(4500)) * time.Millisecond}
+			dur: time.Duration(100+r.IntN(4900)) * time.Millisecond}
 		if free(a, e.at, e.at+e.dur+time.Second) {
 			p.events = append(p.events, e)
 		}
@@ -195,6 +211,9 @@ func (p *simPlan) String() string {
 			fmt.Fprintf(&b, "node %d moves to a new address", e.a)
 		}
 		b.WriteByte('\n')
+	}
+	for _, e := range p.probes {
+		fmt.Fprintf(&b, "  then     probe     #%d %d -> %d, %d messages\n", e.id, e.a, e.b, e.count)
 	}
 	return b.String()
 }

@@ -179,6 +179,7 @@ type simWorld struct {
 	violations []string
 	msgNext    map[uint64]uint32
 	conns      map[*core.Conn]bool
+	opErr      map[uint64]error // why a workload event ended early
 }
 
 func newSimWorld(plan simPlan) *simWorld {
@@ -188,8 +189,9 @@ func newSimWorld(plan simPlan) *simWorld {
 		keys:    map[core.PeerKey]int{},
 		msgNext: map[uint64]uint32{},
 		conns:   map[*core.Conn]bool{},
+		opErr:   map[uint64]error{},
 	}
-	for _, e := range plan.events {
+	for _, e := range append(plan.events, plan.probes...) {
 		if e.id != 0 {
 			w.byID[e.id] = e
 		}
@@ -279,6 +281,21 @@ func (w *simWorld) run() simResult {
 	w.perfectLinks()
 	w.ops.Wait()
 	time.Sleep(simIdle + 2*time.Second)
+	// Recovery: every probe arrives whole.
+	for _, e := range w.plan.probes {
+		w.ops.Add(1)
+		go w.runMessages(e)
+	}
+	w.ops.Wait()
+	time.Sleep(2 * time.Second)
+	for _, e := range w.plan.probes {
+		w.mu.Lock()
+		got, err := w.msgNext[e.id], w.opErr[e.id]
+		w.mu.Unlock()
+		if got != uint32(e.count) {
+			w.violate("after the faults healed, node %d reached node %d with %d of %d messages (probe #%d; sender's error: %v)", e.a, e.b, got, e.count, e.id, err)
+		}
+	}
 	close(stop)
 	mon.Wait()
 	w.checkQuiescent()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -59,6 +60,14 @@ func (w *simWorld) dial(ctx context.Context, i, j int) (*core.Conn, error) {
 }
 
 var errNodeDown = errors.New("sim: node is down")
+
+// opFailed counts a workload event that ended early and keeps its error.
+func (w *simWorld) opFailed(e simEvent, err error) {
+	w.stats.opsFailed.Add(1)
+	w.mu.Lock()
+	w.opErr[e.id] = err
+	w.mu.Unlock()
+}
 
 // runStream writes event e's stream from e.a to e.b.
 func (w *simWorld) runStream(e simEvent) {
@@ -171,7 +180,7 @@ func (w *simWorld) runMessages(e simEvent) {
 	defer cancel()
 	c, err := w.dial(ctx, e.a, e.b)
 	if err != nil {
-		w.stats.opsFailed.Add(1)
+		w.opFailed(e, fmt.Errorf("dial: %w", err))
 		return
 	}
 	for seq := range e.count {
@@ -182,7 +191,7 @@ func (w *simWorld) runMessages(e simEvent) {
 		binary.LittleEndian.PutUint32(m[12:], uint32(size))
 		fillPattern(m[simHeader:], e.id<<32|uint64(seq), 0)
 		if err := c.SendMessage(ctx, m); err != nil {
-			w.stats.opsFailed.Add(1)
+			w.opFailed(e, fmt.Errorf("message %d: %w", seq, err))
 			return
 		}
 		w.stats.messagesSent.Add(1)

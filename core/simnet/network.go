@@ -95,8 +95,8 @@ type Network struct {
 	links     map[linkKey]*netem.Link
 	parts     map[linkKey]struct{} // partitioned pairs, from < to
 	isolated  map[netip.AddrPort]struct{}
-	fates     []netem.Fate         // scratch for Decide
-	pend      []pending            // scratch for WriteBatch
+	fates     []netem.Fate // scratch for Decide
+	pend      []pending    // scratch for WriteBatch
 }
 
 // New returns a Network impairing as cfg says, or an error wrapping
