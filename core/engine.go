@@ -230,6 +230,9 @@ func (e *engine) newConn(key PeerKey, keys *secure.Keys, local, remote wire.Conn
 		return nil, err
 	}
 	c := &Conn{n: e.n, key: key, incoming: responder, cid: local, pending: pending}
+	if pending != nil {
+		c.settled = make(chan struct{})
+	}
 	c.deadline.Init(e.n.wheel, c.onDeadline)
 	c.s, err = session.New(session.Config{
 		Protector:               prot,

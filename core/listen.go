@@ -102,27 +102,52 @@ func (n *Node) Dial(ctx context.Context, addr string, key PeerKey) (*Conn, error
 		return nil, err
 	}
 	for {
-		if p, ok := n.table.Load(key); ok {
-			if c, ok := p.Session().(*Conn); ok && c.IsAlive() {
+		var wait <-chan struct{}
+		if c := n.liveConn(key); c != nil {
+			if c.usable() {
 				return c, nil
 			}
-		}
-		// One Dial per peer at a time: the others wait for it and take its
-		// connection (Connect would refuse them with ErrDialInProgress).
-		done, first := n.eng.joinDial(key)
-		if first {
-			c, err := n.dialOnce(ctx, ap, key)
-			n.eng.dialEnded(key, done)
-			return c, err
+			wait = c.settled // the peer's connection, not yet confirmed
+		} else {
+			// One Dial per peer at a time: the others wait for it and take
+			// its connection (Connect would refuse them with
+			// ErrDialInProgress).
+			done, first := n.eng.joinDial(key)
+			if first {
+				c, err := n.dialOnce(ctx, ap, key)
+				n.eng.dialEnded(key, done)
+				if err != nil {
+					if n.liveConn(key) != nil {
+						continue // a crossing dial of the peer's won: take it
+					}
+					return nil, err
+				}
+				if c.usable() {
+					return c, nil
+				}
+				wait = c.settled
+			} else {
+				wait = done
+			}
 		}
 		select {
-		case <-done:
+		case <-wait:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-n.ctx.Done():
 			return nil, ErrClosed
 		}
 	}
+}
+
+// liveConn returns key's installed connection if it is alive.
+func (n *Node) liveConn(key PeerKey) *Conn {
+	if p, ok := n.table.Load(key); ok {
+		if c, ok := p.Session().(*Conn); ok && c.IsAlive() {
+			return c
+		}
+	}
+	return nil
 }
 
 // dialOnce is Dial's dial, made by one caller per peer at a time.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,11 @@ var (
 	simStart    = flag.Uint64("sim.start", 0, "TestSimSoak: the first seed; 0 takes one from the clock (it is printed)")
 )
 
+// simRegressions are seeds that found a bug, run with the first seeds.
+var simRegressions = []uint64{
+	8, // two Dials of one peer at once: the second failed with ErrDialInProgress
+}
+
 func TestSim(t *testing.T) {
 	var seeds []uint64
 	if *simSeed >= 0 {
@@ -55,6 +61,7 @@ func TestSim(t *testing.T) {
 		for s := range *simSeeds {
 			seeds = append(seeds, uint64(s+1))
 		}
+		seeds = append(seeds, simRegressions...)
 	}
 	var tot simTotals
 	for _, seed := range seeds {
@@ -112,6 +119,10 @@ func runSim(t *testing.T, seed uint64, verbose bool) simResult {
 	})
 	res.wall = time.Since(begin)
 	t.Logf("seed %d: %s (wall %v)", seed, res.summary(), res.wall.Round(time.Millisecond))
+	if verbose {
+		slices.Sort(res.opErrs)
+		t.Logf("workload events that ended early (a fault cut them):\n%s", strings.Join(res.opErrs, "\n"))
+	}
 	if len(res.violations) > 0 {
 		t.Errorf("seed %d: %d invariant violations; rerun with: make sim SEED=%d\n%s\n%s",
 			seed, len(res.violations), seed, strings.Join(res.violations, "\n"), plan.String())
@@ -321,6 +332,9 @@ func (w *simWorld) run() simResult {
 	res.rebinds, res.partitions, res.impairs = s.rebinds.Load(), s.partitions.Load(), s.impairs.Load()
 	w.mu.Lock()
 	res.violations = w.violations
+	for id, err := range w.opErr {
+		res.opErrs = append(res.opErrs, fmt.Sprintf("#%d: %v", id, err))
+	}
 	w.mu.Unlock()
 	return res
 }
@@ -550,6 +564,7 @@ func (w *simWorld) checkQuiescent() {
 // simResult is what one run did.
 type simResult struct {
 	violations                                       []string
+	opErrs                                           []string
 	net                                              simnet.Stats
 	bytesWritten, bytesRead                          int64
 	messagesSent, messagesRecv                       int64

@@ -76,12 +76,12 @@ func (w *simWorld) runStream(e simEvent) {
 	defer cancel()
 	c, err := w.dial(ctx, e.a, e.b)
 	if err != nil {
-		w.stats.opsFailed.Add(1)
+		w.opFailed(e, fmt.Errorf("dial: %w", err))
 		return
 	}
 	st, err := c.OpenStream(ctx)
 	if err != nil {
-		w.stats.opsFailed.Add(1)
+		w.opFailed(e, fmt.Errorf("open: %w", err))
 		return
 	}
 	buf := make([]byte, max(e.chunk, simHeader))
@@ -89,7 +89,7 @@ func (w *simWorld) runStream(e simEvent) {
 	binary.LittleEndian.PutUint64(buf[8:], uint64(e.size))
 	if _, err := st.WriteContext(ctx, buf[:simHeader]); err != nil {
 		_ = st.Abort(1)
-		w.stats.opsFailed.Add(1)
+		w.opFailed(e, fmt.Errorf("write header: %w", err))
 		return
 	}
 	for off := 0; off < e.size; {
@@ -108,7 +108,7 @@ func (w *simWorld) runStream(e simEvent) {
 		w.stats.bytesWritten.Add(int64(wn))
 		if err != nil {
 			_ = st.Abort(1)
-			w.stats.opsFailed.Add(1)
+			w.opFailed(e, fmt.Errorf("write at %d: %w", off, err))
 			return
 		}
 	}
