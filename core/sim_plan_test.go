@@ -187,6 +187,8 @@ func (p *simPlan) count(kind string) int {
 func (p *simPlan) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d: %d nodes, tick %v, chaos %v, every link %+v\n", p.seed, simNodes, p.tick, p.chaos, p.def)
+	fmt.Fprintf(&b, "summary: %d streams, %d message runs, %d partitions, %d bursty links, %d crashes, %d rebinds, %d probes\n",
+		p.count(evStream), p.count(evMessages), p.count(evPartition), p.count(evImpair), p.count(evCrash), p.count(evRebind), len(p.probes))
 	for _, e := range p.events {
 		fmt.Fprintf(&b, "  %9v %-9s ", e.at, e.kind)
 		switch e.kind {
