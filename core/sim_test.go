@@ -192,17 +192,25 @@ type simWorld struct {
 	violations []string
 	msgNext    map[uint64]uint32
 	conns      map[*core.Conn]bool
-	opErr      map[uint64]error // why a workload event ended early
+	opErr      map[uint64]error      // why a workload event ended early
+	sentOn     map[uint64]*core.Conn // events whose writer finished, and on what
+	delivered  map[uint64]bool       // streams read whole
+	readErr    map[uint64]error      // why a stream's reader stopped early
+	started    map[uint64]bool       // streams whose header a reader read
 }
 
 func newSimWorld(plan simPlan) *simWorld {
 	w := &simWorld{
-		plan:    plan,
-		byID:    map[uint64]simEvent{},
-		keys:    map[core.PeerKey]int{},
-		msgNext: map[uint64]uint32{},
-		conns:   map[*core.Conn]bool{},
-		opErr:   map[uint64]error{},
+		plan:      plan,
+		byID:      map[uint64]simEvent{},
+		keys:      map[core.PeerKey]int{},
+		msgNext:   map[uint64]uint32{},
+		conns:     map[*core.Conn]bool{},
+		opErr:     map[uint64]error{},
+		sentOn:    map[uint64]*core.Conn{},
+		delivered: map[uint64]bool{},
+		readErr:   map[uint64]error{},
+		started:   map[uint64]bool{},
 	}
 	for _, e := range append(plan.events, plan.probes...) {
 		if e.id != 0 {
@@ -510,6 +518,31 @@ func (w *simWorld) monitor(stop <-chan struct{}) {
 // quiet, the flight of every live connection and that each pair of nodes
 // holds one connection.
 func (w *simWorld) checkQuiescent() {
+	// Nothing lost silently: on a connection still alive, a stream whose
+	// writer finished was read whole or ended with an error at its reader
+	// (the transport may abort it: a window-wait timeout during a
+	// partition is reported to the reader, not to Close), and a message
+	// run whose sender finished arrived whole.
+	w.mu.Lock()
+	var lost []string
+	for id, c := range w.sentOn {
+		e := w.byID[id]
+		if !c.IsAlive() {
+			continue
+		}
+		if e.kind == evStream && w.started[id] && !w.delivered[id] && w.readErr[id] == nil {
+			lost = append(lost, fmt.Sprintf("stream #%d (%d -> %d): written whole on a connection still alive, its reader still waits", id, e.a, e.b))
+		}
+		if e.kind == evMessages && w.msgNext[id] != uint32(e.count) {
+			lost = append(lost, fmt.Sprintf("messages #%d (%d -> %d): %d of %d arrived on a connection still alive", id, e.a, e.b, w.msgNext[id], e.count))
+		}
+	}
+	w.mu.Unlock()
+	slices.Sort(lost)
+	for _, l := range lost {
+		w.violate("%s", l)
+	}
+
 	live := make([]map[core.PeerKey][]*core.Conn, simNodes)
 	for i, ns := range w.nodes {
 		n := ns.current()

@@ -114,6 +114,15 @@ func (w *simWorld) runStream(e simEvent) {
 	}
 	_ = st.Close()
 	w.stats.streamsWritten.Add(1)
+	w.sent(e, c)
+}
+
+// sent records that every byte or message of e was handed to c: if c is
+// still alive at quiescence, all of it must have arrived.
+func (w *simWorld) sent(e simEvent, c *core.Conn) {
+	w.mu.Lock()
+	w.sentOn[e.id] = c
+	w.mu.Unlock()
 }
 
 // readStream reads one stream a peer opened and checks every byte.
@@ -131,6 +140,9 @@ func (w *simWorld) readStream(st *core.Stream) {
 		w.violate("stream header (id %d, %d bytes) names no stream of the plan", id, total)
 		return
 	}
+	w.mu.Lock()
+	w.started[id] = true
+	w.mu.Unlock()
 	buf := make([]byte, 8192)
 	want := make([]byte, 8192)
 	off := 0
@@ -164,10 +176,16 @@ func (w *simWorld) readStream(st *core.Stream) {
 				w.violate("stream #%d: delivered whole (%d bytes) though its writer aborted at %d", id, off, e.abortAt)
 			} else {
 				w.stats.streamsDelivered.Add(1)
+				w.mu.Lock()
+				w.delivered[id] = true
+				w.mu.Unlock()
 			}
 			return
 		}
 		if err != nil {
+			w.mu.Lock()
+			w.readErr[id] = fmt.Errorf("after %d bytes: %w", off, err)
+			w.mu.Unlock()
 			return
 		}
 	}
@@ -196,6 +214,7 @@ func (w *simWorld) runMessages(e simEvent) {
 		}
 		w.stats.messagesSent.Add(1)
 	}
+	w.sent(e, c)
 }
 
 // checkMessage checks one received message against the plan and the
