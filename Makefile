@@ -2,6 +2,8 @@
 GO                 ?= go
 STATICCHECK        ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 FUZZTIME           ?= 15s
+SEED               ?= 1
+DURATION           ?= 10m
 # Empty: the per-package rounds and -benchtime of bench/report/plan.go.
 BENCHTIME          ?=
 BENCHCOUNT         ?=
@@ -16,7 +18,7 @@ DEMOFLAGS          ?=
 MODULES            := . bench cmd
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test race bench bench-quick fuzz lint netns
+.PHONY: help demo test race bench bench-quick fuzz lint netns sim soak reliability
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,3 +59,13 @@ lint: ## gofmt check, go vet, staticcheck (pinned), go mod tidy -diff, in every 
 
 netns: ## as root: transfers between network namespaces (tbf, the lossy relay, rebinding, SIGTERM, restart); prints RELIABILITY netns
 	cd cmd && $(GO) test -count=1 -run '^TestNetns$$' -v -timeout 5m ./petrel
+
+sim: ## rerun one seed of the simulation of 16 nodes, verbosely, with its fault schedule (SEED=n, default 1)
+	$(GO) test -count=1 -run '^TestSim$$' -v ./core -args -sim.seed=$(SEED)
+
+soak: ## run simulation seeds until DURATION (default 10m) is spent; stops at the first failing seed and prints it
+	@# Local directory mode (no package argument), so the summary prints without -v.
+	cd core && $(GO) test -count=1 -run '^TestSimSoak$$' -timeout 0 -sim.duration=$(DURATION) $(if $(START),-sim.start=$(START))
+
+reliability: ## regenerate RELIABILITY.md from real runs (simulation, ...); fails if a step fails
+	cd cmd && $(GO) run ./reliability -o ../RELIABILITY.md

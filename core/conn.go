@@ -33,7 +33,9 @@ type Conn struct {
 
 	pending   *secure.Pending // a responder's handshake until confirmed; nil for dialled conns
 	confirmed atomic.Bool
-	deadline  wheel.Timer // a responder's confirmation deadline
+	deadline  wheel.Timer   // a responder's confirmation deadline
+	settled   chan struct{} // a responder's: closed once confirmed or ended (see usable)
+	settle    sync.Once
 
 	mu      sync.Mutex
 	ended   bool
@@ -160,6 +162,7 @@ func (c *Conn) onClose(reason error) {
 	if c.pending != nil && !c.confirmed.Load() && c.pending.Fail() {
 		c.n.eng.drops.Unconfirmed.Add(1)
 	}
+	c.markSettled()
 	c.mu.Lock()
 	c.ended, c.endErr = true, reason
 	fn := c.watchFn
@@ -186,6 +189,7 @@ func (c *Conn) onConfirmed() {
 	if !c.confirmed.CompareAndSwap(false, true) || c.pending == nil {
 		return
 	}
+	c.markSettled()
 	if c.pending.Confirm() {
 		c.n.eng.admit.Release(secure.PublicKey(c.key))
 	}
@@ -193,6 +197,19 @@ func (c *Conn) onConfirmed() {
 	select {
 	case c.n.eng.accepts <- c:
 	default: // the backlog filled since the initiation's check: the connection stays installed, unannounced
+	}
+}
+
+// usable reports whether Dial may return c: it is alive and, if the peer
+// initiated it, confirmed. An unconfirmed one may be replaced by the
+// initiator's next initiation before it carries a byte (see onConfirmed).
+func (c *Conn) usable() bool {
+	return c.IsAlive() && (c.pending == nil || c.confirmed.Load())
+}
+
+func (c *Conn) markSettled() {
+	if c.settled != nil {
+		c.settle.Do(func() { close(c.settled) })
 	}
 }
 

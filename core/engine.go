@@ -45,7 +45,8 @@ const sendBacklog = 64 << 10
 //
 // Guard map: n, cfg, kp, resp, admit and drv are immutable once Listen
 // returns (drv is set before the driver can deliver: see ListenDriver).
-// conns and dials are concurrent maps. loops[i] is owned by driver loop i.
+// conns, dials and joins are concurrent maps. loops[i] is owned by driver
+// loop i.
 // drops are atomic.
 type engine struct {
 	n       *Node
@@ -59,6 +60,7 @@ type engine struct {
 
 	conns   *xsync.MapOf[wire.ConnID, *Conn]
 	dials   *xsync.MapOf[wire.ConnID, *dialing]
+	joins   *xsync.MapOf[PeerKey, chan struct{}] // Node.Dial calls in flight, closed when each ends
 	accepts chan *Conn
 
 	loops   [maxLoops]loopScratch
@@ -95,6 +97,7 @@ func newEngine(n *Node, cfg TransportConfig) (*engine, error) {
 		admit:   secure.NewBudget(cfg.HandshakeBudget),
 		conns:   xsync.NewMapOf[wire.ConnID, *Conn](),
 		dials:   xsync.NewMapOf[wire.ConnID, *dialing](),
+		joins:   xsync.NewMapOf[PeerKey, chan struct{}](),
 		accepts: make(chan *Conn, cfg.AcceptBacklog),
 		ready:   make(chan struct{}),
 	}
@@ -229,6 +232,9 @@ func (e *engine) newConn(key PeerKey, keys *secure.Keys, local, remote wire.Conn
 		return nil, err
 	}
 	c := &Conn{n: e.n, key: key, incoming: responder, suite: keys.Suite, cid: local, pending: pending}
+	if pending != nil {
+		c.settled = make(chan struct{})
+	}
 	c.deadline.Init(e.n.wheel, c.onDeadline)
 	c.s, err = session.New(session.Config{
 		Protector:               prot,
@@ -266,3 +272,18 @@ func (e *engine) newConn(key PeerKey, keys *secure.Keys, local, remote wire.Conn
 
 // errNoAddr is returned by a dial of a peer without an address.
 var errNoAddr = errors.New("core: peer has no address to dial")
+
+// joinDial registers a Node.Dial of key. first reports whether the caller
+// is the one to dial (it then calls dialEnded with done); otherwise done is
+// closed when the Dial in flight ends.
+func (e *engine) joinDial(key PeerKey) (done chan struct{}, first bool) {
+	ch := make(chan struct{})
+	done, loaded := e.joins.LoadOrStore(key, ch)
+	return done, !loaded
+}
+
+// dialEnded ends the Dial that joinDial let first, waking the others.
+func (e *engine) dialEnded(key PeerKey, done chan struct{}) {
+	e.joins.Delete(key)
+	close(done)
+}

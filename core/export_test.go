@@ -1,5 +1,10 @@
 package core
 
+import (
+	"github.com/petrel-transport/petrel/core/session"
+	"github.com/petrel-transport/petrel/core/wire"
+)
+
 // TimersPending reports whether p's liveness and retry timers are armed.
 // Test-only export (this file is compiled only into the package's tests).
 func TimersPending(p *Peer) (liveness, retry bool) {
@@ -32,4 +37,24 @@ func SetReplayTableLimit(n int) (restore func()) {
 	old := replayTableLimit
 	replayTableLimit = n
 	return func() { replayTableLimit = old }
+}
+
+// SessionOf returns the session engine of c (FlightSize, tracker, CIDs).
+func SessionOf(c *Conn) *session.Session { return c.s }
+
+// WheelLen returns the number of timers armed on n's wheel: 0 once Close
+// returned (invariant 7).
+func WheelLen(n *Node) int { return n.wheel.Len() }
+
+// Conns returns every connection n's transport holds (handshaking, live,
+// and ended ones not yet removed).
+func Conns(n *Node) []*Conn {
+	var out []*Conn
+	if n.eng != nil {
+		n.eng.conns.Range(func(_ wire.ConnID, c *Conn) bool {
+			out = append(out, c)
+			return true
+		})
+	}
+	return out
 }

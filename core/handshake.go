@@ -96,6 +96,9 @@ func (e *engine) Dial(ctx context.Context, p *Peer) (Session, error) {
 	return e.dial(ctx, p, addr)
 }
 
+// errCrossed ends a dial whose peer's own dial won: see dial.
+var errCrossed = errors.New("core: the peer's crossing dial won; its connection is installed")
+
 // dial runs the initiator's handshake.
 func (e *engine) dial(ctx context.Context, p *Peer, addr netip.AddrPort) (Session, error) {
 	cid := e.newConnID()
@@ -152,6 +155,13 @@ func (e *engine) dial(ctx context.Context, p *Peer, addr netip.AddrPort) (Sessio
 		case <-ctx.Done():
 			return nil, &NoAnswerError{Addr: addr, Attempts: attempts, Waited: e.n.clock.Now().Sub(started), Err: ctx.Err()}
 		case <-dl.tick:
+			if c, ok := p.Session().(*Conn); ok && c.incoming && c.confirmed.Load() && c.IsAlive() {
+				// The peer's dial crossed ours and its connection won the
+				// double-connection rule on both sides: the peer keeps it
+				// and never answers ours (onInitiation, Kept). Node.Dial
+				// returns that connection.
+				return nil, errCrossed
+			}
 			attempts++
 			rto = min(2*rto, MaxHandshakeRTO)
 			if err := initiate(); err != nil {

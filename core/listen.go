@@ -87,7 +87,8 @@ func (e *engine) close() error {
 }
 
 // Dial connects to the peer with static key key at addr ("host:port") and
-// returns the connection, or the one already established with it. The dial
+// returns the connection, or the one already established with it. Dials of
+// one peer made at once share one dial and its connection. The dial
 // is bounded by ctx, Config.DialTimeout and Close. A wrong key fails with a
 // timeout (the peer cannot answer an initiation sealed to a key it does not
 // hold, and says nothing: an answer would reveal it); a refusal (busy, not
@@ -100,11 +101,57 @@ func (n *Node) Dial(ctx context.Context, addr string, key PeerKey) (*Conn, error
 	if err != nil {
 		return nil, err
 	}
-	if p, ok := n.table.Load(key); ok {
-		if c, ok := p.Session().(*Conn); ok && c.IsAlive() {
-			return c, nil
+	for {
+		var wait <-chan struct{}
+		if c := n.liveConn(key); c != nil {
+			if c.usable() {
+				return c, nil
+			}
+			wait = c.settled // the peer's connection, not yet confirmed
+		} else {
+			// One Dial per peer at a time: the others wait for it and take
+			// its connection (Connect would refuse them with
+			// ErrDialInProgress).
+			done, first := n.eng.joinDial(key)
+			if first {
+				c, err := n.dialOnce(ctx, ap, key)
+				n.eng.dialEnded(key, done)
+				if err != nil {
+					if n.liveConn(key) != nil {
+						continue // a crossing dial of the peer's won: take it
+					}
+					return nil, err
+				}
+				if c.usable() {
+					return c, nil
+				}
+				wait = c.settled
+			} else {
+				wait = done
+			}
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-n.ctx.Done():
+			return nil, ErrClosed
 		}
 	}
+}
+
+// liveConn returns key's installed connection if it is alive.
+func (n *Node) liveConn(key PeerKey) *Conn {
+	if p, ok := n.table.Load(key); ok {
+		if c, ok := p.Session().(*Conn); ok && c.IsAlive() {
+			return c
+		}
+	}
+	return nil
+}
+
+// dialOnce is Dial's dial, made by one caller per peer at a time.
+func (n *Node) dialOnce(ctx context.Context, ap netip.AddrPort, key PeerKey) (*Conn, error) {
 	p, err := n.AddPeer(key, ap, false)
 	if err != nil {
 		return nil, err

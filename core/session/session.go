@@ -212,6 +212,10 @@ func (s *Session) Remote() netip.AddrPort {
 // LocalCID returns the connection id the peer's packets carry.
 func (s *Session) LocalCID() wire.ConnID { return s.cfg.LocalCID }
 
+// RemoteCID returns the connection id this side's packets carry (the
+// peer's LocalCID).
+func (s *Session) RemoteCID() wire.ConnID { return s.cfg.RemoteCID }
+
 // Err returns why the session ended, nil while it is alive (ErrClosed after
 // a local Close).
 func (s *Session) Err() error {

@@ -53,7 +53,7 @@ type Stats struct {
 
 	DroppedLoss       uint64 // lost on the path (netem Loss and Burst)
 	DroppedQueue      uint64 // tail-dropped at a full bottleneck queue
-	DroppedPartition  uint64 // sent or due across a partition
+	DroppedPartition  uint64 // sent or due across a partition, or to or from an isolated address
 	DroppedNoEndpoint uint64 // sent to an address with no endpoint
 	DroppedClosed     uint64 // still in flight when the receiver closed
 
@@ -82,8 +82,8 @@ type Network struct {
 	clock func() monotime.Time
 
 	stats counters
-	// nparts mirrors len(parts) so a delivery goroutine checks partitions
-	// without taking mu while none exists.
+	// nparts mirrors len(parts)+len(isolated) so a delivery goroutine
+	// checks partitions without taking mu while none exists.
 	nparts atomic.Int64
 
 	// mu guards the fields below and serializes every netem decision, so
@@ -94,8 +94,9 @@ type Network struct {
 	endpoints map[netip.AddrPort]*Endpoint
 	links     map[linkKey]*netem.Link
 	parts     map[linkKey]struct{} // partitioned pairs, from < to
-	fates     []netem.Fate         // scratch for Decide
-	pend      []pending            // scratch for WriteBatch
+	isolated  map[netip.AddrPort]struct{}
+	fates     []netem.Fate // scratch for Decide
+	pend      []pending    // scratch for WriteBatch
 }
 
 // New returns a Network impairing as cfg says, or an error wrapping
@@ -114,6 +115,7 @@ func New(cfg Config) (*Network, error) {
 		endpoints: make(map[netip.AddrPort]*Endpoint),
 		links:     make(map[linkKey]*netem.Link),
 		parts:     make(map[linkKey]struct{}),
+		isolated:  make(map[netip.AddrPort]struct{}),
 		fates:     make([]netem.Fate, 0, 2),
 	}, nil
 }
@@ -185,7 +187,7 @@ func (n *Network) newLink(from, to netip.AddrPort, c netem.Config) (*netem.Link,
 func (n *Network) Partition(a, b netip.AddrPort) {
 	n.mu.Lock()
 	n.parts[pairKey(a, b)] = struct{}{}
-	n.nparts.Store(int64(len(n.parts)))
+	n.storeNpartsLocked()
 	n.mu.Unlock()
 }
 
@@ -193,14 +195,48 @@ func (n *Network) Partition(a, b netip.AddrPort) {
 func (n *Network) Heal(a, b netip.AddrPort) {
 	n.mu.Lock()
 	delete(n.parts, pairKey(a, b))
-	n.nparts.Store(int64(len(n.parts)))
+	n.storeNpartsLocked()
 	n.mu.Unlock()
 }
 
-// partitionedLocked reports whether a and b are partitioned; mu is held.
+// Isolate drops every datagram to or from a, the way a host that crashed
+// or lost its link goes silent: those sent from now on and those already
+// in flight when they fall due, counted as DroppedPartition, until Rejoin.
+// It names an address, not an endpoint: an endpoint that rebinds away from
+// a leaves the isolation behind, and one that closes and listens again at
+// a while it lasts stays cut off.
+func (n *Network) Isolate(a netip.AddrPort) {
+	n.mu.Lock()
+	n.isolated[unmap(a)] = struct{}{}
+	n.storeNpartsLocked()
+	n.mu.Unlock()
+}
+
+// Rejoin ends an Isolate of a; it does nothing if there is none.
+func (n *Network) Rejoin(a netip.AddrPort) {
+	n.mu.Lock()
+	delete(n.isolated, unmap(a))
+	n.storeNpartsLocked()
+	n.mu.Unlock()
+}
+
+func (n *Network) storeNpartsLocked() {
+	n.nparts.Store(int64(len(n.parts) + len(n.isolated)))
+}
+
+// partitionedLocked reports whether a and b are partitioned, or either is
+// isolated; mu is held.
 func (n *Network) partitionedLocked(a, b netip.AddrPort) bool {
-	if len(n.parts) == 0 {
+	if len(n.parts) == 0 && len(n.isolated) == 0 {
 		return false
+	}
+	if len(n.isolated) > 0 {
+		if _, ok := n.isolated[unmap(a)]; ok {
+			return true
+		}
+		if _, ok := n.isolated[unmap(b)]; ok {
+			return true
+		}
 	}
 	_, ok := n.parts[pairKey(a, b)]
 	return ok
