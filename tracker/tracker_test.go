@@ -314,8 +314,12 @@ func TestDropStreamWalksOnlyItsList(t *testing.T) {
 			r.checkBooks(t)
 		})
 	}
-	if walkedAt[1] != walkedAt[10] {
-		t.Fatalf("the drop examined %d packet numbers at 1x the other traffic, %d at 10x", walkedAt[1], walkedAt[10])
+	// Not equal: when the list is compacted of acked entries depends on
+	// pooled chunks (the race detector drops sync.Pool Puts), so the two
+	// lists may differ by the acked entries not yet compacted; both stay
+	// within 2*live+8 above, where a scan examines 2,668 and 20,668.
+	if a, b := walkedAt[1], walkedAt[10]; 2*b > 3*a || 2*a > 3*b {
+		t.Fatalf("the drop examined %d packet numbers at 1x the other traffic, %d at 10x", a, b)
 	}
 }
 
