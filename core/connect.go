@@ -123,6 +123,16 @@ func (n *Node) dial(ctx context.Context, p *Peer) (Session, error) {
 	if err == nil && s == nil {
 		err = errors.New("core: Dialer returned neither a session nor an error")
 	}
+	if errors.Is(err, errCrossed) {
+		if ex := p.Session(); ex != nil {
+			// The peer's crossing dial won and its connection is installed:
+			// not a failure, the outcome ErrKept names.
+			n.armTimers(p, l, n.clock.Now())
+			p.clearFlag(flagDialing)
+			n.publish(p)
+			return ex, ErrKept
+		}
+	}
 	if err != nil {
 		if s != nil {
 			_ = s.Close() // a Dialer that returns both is not trusted with either

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -106,4 +107,43 @@ func TestCrossingDialsBothSucceed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Dials of one dead peer made at once all end after one DialTimeout with
+// the shared dial's error: a joined Dial that woke to no connection used to
+// dial again, so N of them took 1x, 2x, ... Nx the timeout.
+func TestJoinedDialsShareTheFailure(t *testing.T) {
+	defer goleak.VerifyNone(t, leakOpts...)
+	synctest.Test(t, func(t *testing.T) {
+		nw := simNetwork(t, 6, netem.Config{Delay: 10 * time.Millisecond})
+		const timeout = 2 * time.Second
+		a := simNode(t, nw, "10.0.0.1:4000", core.Config{DialTimeout: timeout})
+		b := simNode(t, nw, "10.0.0.2:4000", core.Config{})
+		defer a.Close()
+		addr, key := b.Addr().String(), b.LocalKey()
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		const n = 3
+		took := make([]time.Duration, n)
+		errs := make([]error, n)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, errs[i] = a.Dial(context.Background(), addr, key)
+				took[i] = time.Since(start)
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			var na *core.NoAnswerError
+			if !errors.As(errs[i], &na) {
+				t.Errorf("dial %d: %v, want a NoAnswerError", i, errs[i])
+			}
+			if took[i] > timeout+time.Second {
+				t.Errorf("dial %d of a dead peer took %v of virtual time; DialTimeout is %v", i, took[i], timeout)
+			}
+		}
+	})
 }

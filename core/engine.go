@@ -60,7 +60,7 @@ type engine struct {
 
 	conns   *xsync.MapOf[wire.ConnID, *Conn]
 	dials   *xsync.MapOf[wire.ConnID, *dialing]
-	joins   *xsync.MapOf[PeerKey, chan struct{}] // Node.Dial calls in flight, closed when each ends
+	joins   *xsync.MapOf[PeerKey, *joinedDial] // Node.Dial calls in flight
 	accepts chan *Conn
 
 	loops   [maxLoops]loopScratch
@@ -97,7 +97,7 @@ func newEngine(n *Node, cfg TransportConfig) (*engine, error) {
 		admit:   secure.NewBudget(cfg.HandshakeBudget),
 		conns:   xsync.NewMapOf[wire.ConnID, *Conn](),
 		dials:   xsync.NewMapOf[wire.ConnID, *dialing](),
-		joins:   xsync.NewMapOf[PeerKey, chan struct{}](),
+		joins:   xsync.NewMapOf[PeerKey, *joinedDial](),
 		accepts: make(chan *Conn, cfg.AcceptBacklog),
 		ready:   make(chan struct{}),
 	}
@@ -276,14 +276,22 @@ var errNoAddr = errors.New("core: peer has no address to dial")
 // joinDial registers a Node.Dial of key. first reports whether the caller
 // is the one to dial (it then calls dialEnded with done); otherwise done is
 // closed when the Dial in flight ends.
-func (e *engine) joinDial(key PeerKey) (done chan struct{}, first bool) {
-	ch := make(chan struct{})
-	done, loaded := e.joins.LoadOrStore(key, ch)
-	return done, !loaded
+func (e *engine) joinDial(key PeerKey) (d *joinedDial, first bool) {
+	d, loaded := e.joins.LoadOrStore(key, &joinedDial{done: make(chan struct{})})
+	return d, !loaded
 }
 
-// dialEnded ends the Dial that joinDial let first, waking the others.
-func (e *engine) dialEnded(key PeerKey, done chan struct{}) {
+// dialEnded ends the Dial that joinDial let first with its error, waking
+// the others.
+func (e *engine) dialEnded(key PeerKey, d *joinedDial, err error) {
+	d.err = err
 	e.joins.Delete(key)
-	close(done)
+	close(d.done)
+}
+
+// joinedDial is one Node.Dial's dial that others of the same peer wait
+// for. err is written once, before done is closed, and read after.
+type joinedDial struct {
+	done chan struct{}
+	err  error
 }

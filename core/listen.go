@@ -103,6 +103,7 @@ func (n *Node) Dial(ctx context.Context, addr string, key PeerKey) (*Conn, error
 	}
 	for {
 		var wait <-chan struct{}
+		var joined *joinedDial
 		if c := n.liveConn(key); c != nil {
 			if c.usable() {
 				return c, nil
@@ -110,12 +111,13 @@ func (n *Node) Dial(ctx context.Context, addr string, key PeerKey) (*Conn, error
 			wait = c.settled // the peer's connection, not yet confirmed
 		} else {
 			// One Dial per peer at a time: the others wait for it and take
-			// its connection (Connect would refuse them with
-			// ErrDialInProgress).
-			done, first := n.eng.joinDial(key)
+			// its connection, or its error (Connect would refuse them with
+			// ErrDialInProgress; dialling again after it failed would make
+			// N joined Dials of a dead peer take N dial timeouts).
+			d, first := n.eng.joinDial(key)
 			if first {
 				c, err := n.dialOnce(ctx, ap, key)
-				n.eng.dialEnded(key, done)
+				n.eng.dialEnded(key, d, err)
 				if err != nil {
 					if n.liveConn(key) != nil {
 						continue // a crossing dial of the peer's won: take it
@@ -127,11 +129,17 @@ func (n *Node) Dial(ctx context.Context, addr string, key PeerKey) (*Conn, error
 				}
 				wait = c.settled
 			} else {
-				wait = done
+				wait, joined = d.done, d
 			}
+		}
+		if wait == nil {
+			continue // our own connection, ended already: dial again
 		}
 		select {
 		case <-wait:
+			if joined != nil && joined.err != nil && n.liveConn(key) == nil {
+				return nil, joined.err
+			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-n.ctx.Done():

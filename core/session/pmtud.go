@@ -200,6 +200,9 @@ func (s *Session) blackHoleLocked(now monotime.Time) {
 	p.bigLost = 0
 	p.inFlight = false // a probe out is moot; its ACK or loss is ignored
 	s.setDatagramLocked(baseDatagram)
+	// A raise timer still armed from the last search would restart this
+	// one from the ceiling, forgetting the size that just failed.
+	s.cfg.Wheel.Cancel(&s.mtuTimer)
 	s.startPMTUDLocked(failed, now)
 }
 

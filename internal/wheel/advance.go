@@ -43,7 +43,6 @@ func (w *Wheel) Advance(now monotime.Time) int {
 		panic("wheel: concurrent or reentrant Advance")
 	}
 	defer w.finishAdvance()
-	w.sleepUntil.Store(0) // the driver is awake: armings need not kick
 
 	var target uint64
 	if now > w.start {

@@ -41,11 +41,11 @@ func TestNextDeadline(t *testing.T) {
 	if !kicked(w) {
 		t.Fatal("a timer earlier than the planned wake did not wake the driver")
 	}
-	w.Advance(at(0)) // awake: armings need not kick
+	w.Advance(at(0)) // an Advance (the driver's or another's) keeps the plan
 	e := newCounter(w)
 	w.Add(&e.Timer, at(1))
-	if kicked(w) {
-		t.Fatal("an arming while the driver is awake kicked it")
+	if !kicked(w) {
+		t.Fatal("an arming earlier than the plan after an Advance did not kick")
 	}
 	if d, _ := w.NextDeadline(); d > at(1) {
 		t.Fatalf("next deadline %v, want <= %v", d, at(1))
@@ -56,6 +56,20 @@ func TestNextDeadline(t *testing.T) {
 	w.Reset(&b.Timer, at(0))
 	if !kicked(w) {
 		t.Fatal("a Reset earlier than the planned wake did not wake the driver")
+	}
+}
+
+// TestNoKickWithoutDriver: a wheel its owner advances (NextDeadline never
+// called) never fills Wakeups.
+func TestNoKickWithoutDriver(t *testing.T) {
+	w := newTestWheel(t, 2)
+	for i := range 10 {
+		c := newCounter(w)
+		w.Add(&c.Timer, at(uint64(i)))
+		w.Advance(at(uint64(i)))
+	}
+	if kicked(w) {
+		t.Fatal("a wheel with no sleeping driver kicked")
 	}
 }
 

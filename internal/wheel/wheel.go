@@ -55,8 +55,12 @@ type Wheel struct {
 	clock     atomic.Uint64 // the largest tick Advance has moved to
 
 	// sleepUntil is the tick a driver sleeping between Advances (see
-	// NextDeadline) plans to wake at; 0 while it is awake. An arming
-	// earlier than it sends on kick, so the driver wakes for it.
+	// NextDeadline) plans to wake at; 0 until NextDeadline is first called
+	// (a wheel advanced by its owner never kicks). An arming earlier than
+	// it sends on kick, so the driver wakes for it. Advance leaves it be:
+	// armings while the driver is awake are rarely earlier than its last
+	// plan, and an Advance by someone else than the driver must not make
+	// the driver miss a wake-up.
 	sleepUntil atomic.Uint64
 	kick       chan struct{} // capacity 1: one pending wake-up is enough
 
