@@ -74,8 +74,9 @@ func bucketOf(fn string) string {
 		return bucketGC
 	case hasPrefix("runtime.", "internal/runtime/"):
 		return bucketSched
-	case hasPrefix("github.com/petrel-transport/petrel/bench/"):
-		return bucketOther // the benchmark's harness, not the library
+	case hasPrefix("github.com/petrel-transport/petrel/bench/",
+		"github.com/petrel-transport/petrel/internal/relay", "github.com/petrel-transport/petrel/internal/netem"):
+		return bucketOther // the benchmark's harness and the impairment relay it runs, not the library
 	case hasPrefix("github.com/petrel-transport/petrel/", "github.com/petrel-transport/petrel."):
 		return bucketPetrel
 	}

@@ -38,11 +38,12 @@ func TestBucketOf(t *testing.T) {
 		"runtime.park_m":                               bucketSched,
 		"runtime.aeshashbody":                          bucketSched, // the map hash's AES instructions are not the cipher
 		"internal/runtime/maps.(*Map).getWithKeySmall": bucketSched,
-		"github.com/petrel-transport/petrel/core/session.(*Session).pack": bucketPetrel,
-		"github.com/petrel-transport/petrel/tracker.(*Tracker).Ack":       bucketPetrel,
-		"github.com/petrel-transport/petrel/bench/transfer.move":          bucketOther,
-		"github.com/panjf2000/gnet/v2.(*eventloop).run":                   bucketOther,
-		"github.com/quic-go/quic-go.(*packetPacker).appendPacket":         bucketOther,
+		"github.com/petrel-transport/petrel/core/session.(*Session).pack":                     bucketPetrel,
+		"github.com/petrel-transport/petrel/tracker.(*Tracker).Ack":                           bucketPetrel,
+		"github.com/petrel-transport/petrel/bench/transfer.move":                              bucketOther,
+		"github.com/petrel-transport/petrel/internal/netem.(*Queue[go.shape.[]uint8]).PopDue": bucketOther,
+		"github.com/panjf2000/gnet/v2.(*eventloop).run":                                       bucketOther,
+		"github.com/quic-go/quic-go.(*packetPacker).appendPacket":                             bucketOther,
 		"sync.(*Mutex).Lock": bucketOther,
 	} {
 		if got := bucketOf(fn); got != want {
