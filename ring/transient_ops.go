@@ -69,6 +69,13 @@ func (m *TransientManager[K]) TryReserve(s *Slot[K], loc Location, now monotime.
 // A second Promote of an established peer is idempotent: it returns nil and
 // changes nothing (the peer keeps the location of its first promotion; use
 // Established().Add to move it). It allocates nothing in steady state.
+//
+// A successful Promote takes two steps, both under the peer's lock: the
+// peer joins the set, then its unit returns to the budget. Between them a
+// concurrent Promote may find the set full while a TryReserve still finds
+// the budget spent: the budget can refuse early, never admit too many. (The
+// other order would let a reservation take a unit before a join that may
+// still fail.)
 func (m *TransientManager[K]) Promote(s *Slot[K], loc Location) error {
 	m.bound(s)
 	s.mu.Lock()
