@@ -24,7 +24,7 @@ esac
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-fuzzers=0 failures=0 execs_total=0 new_total=0
+fuzzers=0 failures=0 worker_exits=0 execs_total=0 new_total=0
 execs_line="" failed=""
 # Packages with a fuzzer: those whose test files declare one (go test -list
 # would build every test binary of the module just to ask).
@@ -41,8 +41,17 @@ for dir in $pkgs; do
 	for fz in $( (cd "$mod" && go test -list '^Fuzz' "$rel") | grep '^Fuzz' | grep -E "$match" || true); do
 		fuzzers=$((fuzzers + 1))
 		echo "== $pkg $fz ($fuzztime)"
-		if (cd "$mod" && go test -run '^$' -fuzz "^${fz}\$" -fuzztime "$fuzztime" "$rel") >"$log" 2>&1; then
+		run() { (cd "$mod" && go test -run '^$' -fuzz "^${fz}\$" -fuzztime "$fuzztime" "$rel") >"$log" 2>&1; }
+		if run; then
 			result=ok
+		elif grep -q 'fuzzing process hung or terminated unexpectedly' "$log" && ! grep -q 'Failing input written' "$log" && run; then
+			# A worker that exits with no input to blame, on a loaded machine:
+			# Go's fuzzer kills a worker whose one execution passes 10 s and
+			# reports it so (golang/go#56238). Counted, shown, and run again
+			# once; a second such exit, or any real failure, fails.
+			result=ok
+			worker_exits=$((worker_exits + 1))
+			echo "   (a fuzz worker exited with no failing input; ran again, passed)"
 		else
 			result=FAIL
 			failures=$((failures + 1))
@@ -72,5 +81,5 @@ if [ -n "$failed" ]; then
 	git status --porcelain --untracked-files=all -- '*/testdata/fuzz/*' | sed 's/^/  /'
 fi
 echo "RELIABILITY fuzz_execs${execs_line}"
-echo "RELIABILITY fuzz fuzzers=$fuzzers seconds_each=$seconds execs_total=$execs_total failures=$failures corpus_entries=$corpus new_entries=$new_total"
+echo "RELIABILITY fuzz fuzzers=$fuzzers seconds_each=$seconds execs_total=$execs_total failures=$failures worker_exits_rerun=$worker_exits corpus_entries=$corpus new_entries=$new_total"
 [ "$failures" -eq 0 ]
