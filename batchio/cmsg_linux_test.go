@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"golang.org/x/sys/unix"
 )
 
@@ -133,7 +134,7 @@ func refParseCmsgs(b []byte) (meta recvMeta, msgs []refCmsg, ok bool) {
 // accept, they find the same messages.
 func FuzzParseRecvCmsgs(f *testing.F) {
 	for _, seed := range cmsgSeeds() {
-		addSeed(f, seed)
+		fuzzseed.Add(f, seed)
 	}
 	f.Fuzz(func(t *testing.T, ctrl []byte) {
 		// Copy into an aligned buffer, as the kernel's is.

@@ -2,6 +2,7 @@ package batchio
 
 import (
 	"bytes"
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"net/netip"
 	"slices"
 	"testing"
@@ -128,9 +129,9 @@ func checkPlan(t *testing.T, msgs []Message, runs []run, gso bool, maxSegs, maxB
 // checks the kernel's rule and the round trip, and that the plan is maximal
 // (a run ends only when the next datagram could not join it).
 func FuzzPlanRuns(f *testing.F) {
-	addSeed(f, []byte{10, 0, 10, 0, 10, 1, 5, 1}, uint8(64), uint16(65487), true)
-	addSeed(f, []byte{200, 0, 200, 0, 100, 0, 200, 0}, uint8(2), uint16(500), true)
-	addSeed(f, []byte{0, 0, 0, 0, 1, 0}, uint8(64), uint16(65487), false)
+	fuzzseed.Add(f, []byte{10, 0, 10, 0, 10, 1, 5, 1}, uint8(64), uint16(65487), true)
+	fuzzseed.Add(f, []byte{200, 0, 200, 0, 100, 0, 200, 0}, uint8(2), uint16(500), true)
+	fuzzseed.Add(f, []byte{0, 0, 0, 0, 1, 0}, uint8(64), uint16(65487), false)
 	f.Fuzz(func(t *testing.T, spec []byte, maxSegs uint8, maxBytes uint16, gso bool) {
 		if maxSegs == 0 {
 			maxSegs = 1

@@ -2,6 +2,7 @@ package batchio
 
 import (
 	"bytes"
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"testing"
 )
 
@@ -46,10 +47,10 @@ func TestSegmentSplit(t *testing.T) {
 // are in bounds, cover the receive exactly in order, all but the last have
 // the segment size, and their number is segmentCount.
 func FuzzGROSplit(f *testing.F) {
-	addSeed(f, uint16(3000), int32(1200))
-	addSeed(f, uint16(0), int32(0))
-	addSeed(f, uint16(65527), int32(1))
-	addSeed(f, uint16(100), int32(-5))
+	fuzzseed.Add(f, uint16(3000), int32(1200))
+	fuzzseed.Add(f, uint16(0), int32(0))
+	fuzzseed.Add(f, uint16(65527), int32(1))
+	fuzzseed.Add(f, uint16(100), int32(-5))
 	f.Fuzz(func(t *testing.T, n uint16, seg int32) {
 		buf := make([]byte, n)
 		for i := range buf {

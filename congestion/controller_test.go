@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
@@ -219,7 +220,7 @@ func driveController(t testing.TB, cc controllerCase, data []byte) {
 // and finite, nothing turns NaN.
 func FuzzController(f *testing.F) {
 	for _, seed := range controllerSeeds() {
-		addSeed(f, seed)
+		fuzzseed.Add(f, seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1500 { // 500 events; longer inputs only slow minimization

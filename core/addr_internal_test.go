@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"go.uber.org/goleak"
 )
 
@@ -83,8 +84,8 @@ func TestPeerLayout(t *testing.T) {
 // itself: what is stored is what is loaded (normalised), and two normalised
 // addresses share an index key only if they are equal.
 func FuzzAddrCell(f *testing.F) {
-	addSeed(f, []byte{192, 0, 2, 1}, uint16(443), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1}, uint16(443))
-	addSeed(f, []byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint16(1), []byte{10, 0, 0, 1}, uint16(1))
+	fuzzseed.Add(f, []byte{192, 0, 2, 1}, uint16(443), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1}, uint16(443))
+	fuzzseed.Add(f, []byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint16(1), []byte{10, 0, 0, 1}, uint16(1))
 	f.Fuzz(func(t *testing.T, ipA []byte, portA uint16, ipB []byte, portB uint16) {
 		a, okA := netip.AddrFromSlice(ipA)
 		b, okB := netip.AddrFromSlice(ipB)

@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"math/big"
 	randv2 "math/rand/v2"
 	"net/netip"
@@ -49,10 +50,10 @@ func refDistance(a, b Location) *big.Int {
 }
 
 func FuzzDistance(f *testing.F) {
-	addSeed(f, uint64(0), uint64(0), uint64(0))
-	addSeed(f, uint64(1), ^uint64(0), HalfRing)
-	addSeed(f, HalfRing, uint64(0), HalfRing+1)
-	addSeed(f, uint64(1<<62), uint64(3<<62), uint64(1<<61))
+	fuzzseed.Add(f, uint64(0), uint64(0), uint64(0))
+	fuzzseed.Add(f, uint64(1), ^uint64(0), HalfRing)
+	fuzzseed.Add(f, HalfRing, uint64(0), HalfRing+1)
+	fuzzseed.Add(f, uint64(1<<62), uint64(3<<62), uint64(1<<61))
 	f.Fuzz(func(t *testing.T, a, b, c uint64) {
 		la, lb, lc := Location(a), Location(b), Location(c)
 		ab, ba := Distance(la, lb), Distance(lb, la)

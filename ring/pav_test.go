@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"math"
 	randv2 "math/rand/v2"
 	"slices"
@@ -173,8 +174,8 @@ func TestBlockAt(t *testing.T) {
 // from bytes: each 3-byte group is a point (x in [0,16), y in [0,16), w in
 // 1..8).
 func FuzzPAV(f *testing.F) {
-	addSeed(f, []byte{1, 3, 1, 2, 1, 1, 3, 2, 1})
-	addSeed(f, []byte{5, 9, 8, 5, 0, 1, 4, 15, 2, 0, 0, 1})
+	fuzzseed.Add(f, []byte{1, 3, 1, 2, 1, 1, 3, 2, 1})
+	fuzzseed.Add(f, []byte{5, 9, 8, 5, 0, 1, 4, 15, 2, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 3*16 {
 			data = data[:3*16] // the reference is O(n^3)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
@@ -249,11 +250,11 @@ func (m *refTracker) drop(s StreamID) uint64 {
 // FuzzTracker runs random operation sequences against the tracker and the
 // reference model and compares every result.
 func FuzzTracker(f *testing.F) {
-	addSeed(f, []byte{0, 1, 0, 2, 0, 3, 0, 4, 1, 3, 2, 0, 3, 0, 2, 50, 4, 1})
-	addSeed(f, []byte{0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 6, 200, 2, 0, 6, 90, 2, 0, 3, 1, 5, 2, 1, 255, 7, 3})
-	addSeed(f, []byte{0, 200, 8, 3, 0, 1, 0, 2, 9, 0, 1, 10, 2, 0, 4, 0, 4, 1, 4, 2, 4, 4})
-	addSeed(f, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7, 6, 30, 2, 9, 3, 0, 3, 1, 6, 99, 1, 4, 2, 1, 3, 2, 6, 250, 2, 2})
-	addSeed(f, []byte{0, 1, 0, 1, 0, 1, 0, 1, 1, 3, 2, 0, 3, 0, 1, 0, 3, 2, 2, 0, 6, 250, 2, 0, 3, 4, 1, 21, 4, 1})
+	fuzzseed.Add(f, []byte{0, 1, 0, 2, 0, 3, 0, 4, 1, 3, 2, 0, 3, 0, 2, 50, 4, 1})
+	fuzzseed.Add(f, []byte{0, 9, 0, 9, 0, 9, 0, 9, 0, 9, 6, 200, 2, 0, 6, 90, 2, 0, 3, 1, 5, 2, 1, 255, 7, 3})
+	fuzzseed.Add(f, []byte{0, 200, 8, 3, 0, 1, 0, 2, 9, 0, 1, 10, 2, 0, 4, 0, 4, 1, 4, 2, 4, 4})
+	fuzzseed.Add(f, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7, 6, 30, 2, 9, 3, 0, 3, 1, 6, 99, 1, 4, 2, 1, 3, 2, 6, 250, 2, 2})
+	fuzzseed.Add(f, []byte{0, 1, 0, 1, 0, 1, 0, 1, 1, 3, 2, 0, 3, 0, 1, 0, 3, 2, 2, 0, 6, 250, 2, 0, 3, 4, 1, 21, 4, 1})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 4000 {
 			return

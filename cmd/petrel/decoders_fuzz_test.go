@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -16,10 +17,10 @@ import (
 // and marshals back to them; read one byte at a time it says the same.
 func FuzzReadReceipt(f *testing.F) {
 	good := receipt{n: 1 << 40, sum: sha256.Sum256([]byte("petrel"))}.marshal()
-	addSeed(f, good)
-	addSeed(f, good[:receiptSize-1])
-	addSeed(f, append(bytes.Clone(good), 0))
-	addSeed(f, []byte{})
+	fuzzseed.Add(f, good)
+	fuzzseed.Add(f, good[:receiptSize-1])
+	fuzzseed.Add(f, append(bytes.Clone(good), 0))
+	fuzzseed.Add(f, []byte{})
 	f.Fuzz(func(t *testing.T, wire []byte) {
 		got, err := readReceipt(bytes.NewReader(wire))
 		slow, slowErr := readReceipt(iotest.OneByteReader(bytes.NewReader(wire)))
@@ -41,7 +42,7 @@ func FuzzReadReceipt(f *testing.F) {
 func FuzzParsePeerKey(f *testing.F) {
 	key := strings.Repeat("5c0f3e", 10) + "abcd"
 	for _, s := range []string{key, " " + key + "\n", strings.ToUpper(key), key[:63], strings.Repeat("0", 64), "", "not a key"} {
-		addSeed(f, s)
+		fuzzseed.Add(f, s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		pk, err := parsePeerKey(s)

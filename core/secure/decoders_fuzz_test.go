@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/petrel-transport/petrel/core/secure"
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 )
 
 // Fuzzers of the package's other decoders: key files and public keys (read
@@ -22,7 +23,7 @@ import (
 // plain line-by-line reading agree with what was parsed.
 func FuzzParseKeyFile(f *testing.F) {
 	for _, s := range keyFileSeeds(f) {
-		addSeed(f, s)
+		fuzzseed.Add(f, s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		kp, err := secure.ParseKeyFile(data)
@@ -83,7 +84,7 @@ func keyFileSeeds(tb testing.TB) [][]byte {
 func FuzzParsePublicKey(f *testing.F) {
 	kp := keyPair(f, "public key seed")
 	for _, s := range []string{kp.Public.String(), strings.ToUpper(kp.Public.String()), kp.Public.String()[:63], " " + kp.Public.String(), strings.Repeat("0", 64), strings.Repeat("g", 64)} {
-		addSeed(f, s)
+		fuzzseed.Add(f, s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		k, err := secure.ParsePublicKey(s)
@@ -106,9 +107,9 @@ func FuzzParsePublicKey(f *testing.F) {
 // guard's premise), never before the wall clock's grain, and decodes with
 // Time to the instant it encodes.
 func FuzzStamper(f *testing.F) {
-	addSeed(f, []byte{})
-	addSeed(f, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(wall0.UnixNano())), uint64(wall0.UnixNano())))
-	addSeed(f, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(wall0.UnixNano())), uint64(wall0.Add(-time.Hour).UnixNano())))
+	fuzzseed.Add(f, []byte{})
+	fuzzseed.Add(f, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(wall0.UnixNano())), uint64(wall0.UnixNano())))
+	fuzzseed.Add(f, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(wall0.UnixNano())), uint64(wall0.Add(-time.Hour).UnixNano())))
 	f.Fuzz(func(t *testing.T, walls []byte) {
 		var s secure.Stamper
 		var last secure.Timestamp
@@ -141,9 +142,9 @@ func FuzzStamper(f *testing.F) {
 // of it changed, or opened as another packet number, it fails with
 // ErrOpen; arbitrary bytes never open and never panic.
 func FuzzOpen(f *testing.F) {
-	addSeed(f, []byte("payload"), uint64(0), uint16(0), uint8(17), false)
-	addSeed(f, bytes.Repeat([]byte{0xab}, 1200), uint64(1<<20), uint16(600), uint8(20), true)
-	addSeed(f, []byte{}, uint64(7), uint16(3), uint8(0), false)
+	fuzzseed.Add(f, []byte("payload"), uint64(0), uint16(0), uint8(17), false)
+	fuzzseed.Add(f, bytes.Repeat([]byte{0xab}, 1200), uint64(1<<20), uint16(600), uint8(20), true)
+	fuzzseed.Add(f, []byte{}, uint64(7), uint16(3), uint8(0), false)
 	f.Fuzz(func(t *testing.T, payload []byte, pn uint64, flip uint16, hdrLen uint8, chacha bool) {
 		alg := secure.AES128GCM
 		if chacha {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/petrel-transport/petrel/core/secure"
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
@@ -389,7 +390,7 @@ func (m *hsModel) check() {
 // FuzzHandshakeScript runs scripts of handshake operations; see above.
 func FuzzHandshakeScript(f *testing.F) {
 	for _, s := range handshakeScripts() {
-		addSeed(f, s)
+		fuzzseed.Add(f, s)
 	}
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) < 1 || len(script) > 1+3*64 {

@@ -29,6 +29,7 @@ const module = "github.com/petrel-transport/petrel"
 // subtree helpers listed in allowed.
 var floors = map[string]int{
 	"internal/monotime": 0,
+	"internal/fuzzseed": 0, // tests only: the fuzzers' seeds and their committed corpus
 	"internal/wheel":    1,
 	"congestion":        1,
 	"batchio":           1,

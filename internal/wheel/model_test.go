@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/petrel-transport/petrel/internal/fuzzseed"
 	"github.com/petrel-transport/petrel/internal/monotime"
 )
 
@@ -333,15 +334,15 @@ func TestAgainstReference(t *testing.T) {
 // FuzzWheel is TestAgainstReference with the decisions taken from the
 // fuzzer's input.
 func FuzzWheel(f *testing.F) {
-	addSeed(f, []byte{0})
-	addSeed(f, []byte("\x01\x00\x00\x00\x00\x07\x00\x09\x00\x00\x03\x00\x01\x00\x09\x00\x01\x00"))
+	fuzzseed.Add(f, []byte{0})
+	fuzzseed.Add(f, []byte("\x01\x00\x00\x00\x00\x07\x00\x09\x00\x00\x03\x00\x01\x00\x09\x00\x01\x00"))
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 4 {
 		seed := make([]byte, 600)
 		for i := range seed {
 			seed[i] = byte(r.Uint32())
 		}
-		addSeed(f, seed)
+		fuzzseed.Add(f, seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := &byteSource{data: data}

@@ -1,4 +1,7 @@
-package tracker
+// Package fuzzseed adds a fuzzer's inline seeds and, on request, writes them
+// to its committed corpus, so the seeds the fuzzers start from and the
+// files under testdata/fuzz are one list. Tests only.
+package fuzzseed
 
 import (
 	"flag"
@@ -6,32 +9,39 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
-var rewriteSeeds = flag.Bool("fuzzseeds", false, "rewrite the committed fuzz seed corpus (testdata/fuzz) from the fuzzers' inline seeds")
+var rewrite = flag.Bool("fuzzseeds", false, "rewrite the committed fuzz seed corpus (testdata/fuzz) from the fuzzers' inline seeds")
 
-// seedsAdded counts the seeds each fuzzer added, to name their files.
-var seedsAdded = map[string]int{}
+// added counts the seeds each fuzzer added, to name their files.
+var (
+	mu    sync.Mutex
+	added = map[string]int{}
+)
 
-// addSeed adds one seed input to f (f.Add) and, when the tests run with
+// Add adds one seed input to f (f.Add) and, when the tests run with
 // -fuzzseeds (go test -run '^Fuzz' -fuzzseeds), writes it to the committed
 // corpus testdata/fuzz/<FuzzName>/seed-<i> as well.
-func addSeed(f *testing.F, args ...any) {
+func Add(f *testing.F, args ...any) {
 	f.Helper()
 	f.Add(args...)
-	if !*rewriteSeeds {
+	if !*rewrite {
 		return
 	}
-	i := seedsAdded[f.Name()]
-	seedsAdded[f.Name()]++
-	if err := writeSeedFile(f.Name(), i, args); err != nil {
+	mu.Lock()
+	i := added[f.Name()]
+	added[f.Name()]++
+	mu.Unlock()
+	if err := write(f.Name(), i, args); err != nil {
 		f.Fatal(err)
 	}
 }
 
-// writeSeedFile writes one input of fuzzer as testdata/fuzz/<fuzzer>/seed-<i>.
-func writeSeedFile(fuzzer string, i int, args []any) error {
+// write writes one input of fuzzer as testdata/fuzz/<fuzzer>/seed-<i>, in
+// the corpus file format of go test -fuzz.
+func write(fuzzer string, i int, args []any) error {
 	dir := filepath.Join("testdata", "fuzz", fuzzer)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
