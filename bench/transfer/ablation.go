@@ -1,10 +1,7 @@
 package transfer
 
 import (
-	"context"
-
 	"github.com/petrel-transport/petrel/batchio"
-	"github.com/petrel-transport/petrel/bench/internal/transports"
 	"github.com/petrel-transport/petrel/core"
 	"github.com/petrel-transport/petrel/core/secure"
 )
@@ -41,35 +38,14 @@ var ablations = []ablation{
 // a's change applied to both nodes' configuration, on the unimpaired
 // path; it fails if the connection did not negotiate a's suite.
 func ablationSetup(a ablation) setup {
-	return func(ctx context.Context, l *link, impaired bool) error {
-		cfg := petrelConfig(core.DriverGnet)
-		a.cfg(&cfg)
-		srv, err := transports.ListenPetrel(cfg)
-		if err != nil {
-			return err
-		}
-		l.onClose(srv.Close)
-		addr, err := l.route(srv.Addr(), impaired)
-		if err != nil {
-			return err
-		}
-		c, n, err := transports.DialPetrel(ctx, cfg, addr, srv.LocalKey())
-		if err != nil {
-			return err
-		}
-		l.onClose(n.Close)
-		l.onClose(c.Close)
-		sc, err := srv.Accept(ctx)
-		if err != nil {
-			return err
-		}
+	cfg := petrelConfig(core.DriverGnet)
+	a.cfg(&cfg)
+	return petrelSetupWith(cfg, func(c, sc *core.Conn) error {
 		if c.Suite() != a.suite || sc.Suite() != a.suite {
 			return &suiteError{a.name, c.Suite(), a.suite}
 		}
-		l.open = func(ctx context.Context) (stream, error) { return asStream(c.OpenStream(ctx)) }
-		l.accept = func(ctx context.Context) (stream, error) { return asStream(sc.AcceptStream(ctx)) }
 		return nil
-	}
+	})
 }
 
 // suiteError: an ablation's connection runs another suite than its line

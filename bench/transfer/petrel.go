@@ -25,8 +25,13 @@ func petrelConfig(driver core.DriverKind) core.Config {
 // petrelSetup: two nodes with the given driver, the dialler's stream
 // towards the listener's node, through the relay when impaired.
 func petrelSetup(driver core.DriverKind) setup {
+	return petrelSetupWith(petrelConfig(driver), nil)
+}
+
+// petrelSetupWith is petrelSetup with cfg on both nodes; check, if not nil,
+// vets the two ends of the connection before any byte moves.
+func petrelSetupWith(cfg core.Config, check func(dialed, accepted *core.Conn) error) setup {
 	return func(ctx context.Context, l *link, impaired bool) error {
-		cfg := petrelConfig(driver)
 		srv, err := transports.ListenPetrel(cfg)
 		if err != nil {
 			return err
@@ -45,6 +50,11 @@ func petrelSetup(driver core.DriverKind) setup {
 		sc, err := srv.Accept(ctx)
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(c, sc); err != nil {
+				return err
+			}
 		}
 		l.open = func(ctx context.Context) (stream, error) { return asStream(c.OpenStream(ctx)) }
 		l.accept = func(ctx context.Context) (stream, error) { return asStream(sc.AcceptStream(ctx)) }
