@@ -216,6 +216,21 @@ func (l *windowLimits) rescale(old windowLimits, w float64) float64 {
 	return l.clamp(w)
 }
 
+// resize is setMSS for a window-based controller: the limits follow mss,
+// the window cwnd is rescaled to them and a finite ssthresh clamped. It
+// reports whether mss was valid and new (nothing changed otherwise).
+func (l *windowLimits) resize(mss uint64, cwnd, ssthresh *float64) bool {
+	old := *l
+	if !l.setMSS(mss) {
+		return false
+	}
+	*cwnd = l.rescale(old, *cwnd)
+	if !math.IsInf(*ssthresh, 1) {
+		*ssthresh = l.clamp(*ssthresh)
+	}
+	return true
+}
+
 // clamp bounds w to [min, max]; NaN becomes min.
 func (l *windowLimits) clamp(w float64) float64 {
 	if !(w >= float64(l.min)) { // also catches NaN

@@ -319,13 +319,8 @@ func (c *Cubic) OnRetransmissionTimeout(now monotime.Time) {
 // window at the minimum). A window still at its initial value (nothing
 // acknowledged yet) becomes the new initial window.
 func (c *Cubic) SetMaxDatagramSize(size uint64) {
-	old := c.limits
-	if !c.limits.setMSS(size) {
+	if !c.limits.resize(size, &c.cwnd, &c.ssthresh) {
 		return
-	}
-	c.cwnd = c.limits.rescale(old, c.cwnd)
-	if !math.IsInf(c.ssthresh, 1) {
-		c.ssthresh = c.limits.clamp(c.ssthresh)
 	}
 	if !c.epochStart.IsZero() && c.wMax > c.cwnd {
 		// K is in seconds for a distance counted in datagrams.

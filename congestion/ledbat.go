@@ -373,13 +373,8 @@ func minOf(s []time.Duration) time.Duration {
 // SetMaxDatagramSize implements Controller: the window stays in bytes, the
 // bounds derived from the size follow it.
 func (c *LEDBAT) SetMaxDatagramSize(size uint64) {
-	old := c.limits
-	if !c.limits.setMSS(size) {
+	if !c.limits.resize(size, &c.cwnd, &c.ssthresh) {
 		return
-	}
-	c.cwnd = c.limits.rescale(old, c.cwnd)
-	if !math.IsInf(c.ssthresh, 1) {
-		c.ssthresh = c.limits.clamp(c.ssthresh)
 	}
 	c.publish(c.cwnd, c.srtt)
 }

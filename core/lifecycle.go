@@ -168,10 +168,8 @@ func (n *Node) drive() {
 		case <-t.C:
 		case <-n.wheel.Wakeups():
 		}
-		n.advMu.Lock()
-		n.wheel.Advance(n.clock.Now())
-		next, ok := n.wheel.NextDeadline()
-		n.advMu.Unlock()
+		n.advance()
+		next, ok := n.wheel.NextDeadline() // by the goroutine that advances, as it requires
 		d := maxIdleSleep
 		if ok {
 			d = min(d, time.Duration(next-n.clock.Now()))
@@ -190,9 +188,14 @@ func (n *Node) driveTicker() {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
-			n.advMu.Lock()
-			n.wheel.Advance(n.clock.Now())
-			n.advMu.Unlock()
+			n.advance()
 		}
 	}
+}
+
+// advance moves the wheel to the clock's now, serialised with Node.Advance.
+func (n *Node) advance() {
+	n.advMu.Lock()
+	n.wheel.Advance(n.clock.Now())
+	n.advMu.Unlock()
 }
